@@ -1,0 +1,38 @@
+# backupd — `make run` starts the service on an embedded PostgreSQL; `make test` runs every test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-python test-pg15 clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("backupd needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	@touch $(STAMP)
+
+run: install
+	$(BIN)/backupd serve
+
+# Python tests on the embedded server (PostgreSQL 16), then again on $(PG15_URL) when it answers.
+PG15_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+test-python: install
+	$(BIN)/pytest -q
+
+test-pg15: install
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG15_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		echo "== tests against $(PG15_URL)"; \
+		BACKUPD_TEST_DATABASE_URL='$(PG15_URL)' $(BIN)/pytest -q; \
+	else echo "== $(PG15_URL) does not answer: skipping the second PostgreSQL run"; fi
+
+test: test-python test-pg15
+
+clean:
+	rm -rf $(VENV) .pytest_cache
+
+-include mk/*.mk

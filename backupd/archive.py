@@ -1,0 +1,353 @@
+"""The archive format, version 1.0 (CONTRACT §4): writing it atomically and reading it defensively.
+
+An archive is a ZIP of one `<table>.jsonl` member per table plus `manifest.json` (written last).
+Readers treat every byte as hostile: names, sizes and the manifest are checked before any data is
+used, and members are inflated under a byte budget so a zip bomb cannot exhaust memory or disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from stream_zip import ZIP_64, stream_zip
+
+from . import ARCHIVE_FORMAT_VERSION
+from .errors import ArchiveError
+
+MANIFEST_NAME = "manifest.json"
+MEMBER_SUFFIX = ".jsonl"
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+READ_CHUNK_BYTES = 1024 * 1024
+DEFAULT_COMPRESSION_LEVEL = 1
+
+# A table key as it may appear in a manifest: "events" or "schema.table"; never a path.
+_SAFE_KEY = re.compile(r"^[^./\\\x00][^/\\\x00]*$")
+
+
+class ManifestColumn(BaseModel):
+    name: str
+    type: str
+    encoding: str | None = None  # "text": a json/jsonb value carried as its exact text in a JSON string
+    generated: bool | None = None  # true for stored generated columns (exported, never inserted)
+
+
+class ManifestTable(BaseModel):
+    """One table's entry in `contents`. `count` and `checksum` are the seed's; the rest are backupd's extras."""
+
+    count: int = Field(ge=0)
+    checksum: str = Field(pattern=r"^[0-9a-f]{64}$")
+    bytes: int | None = Field(default=None, ge=0)
+    columns: list[ManifestColumn] | None = None
+    primary_key: list[str] | None = None
+    sequences: dict[str, int | None] | None = None
+
+
+class Manifest(BaseModel):
+    """The seed's BackupManifest plus optional extras; unknown keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    backup_id: str
+    version: str
+    created_at: datetime
+    app_version: str | None = None
+    contents: dict[str, ManifestTable] = Field(default_factory=dict)
+    table_order: list[str] | None = None
+    server_version: str | None = None
+    settings: dict[str, str] | None = None
+
+    def to_json_bytes(self) -> bytes:
+        return (self.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
+
+
+def manifest_from_bytes(raw: bytes) -> Manifest:
+    """Parse and validate manifest bytes; ArchiveError with a one-line reason otherwise."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ArchiveError(f"manifest.json is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ArchiveError("manifest.json is not a JSON object")
+    version = data.get("version")
+    if version != ARCHIVE_FORMAT_VERSION:
+        raise ArchiveError(f"Unsupported backup version: {version}. Expected: {ARCHIVE_FORMAT_VERSION}")
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ArchiveError(f"invalid manifest: {where}: {first['msg']}") from exc
+    for key in manifest.contents:
+        if not _SAFE_KEY.match(key) or ".." in key:
+            raise ArchiveError(f"invalid manifest: unsafe table name {key!r}")
+    return manifest
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+class MemberDigest:
+    """Running SHA-256, byte count and line count of a member's uncompressed bytes."""
+
+    __slots__ = ("sha256", "bytes", "lines")
+
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+        self.bytes = 0
+        self.lines = 0
+
+    def update(self, chunk: bytes | bytearray | memoryview) -> None:
+        self.sha256.update(chunk)
+        self.bytes += len(chunk)
+        self.lines += bytes(chunk).count(b"\n") if isinstance(chunk, memoryview) else chunk.count(b"\n")
+
+    @property
+    def checksum(self) -> str:
+        return self.sha256.hexdigest()
+
+
+def write_archive(
+    path: Path,
+    members: Iterable[tuple[str, Iterable[bytes]]],
+    *,
+    modified_at: datetime,
+    level: int = DEFAULT_COMPRESSION_LEVEL,
+) -> int:
+    """Stream `members` into a ZIP at `path`; return its size in bytes.
+
+    Written to a hidden temporary name in the same directory, fsynced, then renamed, so a crash
+    never leaves a file that looks complete. `members` may be a generator: the manifest is
+    produced last, after the table members were consumed and hashed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    entries = (
+        (name, modified_at, stat.S_IFREG | 0o644, ZIP_64, chunks) for name, chunks in members
+    )
+    try:
+        with open(tmp, "wb") as out:
+            for piece in stream_zip(
+                entries,
+                chunk_size=READ_CHUNK_BYTES,
+                get_compressobj=lambda: zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS),
+            ):
+                out.write(piece)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path.stat().st_size
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def partial_files(directory: Path) -> list[Path]:
+    """Temporary files left by interrupted writes (to be removed at start-up)."""
+    return sorted(directory.glob(".*.partial")) if directory.is_dir() else []
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+class ArchiveReader:
+    """A seekable archive, opened and checked structurally: names, member set, manifest, sizes.
+
+    Member data is only checked as it is read (`member_chunks`), so a caller can stream it
+    somewhere (the database, or nowhere for verify) and learn of corruption at the end.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self._zip = zipfile.ZipFile(self.path)
+        except FileNotFoundError as exc:
+            raise ArchiveError(f"file not found: {self.path}") from exc
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise ArchiveError(f"not a valid ZIP archive: {exc}") from exc
+        try:
+            self._infos = self._check_names()
+            self.manifest = self._read_manifest()
+            self._check_members()
+        except BaseException:
+            self._zip.close()
+            raise
+
+    def __enter__(self) -> ArchiveReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def _check_names(self) -> dict[str, zipfile.ZipInfo]:
+        infos: dict[str, zipfile.ZipInfo] = {}
+        for info in self._zip.infolist():
+            name = info.filename
+            if info.is_dir() or name.startswith("/") or "\\" in name or "/" in name or ".." in name or "\x00" in name:
+                raise ArchiveError(f"unsafe member name in archive: {name!r}")
+            if name in infos:
+                raise ArchiveError(f"duplicate member in archive: {name}")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise ArchiveError(f"unsupported compression method {info.compress_type} for member {name}")
+            if info.flag_bits & 0x1:
+                raise ArchiveError(f"encrypted member in archive: {name}")
+            infos[name] = info
+        if MANIFEST_NAME not in infos:
+            raise ArchiveError("archive has no manifest.json")
+        return infos
+
+    def _read_manifest(self) -> Manifest:
+        info = self._infos[MANIFEST_NAME]
+        if info.file_size > MAX_MANIFEST_BYTES:
+            raise ArchiveError("manifest.json is too large")
+        try:
+            with self._zip.open(info) as member:
+                raw = member.read(MAX_MANIFEST_BYTES + 1)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            raise ArchiveError(f"manifest.json is unreadable: {exc}") from exc
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise ArchiveError("manifest.json inflates beyond its declared size (possible zip bomb)")
+        return manifest_from_bytes(raw)
+
+    def _check_members(self) -> None:
+        expected = {key + MEMBER_SUFFIX for key in self.manifest.contents}
+        present = set(self._infos) - {MANIFEST_NAME}
+        missing = sorted(expected - present)
+        if missing:
+            raise ArchiveError(f"archive is missing member {missing[0]} listed in the manifest")
+        unexpected = sorted(present - expected)
+        if unexpected:
+            raise ArchiveError(f"unexpected member in archive: {unexpected[0]}")
+        for key, entry in self.manifest.contents.items():
+            info = self._infos[key + MEMBER_SUFFIX]
+            if entry.bytes is not None and info.file_size != entry.bytes:
+                raise ArchiveError(
+                    f"size of {key} in the ZIP directory ({info.file_size}) differs from the manifest ({entry.bytes})"
+                )
+
+    @property
+    def tables(self) -> list[str]:
+        """Table keys in restore order: the manifest's table_order when present, else manifest order."""
+        order = self.manifest.table_order or list(self.manifest.contents)
+        return [key for key in order if key in self.manifest.contents]
+
+    def declared_bytes(self, key: str) -> int:
+        return self._infos[key + MEMBER_SUFFIX].file_size
+
+    def total_declared_bytes(self) -> int:
+        return sum(self.declared_bytes(key) for key in self.manifest.contents)
+
+    def member_chunks(self, key: str, chunk_size: int = READ_CHUNK_BYTES) -> Iterator[bytes]:
+        """Yield a member's uncompressed bytes; at the end check size, line count and SHA-256.
+
+        Raises ArchiveError (naming the table) on corruption, and stops as soon as the member
+        inflates past its declared size rather than inflating a bomb to the end.
+        """
+        entry = self.manifest.contents[key]
+        info = self._infos[key + MEMBER_SUFFIX]
+        budget = info.file_size if entry.bytes is None else min(entry.bytes, info.file_size)
+        digest = MemberDigest()
+        last = b""
+        try:
+            with self._zip.open(info) as member:
+                while True:
+                    chunk = member.read(chunk_size)
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    if digest.bytes > budget:
+                        raise ArchiveError(
+                            f"member {info.filename} inflates beyond its declared size of {budget} bytes (possible zip bomb)"
+                        )
+                    last = chunk
+                    yield chunk
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise ArchiveError(f"member {info.filename} is corrupted: {exc}") from exc
+        if digest.bytes != budget:
+            raise ArchiveError(f"member {info.filename} is truncated: {digest.bytes} of {budget} bytes")
+        if digest.bytes and not last.endswith(b"\n"):
+            raise ArchiveError(f"member {info.filename} does not end with a newline")
+        if digest.checksum != entry.checksum:
+            raise ArchiveError(f"Checksum mismatch for {key}: expected {entry.checksum}, got {digest.checksum}")
+        if digest.lines != entry.count:
+            raise ArchiveError(f"Row count mismatch for {key}: expected {entry.count}, got {digest.lines}")
+
+
+def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Split a chunk stream into lines (without the newline), whatever the chunk boundaries."""
+    tail = b""
+    for chunk in chunks:
+        pieces = (tail + chunk).split(b"\n")
+        tail = pieces.pop()
+        yield from pieces
+    if tail:
+        yield tail
+
+
+def check_lines(key: str, chunks: Iterable[bytes], columns: list[str] | None) -> Iterator[bytes]:
+    """Pass chunks through while checking every line is a JSON object (with exactly `columns` as keys)."""
+    expected = set(columns) if columns is not None else None
+    lineno = 0
+    tail = b""
+    for chunk in chunks:
+        pieces = (tail + chunk).split(b"\n")
+        tail = pieces.pop()
+        for line in pieces:
+            lineno += 1
+            _check_line(key, lineno, line, expected)
+        yield chunk
+    if tail:
+        _check_line(key, lineno + 1, tail, expected)
+
+
+def _check_line(key: str, lineno: int, line: bytes, expected: set[str] | None) -> None:
+    try:
+        obj: Any = json.loads(line)
+    except ValueError as exc:
+        raise ArchiveError(f"{key} line {lineno} is not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise ArchiveError(f"{key} line {lineno} is not a JSON object")
+    if expected is not None and obj.keys() != expected:
+        extra = sorted(obj.keys() - expected)
+        missing = sorted(expected - obj.keys())
+        detail = f"unexpected key {extra[0]!r}" if extra else f"missing key {missing[0]!r}"
+        raise ArchiveError(f"{key} line {lineno} does not match the manifest's columns: {detail}")
+
+
+def verify_archive(path: Path | str, progress: Callable[[str, int, int], None] | None = None) -> Manifest:
+    """Check an archive completely, offline. Returns its manifest; raises ArchiveError with the reason."""
+    with ArchiveReader(path) as reader:
+        total = reader.total_declared_bytes()
+        done = 0
+        for key in reader.tables:
+            entry = reader.manifest.contents[key]
+            columns = [c.name for c in entry.columns] if entry.columns is not None else None
+            for chunk in check_lines(key, reader.member_chunks(key), columns):
+                done += len(chunk)
+                if progress is not None:
+                    progress(key, done, total)
+        return reader.manifest

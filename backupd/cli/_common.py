@@ -1,0 +1,72 @@
+"""What every command shares: settings, the database URL, one-line errors, terminal progress."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress as RichProgress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from ..config import Settings
+from ..database import resolve_database_url
+from ..errors import BackupdError
+from ..progress import Progress
+
+stderr = Console(stderr=True)
+stdout = Console()
+
+
+def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
+    url = getattr(args, "database_url", None) or getattr(args, "global_database_url", None)
+    if url:
+        overrides["database_url"] = url
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def database_url_from(args: argparse.Namespace) -> tuple[Settings, str]:
+    settings = settings_from(args)
+    return settings, resolve_database_url(settings)
+
+
+def fail(message: str, code: int = 1) -> int:
+    """Print a one-line error on stderr and return the exit status."""
+    line = " ".join(str(message).split())
+    print(f"backupd: error: {line}", file=sys.stderr)
+    return code
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        return int(args.run(args) or 0)
+    except BackupdError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+
+
+@contextmanager
+def progress_display(description: str) -> Iterator[callable]:
+    """A rich progress bar on a terminal (nothing otherwise); yields a callback for engine Progress."""
+    if not sys.stderr.isatty():
+        yield lambda _p: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    with RichProgress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task(description, total=100)
+
+        def update(p: Progress) -> None:
+            bar.update(task, completed=p.percent, description=p.step)
+
+        yield update
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

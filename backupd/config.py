@@ -1,0 +1,51 @@
+"""Settings from the environment (CONTRACT §2); CLI flags override by constructing Settings(**overrides)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field, field_validator
+from typing import Annotated
+
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from . import DEFAULT_TABLES
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("backupd", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKUPD_", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("BACKUPD_DATABASE_URL", "DATABASE_URL", "database_url")
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    backup_dir: Path | None = None
+    tables: Annotated[tuple[str, ...], NoDecode] = DEFAULT_TABLES
+    api_key: str | None = None
+    max_upload_bytes: int = 10 * 1024**3
+
+    @field_validator("tables", mode="before")
+    @classmethod
+    def _split_tables(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = tuple(part.strip() for part in value.split(",") if part.strip())
+            return names or DEFAULT_TABLES
+        return value
+
+    @field_validator("database_url", "api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.data_dir / "pg"

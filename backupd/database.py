@@ -1,0 +1,40 @@
+"""Connections to the application database, with the session settings backupd relies on."""
+
+from __future__ import annotations
+
+import psycopg
+
+from .config import Settings
+from .errors import ConfigError
+
+# Settings that change how values are rendered as text; pinned so archives are exact and deterministic.
+OUTPUT_SETTINGS: dict[str, str] = {
+    "extra_float_digits": "3",
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "postgres",
+    "bytea_output": "hex",
+    "TimeZone": "UTC",
+    "client_encoding": "UTF8",
+    "row_security": "off",
+    "standard_conforming_strings": "on",
+    "lc_monetary": "C",
+}
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured URL, else the embedded server's (started on first use)."""
+    if settings.database_url:
+        return settings.database_url
+    from .embedded import embedded_server_url
+
+    return embedded_server_url(settings.embedded_pgdata)
+
+
+def connect(url: str, *, autocommit: bool = True, application_name: str = "backupd") -> psycopg.Connection:
+    """Open a connection with output-affecting settings pinned (see OUTPUT_SETTINGS)."""
+    options = " ".join(f"-c {name}={value.replace(' ', '')}" for name, value in OUTPUT_SETTINGS.items())
+    try:
+        return psycopg.connect(url, autocommit=autocommit, application_name=application_name, options=options)
+    except psycopg.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise ConfigError(f"cannot connect to the database: {first_line}") from exc

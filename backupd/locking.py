@@ -1,0 +1,59 @@
+"""One backup or restore at a time per database, across processes (a PostgreSQL advisory lock)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from .database import connect
+from .errors import BusyError
+
+# Arbitrary constant shared by every backupd process ("backupd" in ASCII, truncated to int8).
+OPERATION_LOCK_KEY = 0x6261636B757064
+BUSY_MESSAGE = "another backup or restore is running"
+
+
+class OperationLock:
+    """A held session-level advisory lock on its own connection; release by `close()`."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    def close(self) -> None:
+        if not self._conn.closed:
+            try:
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", [OPERATION_LOCK_KEY])
+            except psycopg.Error:
+                pass  # the session ending releases the lock anyway
+            self._conn.close()
+
+    def __enter__(self) -> OperationLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def try_operation_lock(database_url: str) -> OperationLock:
+    """Take the lock or raise BusyError at once (the API answers 409, the CLI exits non-zero)."""
+    conn = connect(database_url, application_name="backupd-lock")
+    try:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", [OPERATION_LOCK_KEY]).fetchone()[0]
+    except BaseException:
+        conn.close()
+        raise
+    if not got:
+        conn.close()
+        raise BusyError(BUSY_MESSAGE)
+    return OperationLock(conn)
+
+
+@contextmanager
+def operation_lock(database_url: str) -> Iterator[OperationLock]:
+    lock = try_operation_lock(database_url)
+    try:
+        yield lock
+    finally:
+        lock.close()

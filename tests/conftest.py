@@ -1,0 +1,101 @@
+"""Fixtures: a real PostgreSQL for every test.
+
+The server is $BACKUPD_TEST_DATABASE_URL when set (any database on it; tests create their own),
+else an embedded server (pgserver) started for the session. Each test gets a fresh database
+cloned from a migrated template, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from backupd.database import connect
+from backupd.migrations import apply_migrations
+
+TEMPLATE_PREFIX = "backupd_tmpl_"
+TEST_PREFIX = "backupd_test_"
+
+
+def url_for_database(server_url: str, dbname: str) -> str:
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("BACKUPD_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+def _admin(server_url: str) -> psycopg.Connection:
+    return psycopg.connect(server_url, autocommit=True)
+
+
+def create_database(server_url: str, template: str | None = None) -> str:
+    name = (TEST_PREFIX if template else TEMPLATE_PREFIX) + uuid.uuid4().hex[:12]
+    with _admin(server_url) as conn:
+        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        conn.execute(query)
+    return name
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with _admin(server_url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_server_url: str) -> Iterator[str]:
+    name = create_database(pg_server_url)
+    with connect(url_for_database(pg_server_url, name)) as conn:
+        apply_migrations(conn)
+    yield name
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def database_url(pg_server_url: str, template_database: str) -> Iterator[str]:
+    """URL of a fresh, migrated, empty database of its own."""
+    name = create_database(pg_server_url, template=template_database)
+    yield url_for_database(pg_server_url, name)
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def empty_database_url(pg_server_url: str) -> Iterator[str]:
+    """URL of a fresh database with no tables at all (a drill target)."""
+    name = create_database(pg_server_url, template="template0")
+    yield url_for_database(pg_server_url, name)
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the test's database."""
+    with connect(database_url) as conn:
+        yield conn
+
+
+@pytest.fixture
+def backup_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "backups"
+    path.mkdir()
+    return path
