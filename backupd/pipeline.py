@@ -1,0 +1,183 @@
+"""Ordered parallel production: workers fill parts concurrently, one consumer reads them in order.
+
+A part's bytes go to an unlinked temporary file as the worker produces them, and the consumer
+tails that file. So the part being consumed streams through with little delay, the parts ahead
+of it wait on disk (page cache) rather than in memory, and at most `max_ahead` parts exist at
+once, which bounds both memory and temporary disk use.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Generic, TypeVar
+
+PartT = TypeVar("PartT")
+WorkerT = TypeVar("WorkerT")
+
+
+class Cancelled(Exception):
+    """Raised inside workers when the consumer gave up."""
+
+
+class PartSpool:
+    """The bytes of one part: appended by one worker thread, read once, in order, by the consumer."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self._fd = _anonymous_file(directory)
+        self._written = 0
+        self._read = 0
+        self._done = False
+        self._abandoned = False  # the reader is gone; the writer closes the file when it stops
+        self._fd_closed = False
+        self._error: BaseException | None = None
+        self.rows = 0
+        self._cond = threading.Condition()
+
+    def append(self, data: bytes | bytearray) -> None:
+        with self._cond:
+            if self._abandoned:
+                raise Cancelled
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        with self._cond:
+            self._written += len(data)
+            self._cond.notify_all()
+
+    def finish(self, rows: int) -> None:
+        with self._cond:
+            self.rows = rows
+            self._done = True
+            self._cond.notify_all()
+            self._close_if_unused()
+
+    def fail(self, error: BaseException) -> None:
+        with self._cond:
+            self._error = error
+            self._done = True
+            self._cond.notify_all()
+            self._close_if_unused()
+
+    def chunks(self, chunk_size: int) -> Iterator[bytes]:
+        while True:
+            with self._cond:
+                while self._read == self._written and not self._done:
+                    self._cond.wait()
+                if self._error is not None:
+                    raise self._error
+                available = self._written - self._read
+                if available == 0 and self._done:
+                    return
+            data = os.pread(self._fd, min(available, chunk_size), self._read)
+            self._read += len(data)
+            yield data
+
+    def close(self) -> None:
+        """Called by the reader; the file is closed now, or by the writer when it stops writing."""
+        with self._cond:
+            self._abandoned = True
+            self._close_if_unused()
+
+    def _close_if_unused(self) -> None:
+        if self._abandoned and self._done and not self._fd_closed:
+            self._fd_closed = True
+            os.close(self._fd)
+
+
+def _anonymous_file(directory: Path | None) -> int:
+    fd, name = tempfile.mkstemp(prefix=".backupd-part-", dir=directory)
+    os.unlink(name)  # nothing to clean up after a crash: the file has no name
+    return fd
+
+
+class OrderedParts(Generic[PartT, WorkerT]):
+    """Runs `produce(worker, part, spool, cancelled)` for every part on a pool of workers.
+
+    `workers` are opaque per-thread resources (database connections). `parts()` yields
+    (part, spool) in the original order; the consumer reads each spool fully before the next.
+    """
+
+    def __init__(
+        self,
+        parts: Sequence[PartT],
+        workers: Sequence[WorkerT],
+        produce: Callable[[WorkerT, PartT, PartSpool, threading.Event], None],
+        *,
+        spool_dir: Path | None = None,
+        max_ahead: int | None = None,
+    ) -> None:
+        self._parts = list(parts)
+        self._produce = produce
+        self._spool_dir = spool_dir
+        self._max_ahead = max_ahead or len(workers) + 1
+        self._spools: dict[int, PartSpool] = {}
+        self._next = 0  # next part index to hand to a worker
+        self._consumed = 0  # index of the part the consumer is on
+        self._cond = threading.Condition()
+        self.cancelled = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._work, args=(w,), name=f"backupd-part-worker-{i}", daemon=True)
+            for i, w in enumerate(workers)
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def _claim(self) -> tuple[int, PartSpool] | None:
+        with self._cond:
+            while not self.cancelled.is_set():
+                if self._next >= len(self._parts):
+                    return None
+                if self._next < self._consumed + self._max_ahead:
+                    index = self._next
+                    self._next += 1
+                    spool = PartSpool(self._spool_dir)
+                    self._spools[index] = spool
+                    self._cond.notify_all()
+                    return index, spool
+                self._cond.wait(0.2)
+            return None
+
+    def _work(self, worker: WorkerT) -> None:
+        while True:
+            claimed = self._claim()
+            if claimed is None:
+                return
+            index, spool = claimed
+            try:
+                self._produce(worker, self._parts[index], spool, self.cancelled)
+            except BaseException as exc:  # handed to the consumer, which raises it
+                spool.fail(exc)
+                if isinstance(exc, Cancelled):
+                    return
+
+    def parts(self) -> Iterator[tuple[PartT, PartSpool]]:
+        for index, part in enumerate(self._parts):
+            with self._cond:
+                self._consumed = index
+                self._cond.notify_all()
+                while index not in self._spools:
+                    self._cond.wait()
+                spool = self._spools.pop(index)
+            try:
+                yield part, spool
+            finally:
+                spool.close()
+
+    def stop(self) -> None:
+        """Cancel outstanding work and wait for the workers (after success or failure)."""
+        self.cancelled.set()
+        with self._cond:
+            self._cond.notify_all()
+            leftovers = list(self._spools.values())
+            self._spools.clear()
+        for spool in leftovers:
+            spool.close()
+        for thread in self._threads:
+            thread.join(timeout=30)
