@@ -21,13 +21,15 @@ run: install
 # Python tests on the embedded server (PostgreSQL 16), then again on $(PG15_URL) when it answers.
 PG15_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
+# Each run gets a private --basetemp: pytest's shared /tmp/pytest-of-$USER is pruned by other runs,
+# which would pull the embedded server's data directory from under it.
 test-python: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --basetemp="$$(mktemp -d /tmp/backupd-pytest.XXXXXX)"
 
 test-pg15: install
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG15_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== tests against $(PG15_URL)"; \
-		BACKUPD_TEST_DATABASE_URL='$(PG15_URL)' $(BIN)/pytest -q; \
+		BACKUPD_TEST_DATABASE_URL='$(PG15_URL)' $(BIN)/pytest -q --basetemp="$$(mktemp -d /tmp/backupd-pytest.XXXXXX)"; \
 	else echo "== $(PG15_URL) does not answer: skipping the second PostgreSQL run"; fi
 
 test: test-python test-pg15

@@ -34,7 +34,9 @@ MANIFEST_NAME = "manifest.json"
 MEMBER_SUFFIX = ".jsonl"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 READ_CHUNK_BYTES = 1024 * 1024
-DEFAULT_COMPRESSION_LEVEL = 2 if deflate_lib is not zlib else 1
+# Level 3 of zlib-ng: measured on demo events, 6.2x smaller at ~135 MB/s per core (level 2: 5.5x at
+# ~170 MB/s; level 6: 7.3x at ~100 MB/s). Stdlib zlib's level 1 is its best speed/size point.
+DEFAULT_COMPRESSION_LEVEL = 3 if deflate_lib is not zlib else 1
 
 # A table key as it may appear in a manifest: "events" or "schema.table"; never a path.
 _SAFE_KEY = re.compile(r"^[^./\\\x00][^/\\\x00]*$")

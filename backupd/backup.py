@@ -66,7 +66,8 @@ def export_query(table: Table, where: sql.Composable | None = None,
         ident = sql.Identifier(col.name)
         items.append(sql.SQL("t.{}::text AS {}").format(ident, ident) if col.carried_as_text
                      else sql.SQL("t.{}").format(ident))
-    inner = sql.SQL("SELECT {} FROM ONLY {} AS t").format(sql.SQL(", ").join(items), table.ident)
+    only = sql.SQL("") if table.partitioned else sql.SQL("ONLY ")  # a partitioned parent holds no rows itself
+    inner = sql.SQL("SELECT {} FROM {}{} AS t").format(sql.SQL(", ").join(items), only, table.ident)
     if where is not None:
         inner += sql.SQL(" WHERE ") + where
     keys = list(order_by) if order_by is not None else list(table.primary_key)
@@ -122,7 +123,7 @@ def split_into_parts(conn: psycopg.Connection, table: Table, estimated_bytes: in
     if table.column(table.primary_key[0]).type_sql not in ("integer", "bigint", "smallint"):
         return [Part(table)]
     key = sql.Identifier(table.primary_key[0])
-    low, high = conn.execute(sql.SQL("SELECT min({k}), max({k}) FROM ONLY {t}").format(k=key, t=table.ident)).fetchone()
+    low, high = conn.execute(sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(k=key, t=table.ident)).fetchone()
     if low is None or high <= low:
         return [Part(table)]
     count = min(MAX_PARTS, -(-estimated_bytes // PART_BYTES), high - low + 1)
@@ -198,6 +199,7 @@ def create_backup(
     started = time.monotonic()
     backup_id = backup_id or uuid7()
     created_at = datetime.now(UTC)
+    output_path.parent.mkdir(parents=True, exist_ok=True)  # also where parts are spooled
     with ExitStack() as stack:
         conn = stack.enter_context(connect(database_url, application_name="backupd-backup"))
         names = [resolve_table(conn, name) for name in tables]  # autocommit: takes no snapshot

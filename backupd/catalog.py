@@ -71,6 +71,7 @@ class Table:
     primary_key: tuple[str, ...]
     foreign_keys: tuple[ForeignKey, ...] = field(default=())
     sequences: tuple[SequenceLink, ...] = field(default=())
+    partitioned: bool = False  # a partitioned parent: its rows live in the partitions
 
     @property
     def key(self) -> str:
@@ -153,6 +154,11 @@ ORDER BY a.attnum
 
 def resolve_table(conn: psycopg.Connection, name: str) -> tuple[int, str, str]:
     """(oid, schema, name) of a table named as a user would (schema-qualified or on the search path)."""
+    oid, schema, relname, _ = _resolve(conn, name)
+    return oid, schema, relname
+
+
+def _resolve(conn: psycopg.Connection, name: str) -> tuple[int, str, str, str]:
     try:
         row = conn.execute(_RESOLVE, [name]).fetchone()
     except psycopg.errors.InvalidName as exc:
@@ -162,7 +168,7 @@ def resolve_table(conn: psycopg.Connection, name: str) -> tuple[int, str, str]:
     oid, schema, relname, relkind = row
     if relkind not in ("r", "p"):
         raise CatalogError(f"not a table: {name}")
-    return oid, schema, relname
+    return oid, schema, relname, relkind
 
 
 def _foreign_keys(conn: psycopg.Connection, where: str, params: list[object]) -> list[ForeignKey]:
@@ -176,7 +182,7 @@ def _foreign_keys(conn: psycopg.Connection, where: str, params: list[object]) ->
     ]
 
 
-def describe_table(conn: psycopg.Connection, oid: int, schema: str, name: str) -> Table:
+def describe_table(conn: psycopg.Connection, oid: int, schema: str, name: str, *, partitioned: bool = False) -> Table:
     columns = tuple(
         Column(name=r[0], type_sql=r[1], base_type=r[2], is_array=bool(r[3]), not_null=r[4],
                generated=r[5], identity=r[6])
@@ -186,7 +192,7 @@ def describe_table(conn: psycopg.Connection, oid: int, schema: str, name: str) -
     sequences = tuple(SequenceLink(column=r[0], sequence=r[1]) for r in conn.execute(_SEQUENCES, [oid]))
     foreign_keys = tuple(_foreign_keys(conn, "con.conrelid = %s", [oid]))
     return Table(oid=oid, schema=schema, name=name, columns=columns, primary_key=primary_key,
-                 foreign_keys=foreign_keys, sequences=sequences)
+                 foreign_keys=foreign_keys, sequences=sequences, partitioned=partitioned)
 
 
 def order_parents_first(tables: list[Table]) -> list[Table]:
@@ -218,11 +224,11 @@ def describe_tables(conn: psycopg.Connection, names: tuple[str, ...] | list[str]
     tables: list[Table] = []
     seen: dict[int, str] = {}
     for name in names:
-        oid, schema, relname = resolve_table(conn, name)
+        oid, schema, relname, relkind = _resolve(conn, name)
         if oid in seen:
             raise CatalogError(f"table listed twice: {name} (also as {seen[oid]})")
         seen[oid] = name
-        tables.append(describe_table(conn, oid, schema, relname))
+        tables.append(describe_table(conn, oid, schema, relname, partitioned=relkind == "p"))
     return order_parents_first(tables)
 
 

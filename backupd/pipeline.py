@@ -89,6 +89,21 @@ class PartSpool:
             os.close(self._fd)
 
 
+class _FailedSpool(PartSpool):
+    """Stands in for a spool that could not be created; reading it raises the reason."""
+
+    def __init__(self, error: BaseException) -> None:  # noqa: D107 - no file behind it
+        self._fd = -1
+        self._written = self._read = 0
+        self._done, self._abandoned, self._fd_closed = True, True, True
+        self._error = error
+        self.rows = 0
+        self._cond = threading.Condition()
+
+    def append(self, data: bytes | bytearray) -> None:
+        raise self._error
+
+
 def _anonymous_file(directory: Path | None) -> int:
     fd, name = tempfile.mkstemp(prefix=".backupd-part-", dir=directory)
     os.unlink(name)  # nothing to clean up after a crash: the file has no name
@@ -137,7 +152,10 @@ class OrderedParts(Generic[PartT, WorkerT]):
                 if self._next < self._consumed + self._max_ahead:
                     index = self._next
                     self._next += 1
-                    spool = PartSpool(self._spool_dir)
+                    try:
+                        spool = PartSpool(self._spool_dir)
+                    except BaseException as exc:  # e.g. no space or no directory: the consumer must hear of it
+                        spool = _FailedSpool(exc)
                     self._spools[index] = spool
                     self._cond.notify_all()
                     return index, spool

@@ -95,18 +95,31 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
 
 
 def peak_rss(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run a command and return (seconds, its own peak RSS in KiB, stdout) via wait4."""
+    """Run a command and return (seconds, its peak RSS in KiB, stdout).
+
+    The peak is the child's VmHWM, polled from /proc (it only grows, so the last reading is the
+    peak up to 20 ms before exit). wait4's ru_maxrss is not used: Linux carries the parent's size
+    at fork into it.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
+        peak = 0
+        status = Path(f"/proc/{proc.pid}/status")
+        while proc.poll() is None:
+            try:
+                match = re.search(r"VmHWM:\s+(\d+) kB", status.read_text())
+                if match:
+                    peak = max(peak, int(match.group(1)))
+            except OSError:
+                pass
+            time.sleep(0.02)
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         if proc.returncode != 0:
             sys.exit(f"bench: {' '.join(cmd[:4])}… failed: {err.read().decode().strip()}")
-        return seconds, usage.ru_maxrss, out.read().decode()
+        return seconds, peak, out.read().decode()
 
 
 def server_floor(bin_dir: Path, url: str) -> float:

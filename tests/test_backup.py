@@ -296,11 +296,13 @@ def test_backup_refused_while_another_operation_holds_the_lock(database_url: str
     assert proc.stderr.strip() == "backupd: error: another backup or restore is running"
 
 
+# VmHWM is this process's own peak; ru_maxrss would include the parent's size at fork (Linux keeps
+# it across exec), which in a long pytest run says more about pytest than about backupd.
 MEASURE_RSS = """
-import resource, sys
+import re, sys
 from backupd.backup import create_backup
 create_backup(sys.argv[1], __import__('pathlib').Path(sys.argv[2]), tables=['bulk'])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
 """
 
 
@@ -340,3 +342,30 @@ def test_parallel_parts_give_the_same_bytes_as_one_stream(
            {k: (v.count, v.checksum) for k, v in split.manifest.contents.items()}
     assert split.manifest.contents["events"].count == 2199
     verify_archive(split.path)
+
+
+def test_partitioned_table_is_exported_through_its_partitions(
+        db: psycopg.Connection, database_url: str, tmp_path: Path) -> None:
+    db.execute("CREATE TABLE readings (id int, at date, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)")
+    db.execute("CREATE TABLE readings_2025 PARTITION OF readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')")
+    db.execute("CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
+    db.execute("INSERT INTO readings VALUES (2, '2026-05-01', 'b'), (1, '2025-05-01', 'a'), (3, '2026-06-01', 'c')")
+    result = create_backup(database_url, tmp_path / "p.zip", tables=["readings"])
+    with zipfile.ZipFile(result.path) as zf:
+        rows = [json.loads(x) for x in zf.read("readings.jsonl").splitlines()]
+    assert [(r["id"], r["v"]) for r in rows] == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_spool_failure_is_raised_not_hung(db: psycopg.Connection, database_url: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import backupd.pipeline as pipeline
+
+    fill_small_app_data(db)
+
+    def no_space(directory: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pipeline, "_anonymous_file", no_space)
+    with pytest.raises(OSError, match="No space left on device"):
+        create_backup(database_url, tmp_path / "nested" / "x.zip")
+    assert list((tmp_path / "nested").iterdir()) == []

@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("backup", help="write a backup archive of the table set")
     parser.add_argument("-o", "--output", type=Path, help="archive path (default: a new file in $BACKUPD_BACKUP_DIR)")
     parser.add_argument("--level", type=int, default=None, choices=range(0, 10), metavar="0-9",
-                        help="deflate level (default: 2 with zlib-ng, else 1)")
+                        help="deflate level (default: 3 with zlib-ng, else 1)")
     parser.set_defaults(run=run)
 
 
