@@ -1,16 +1,30 @@
-"""`backupd drill` (placeholder until its issue lands)."""
+"""`backupd drill PATH --database-url URL`: restore into a staging database and prove it matches."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ._common import fail
+from ..drill import format_report, run_drill
+from ._common import progress_display, settings_from
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("drill", help="(not yet available)")
+    parser = subparsers.add_parser(
+        "drill", help="restore an archive into a staging database and verify the result matches it"
+    )
+    parser.add_argument("path", type=Path, help="backup archive (.zip)")
+    # Not `database_url`: the top-level --database-url (the application database) must not be
+    # mistaken for the drill's target, nor the other way round.
+    parser.add_argument("--database-url", dest="target_url", metavar="URL", required=True,
+                        help="the staging database to restore into (its data is replaced)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return fail("drill is not available yet")
+    settings = settings_from(args)
+    with progress_display("Drilling") as on_progress:
+        report = run_drill(args.target_url, args.path, tables=settings.tables, progress=on_progress)
+    for line in format_report(report):
+        print(line)
+    return 0 if report.ok else 1
