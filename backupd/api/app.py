@@ -1,0 +1,122 @@
+"""The FastAPI application: lifespan (database, migrations, recovery), routers, UI, errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import psycopg
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from ..config import Settings
+from ..database import connect, resolve_database_url
+from ..errors import BackupdError, ConfigError
+from ..jobs import ConnectionPool, JobRunner, JobStore, recover_interrupted_jobs
+from ..migrations import apply_migrations
+from .auth import ApiKeyMiddleware, api_key_scheme
+from .deps import Services
+from .routes import backup, export, health, restore
+
+log = logging.getLogger("backupd.api")
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+DESCRIPTION = """Database-native backup and restore for PostgreSQL.
+
+Start a backup with `POST /api/backup`, poll `GET /api/backup/{job_id}` until `completed`, then
+download the archive. Restore by uploading an archive to `POST /api/backup/restore` and polling
+`GET /api/backup/restore/{job_id}`. When `BACKUPD_API_KEY` is set, every `/api/*` request except
+`/api/health` must send `X-API-Key`.
+"""
+
+
+def _prepare(settings: Settings) -> Services:
+    """Resolve the database, migrate it, recover jobs a dead process left behind (blocking)."""
+    url = resolve_database_url(settings)
+    with connect(url, application_name="backupd-migrate") as conn:
+        apply_migrations(conn)
+    pool = ConnectionPool(url)
+    store = JobStore(pool)
+    services = Services(settings=settings, database_url=url, pool=pool, store=store,
+                        runner=JobRunner(store, url, tuple(settings.tables)))
+    recovery = recover_interrupted_jobs(store, url, settings.archive_dir, services.uploads_dir)
+    if recovery.failed_jobs:
+        log.warning("marked interrupted jobs failed: %s", ", ".join(recovery.failed_jobs))
+    return services
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the database work happens in the lifespan, when the server starts."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await anyio.to_thread.run_sync(_prepare, settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.pool.close()
+
+    app = FastAPI(
+        title="backupd",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "backup", "description": "Backup and restore jobs (seed §3)"},
+            {"name": "export", "description": "Streamed event export"},
+            {"name": "health", "description": "Liveness and database reachability"},
+        ],
+    )
+    # Declared for OpenAPI only when a key is configured; ApiKeyMiddleware does the checking.
+    secured = [Depends(api_key_scheme)] if settings.api_key else []
+    app.include_router(restore.router, dependencies=secured)  # before backup: /restore is no job id
+    app.include_router(backup.router, dependencies=secured)
+    app.include_router(export.router, dependencies=secured)
+    app.include_router(health.router)
+    if settings.api_key:
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+    _add_error_handlers(app)
+    _mount_web_ui(app, WEB_DIR)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Database outages are 503 and engine errors keep their message, both as `{"detail": ...}`."""
+
+    @app.exception_handler(ConfigError)
+    @app.exception_handler(psycopg.OperationalError)
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return JSONResponse({"detail": f"Database unavailable: {first}"}, status_code=503)
+
+    @app.exception_handler(BackupdError)
+    async def _backupd_error(_: Request, exc: BackupdError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=500)
+
+
+def _mount_web_ui(app: FastAPI, web_dir: Path) -> None:
+    """Serve the built web UI (index.html + assets/) when present, below every API route."""
+    index = web_dir / "index.html"
+    if not index.is_file():
+        return
+    if (web_dir / "assets").is_dir():
+        app.mount("/assets", StaticFiles(directory=web_dir / "assets"), name="assets")
+
+    @app.get("/", include_in_schema=False)
+    def _index() -> FileResponse:
+        return FileResponse(index, media_type="text/html")
+
+    @app.get("/{name}", include_in_schema=False)
+    def _top_level_file(name: str) -> FileResponse:
+        """favicon.ico and similar files next to index.html (never /api or /docs: routed earlier)."""
+        path = (web_dir / name).resolve()
+        if name == "api" or path.parent != web_dir.resolve() or not path.is_file():
+            raise HTTPException(404, detail="Not Found")
+        return FileResponse(path)

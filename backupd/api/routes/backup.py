@@ -1,0 +1,139 @@
+"""Backup jobs: start, list, status, download, delete (CONTRACT §5, seed §3).
+
+Handlers that touch the database are plain `def` (FastAPI runs them in its thread pool) or
+await `anyio.to_thread`, so the event loop only ever waits on sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anyio
+from fastapi import APIRouter, Body, Depends, HTTPException, status
+from fastapi.responses import FileResponse
+
+from ...backup import default_archive_name
+from ...errors import BusyError
+from ...ids import uuid7
+from ...locking import try_operation_lock
+from ...schemas import (
+    BackupDeleteResponse,
+    BackupJobCreate,
+    BackupJobResponse,
+    BackupJobStartResponse,
+    BackupJobStatus,
+    BackupListResponse,
+)
+from ..deps import Services, get_services
+from ..responses import backup_job_response, backup_list_item, error_doc
+
+log = logging.getLogger("backupd.api")
+router = APIRouter(prefix="/api/backup", tags=["backup"])
+
+BUSY_DETAIL = "Another backup or restore is already running"
+
+
+def not_found(job_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Backup job not found: {job_id}")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BackupJobStartResponse,
+    summary="Start a backup job",
+    responses={409: error_doc(BUSY_DETAIL)},
+)
+async def start_backup(
+    body: BackupJobCreate | None = Body(None),
+    services: Services = Depends(get_services),
+) -> BackupJobStartResponse:
+    """Create a backup job and run it in the background; poll GET /api/backup/{job_id}."""
+    try:
+        lock = await anyio.to_thread.run_sync(try_operation_lock, services.database_url)
+    except BusyError:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=BUSY_DETAIL) from None
+    job_id = uuid7()
+    try:
+        await anyio.to_thread.run_sync(services.store.create_backup_job, job_id, len(services.settings.tables))
+        services.runner.start_backup(job_id, services.archive_dir / default_archive_name(job_id), lock)
+    except BaseException:
+        await anyio.to_thread.run_sync(lock.close)
+        raise
+    return BackupJobStartResponse(
+        job_id=job_id,
+        status=BackupJobStatus.PENDING,
+        message=f"Backup job created. Use GET /api/backup/{job_id} to track progress.",
+    )
+
+
+@router.get("", response_model=BackupListResponse, summary="List completed backups")
+def list_backups(services: Services = Depends(get_services)) -> BackupListResponse:
+    """Completed backups whose file is still on disk, newest first."""
+    rows = [r for r in services.store.list_completed_backups() if r["file_path"] and Path(r["file_path"]).is_file()]
+    items = [backup_list_item(r) for r in rows]
+    return BackupListResponse(backups=items, total=len(items))
+
+
+@router.get(
+    "/{job_id}",
+    response_model=BackupJobResponse,
+    summary="Get a backup job's status",
+    responses={404: error_doc("Backup job not found: {job_id}")},
+)
+def get_backup_job(job_id: str, services: Services = Depends(get_services)) -> BackupJobResponse:
+    row = services.store.get("backup", job_id)
+    if row is None:
+        raise not_found(job_id)
+    return backup_job_response(row)
+
+
+@router.get(
+    "/{job_id}/download",
+    response_class=FileResponse,
+    summary="Download a backup archive",
+    responses={
+        200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+              "description": "The archive (HTTP Range requests supported)"},
+        206: {"description": "Partial content (Range request)"},
+        400: error_doc("Backup job is not complete (status: {status})"),
+        404: error_doc("Backup job not found: {job_id}"),
+    },
+)
+def download_backup(job_id: str, services: Services = Depends(get_services)) -> FileResponse:
+    row = services.store.get("backup", job_id)
+    if row is None:
+        raise not_found(job_id)
+    if row["status"] != BackupJobStatus.COMPLETED:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                            detail=f"Backup job is not complete (status: {row['status']})")
+    path = Path(row["file_path"] or "")
+    if not row["file_path"] or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Backup file not found on disk: {job_id}")
+    return FileResponse(path, media_type="application/zip", filename=path.name)
+
+
+@router.delete(
+    "/{job_id}",
+    response_model=BackupDeleteResponse,
+    summary="Delete a backup (file and job)",
+    responses={404: error_doc("Backup job not found: {job_id}"),
+               409: error_doc("Backup job is still running (status: {status})")},
+)
+def delete_backup(job_id: str, services: Services = Depends(get_services)) -> BackupDeleteResponse:
+    row = services.store.get("backup", job_id)
+    if row is None:
+        raise not_found(job_id)
+    if not services.store.delete_backup_job(str(row["id"])):  # only finished jobs are deleted
+        again = services.store.get("backup", job_id)
+        if again is None:
+            raise not_found(job_id)
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            detail=f"Backup job is still running (status: {again['status']})")
+    if row["file_path"]:
+        try:
+            Path(row["file_path"]).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("backup %s: row deleted but its file could not be removed: %s", job_id, exc)
+    return BackupDeleteResponse(deleted=True)

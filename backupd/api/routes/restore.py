@@ -1,0 +1,140 @@
+"""Restore jobs: upload an archive and restore it; poll its status (CONTRACT §5, seed §3).
+
+Registered before the backup routes so `/api/backup/restore/...` is never read as a backup id.
+The upload is checked (a ZIP, a readable manifest of a supported version) before answering 202,
+so a bad file is a 400 with the reason rather than a job that fails a moment later.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import anyio
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+
+from ...archive import ArchiveReader, Manifest
+from ...errors import ArchiveError, BusyError
+from ...ids import uuid7
+from ...locking import try_operation_lock
+from ...schemas import RestoreJobResponse, RestoreJobStartResponse, RestoreJobStatus
+from ..deps import Services, get_services
+from ..responses import error_doc, restore_job_response
+from ..upload import UploadInvalid, UploadTooLarge, declared_too_large, receive_upload
+from .backup import BUSY_DETAIL
+
+router = APIRouter(prefix="/api/backup", tags=["backup"])
+
+NOT_A_ZIP_DETAIL = "Invalid file type. Expected a .zip backup file."
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or an empty archive
+
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "title": "RestoreUpload",
+                "properties": {"file": {"type": "string", "format": "binary",
+                                        "description": "A backupd archive (.zip)"}},
+                "required": ["file"],
+            }
+        }
+    },
+}
+
+
+class NotAZip(Exception):
+    pass
+
+
+def inspect_upload(path: Path) -> Manifest:
+    """The archive's manifest; NotAZip or ArchiveError (with the reason) when unusable."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic not in ZIP_MAGIC or not zipfile.is_zipfile(path):
+        raise NotAZip
+    with ArchiveReader(path) as reader:
+        return reader.manifest
+
+
+def _cleanup(*paths: Path) -> None:
+    for p in paths:
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+@router.post(
+    "/restore",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RestoreJobStartResponse,
+    summary="Start a restore from an uploaded archive",
+    openapi_extra={"requestBody": UPLOAD_BODY},
+    responses={
+        400: error_doc(NOT_A_ZIP_DETAIL),
+        409: error_doc(BUSY_DETAIL),
+        413: error_doc("Upload exceeds the limit of {BACKUPD_MAX_UPLOAD_BYTES} bytes"),
+    },
+)
+async def start_restore(request: Request, services: Services = Depends(get_services)) -> RestoreJobStartResponse:
+    """Stream the multipart `file` to disk, check it, then restore it in the background."""
+    limit = services.settings.max_upload_bytes
+    if declared_too_large(request, limit):
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                            detail=f"Upload exceeds the limit of {limit} bytes")
+    try:
+        lock = await anyio.to_thread.run_sync(try_operation_lock, services.database_url)
+    except BusyError:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=BUSY_DETAIL) from None
+    job_id = uuid7()
+    uploads = services.uploads_dir
+    partial = uploads / f".upload-{job_id}.partial"
+    final = uploads / f"{job_id}.zip"
+    handed_off = False
+    try:
+        await anyio.to_thread.run_sync(lambda: uploads.mkdir(parents=True, exist_ok=True))
+        try:
+            await receive_upload(request, partial, max_bytes=limit)
+        except UploadTooLarge as exc:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=str(exc)) from None
+        except UploadInvalid as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
+        try:
+            manifest = await anyio.to_thread.run_sync(inspect_upload, partial)
+        except NotAZip:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=NOT_A_ZIP_DETAIL) from None
+        except ArchiveError as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
+        os.replace(partial, final)
+        await anyio.to_thread.run_sync(
+            services.store.create_restore_job, job_id, len(manifest.contents), manifest.backup_id,
+            manifest.created_at,
+        )
+        services.runner.start_restore(job_id, final, lock)
+        handed_off = True
+    finally:
+        if not handed_off:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(lock.close)
+                await anyio.to_thread.run_sync(_cleanup, partial, final)
+    return RestoreJobStartResponse(
+        job_id=job_id,
+        status=RestoreJobStatus.PENDING,
+        message=f"Restore job created. Use GET /api/backup/restore/{job_id} to track progress.",
+    )
+
+
+@router.get(
+    "/restore/{job_id}",
+    response_model=RestoreJobResponse,
+    summary="Get a restore job's status",
+    responses={404: error_doc("Restore job not found: {job_id}")},
+)
+def get_restore_job(job_id: str, services: Services = Depends(get_services)) -> RestoreJobResponse:
+    row = services.store.get("restore", job_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Restore job not found: {job_id}")
+    return restore_job_response(row)

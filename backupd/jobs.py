@@ -1,0 +1,410 @@
+"""Backup and restore jobs: the job tables (seed §2) and the runner that executes the engines.
+
+Everything here is SQL and threads, nothing HTTP. The engines are synchronous and long; each job
+runs in a thread of its own so the API's event loop never waits on it. Job-table reads and writes
+use short borrowings from a small connection pool, never the engine's connection, so status polls
+stay fast while a large backup streams. The operation lock (an advisory lock on its own
+connection) is taken by the caller before the job row exists and released by the runner when
+the job ends, which is what makes "one at a time" hold across processes and what makes start-up
+recovery safe (if we hold the lock, no other process has a live job).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from .database import connect
+from .errors import BackupdError, BusyError
+from .ids import is_uuid
+from .locking import OperationLock, try_operation_lock
+from .progress import Progress
+
+log = logging.getLogger("backupd.jobs")
+
+JobKind = Literal["backup", "restore"]
+_TABLES: dict[str, str] = {"backup": "backup_jobs", "restore": "restore_jobs"}
+_ENUMS: dict[str, str] = {"backup": "backup_job_status", "restore": "restore_job_status"}
+FINAL_STATUSES = ("completed", "failed")
+PROGRESS_WRITE_INTERVAL = 0.25  # seconds: at most ~4 progress writes a second per job
+INTERRUPTED_MESSAGE = (
+    "Interrupted: the backupd process running this job stopped before it finished "
+    "(marked failed at the next start-up)"
+)
+UPLOAD_PARTIAL_GLOB = ".upload-*.partial"
+
+
+# --------------------------------------------------------------------------------------------
+# Connections
+
+
+class ConnectionPool:
+    """A few idle autocommit connections reused for short job-table queries.
+
+    psycopg_pool is not a dependency; this is all the API needs: borrow, use, give back, and
+    drop a connection that broke (the database restarting must not poison the pool).
+    """
+
+    def __init__(self, database_url: str, max_idle: int = 8) -> None:
+        self.database_url = database_url
+        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
+        self._max_idle = max_idle
+        self._closed = False
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        conn = self._take()
+        try:
+            yield conn
+        except BaseException:
+            conn.close()  # state unknown after an error: never hand it out again
+            raise
+        else:
+            if self._closed or conn.closed or conn.broken or self._idle.qsize() >= self._max_idle:
+                conn.close()
+            else:
+                self._idle.put(conn)
+
+    def _take(self) -> psycopg.Connection:
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return connect(self.database_url, application_name="backupd-jobs")
+            if not (conn.closed or conn.broken):
+                return conn
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+# --------------------------------------------------------------------------------------------
+# The job tables
+
+
+class JobStore:
+    """CRUD on backup_jobs / restore_jobs. Rows come back as dicts keyed by column name."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def _one(self, query: str, params: list[Any]) -> dict[str, Any] | None:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, params)
+            return cur.fetchone()
+
+    def _all(self, query: str, params: list[Any]) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+
+    # -- creation and reads ------------------------------------------------------------------
+
+    def create_backup_job(self, job_id: str, total_tables: int) -> dict[str, Any]:
+        return self._one(
+            "INSERT INTO backup_jobs (id, total_tables) VALUES (%s, %s) RETURNING *", [job_id, total_tables]
+        )  # type: ignore[return-value]
+
+    def create_restore_job(self, job_id: str, total_tables: int, backup_id: str | None,
+                           backup_created_at: Any) -> dict[str, Any]:
+        return self._one(
+            "INSERT INTO restore_jobs (id, total_tables, backup_id, backup_created_at)"
+            " VALUES (%s, %s, %s, %s) RETURNING *",
+            [job_id, total_tables, (backup_id or None) and backup_id[:64], backup_created_at],
+        )  # type: ignore[return-value]
+
+    def get(self, kind: JobKind, job_id: str) -> dict[str, Any] | None:
+        """The job row, or None (also for text that is not a UUID: callers answer 404 either way)."""
+        if not is_uuid(job_id):
+            return None
+        return self._one(f"SELECT * FROM {_TABLES[kind]} WHERE id = %s", [job_id])
+
+    def list_completed_backups(self) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT * FROM backup_jobs WHERE status = 'completed' ORDER BY created_at DESC, id DESC", []
+        )
+
+    def delete_backup_job(self, job_id: str) -> bool:
+        """Delete a finished job's row; False when it is gone or (re)started meanwhile."""
+        row = self._one(
+            "DELETE FROM backup_jobs WHERE id = %s AND status IN ('completed', 'failed') RETURNING id", [job_id]
+        )
+        return row is not None
+
+    # -- progress and outcome ----------------------------------------------------------------
+
+    def mark_started(self, kind: JobKind, job_id: str, status: str, file_path: str | None = None) -> None:
+        extra = ", file_path = %s" if file_path is not None else ""
+        params: list[Any] = [status] + ([file_path] if file_path is not None else []) + [job_id]
+        self._one(
+            f"UPDATE {_TABLES[kind]} SET status = %s, started_at = now(){extra}"
+            " WHERE id = %s AND status = 'pending' RETURNING id",
+            params,
+        )
+
+    def update_progress(self, kind: JobKind, job_id: str, *, status: str | None, percent: int,
+                        completed_tables: int, total_tables: int, step: str | None) -> None:
+        """Persist progress; every number only moves forward (GREATEST), status too (enum order).
+
+        The enum order is pending < running|validating < restoring < completed < failed, so
+        GREATEST never moves a restore back from 'restoring' to 'validating'. Finished jobs are
+        left alone, and percent stays below 100 until the job completes.
+        """
+        table, enum = _TABLES[kind], _ENUMS[kind]
+        self._one(
+            f"UPDATE {table} SET"
+            f" status = GREATEST(status, coalesce(%s::{enum}, status)),"
+            " progress_percent = GREATEST(progress_percent, least(%s, 99)),"
+            " completed_tables = GREATEST(completed_tables, %s),"
+            " total_tables = %s,"
+            " current_step = coalesce(left(%s, 255), current_step)"
+            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
+            [status, percent, completed_tables, total_tables, step, job_id],
+        )
+
+    def complete_backup(self, job_id: str, *, file_path: str, size_bytes: int,
+                        manifest: dict[str, Any]) -> None:
+        self._one(
+            "UPDATE backup_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
+            " completed_tables = total_tables, current_step = 'Backup complete',"
+            " file_path = %s, file_size_bytes = %s, manifest_json = %s, error_message = NULL"
+            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
+            [file_path, size_bytes, Jsonb(manifest), job_id],
+        )
+
+    def complete_restore(self, job_id: str, *, items_restored: dict[str, int]) -> None:
+        self._one(
+            "UPDATE restore_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
+            " completed_tables = total_tables, current_step = 'Restore complete',"
+            " items_restored = %s, error_message = NULL"
+            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
+            [Jsonb(items_restored), job_id],
+        )
+
+    def fail(self, kind: JobKind, job_id: str, message: str) -> None:
+        self._one(
+            f"UPDATE {_TABLES[kind]} SET status = 'failed', completed_at = now(), error_message = %s"
+            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
+            [message, job_id],
+        )
+
+    def fail_unfinished(self, kind: JobKind, message: str) -> list[dict[str, Any]]:
+        """Mark every unfinished job failed (start-up recovery, under the operation lock)."""
+        return self._all(
+            f"UPDATE {_TABLES[kind]} SET status = 'failed', completed_at = now(), error_message = %s"
+            " WHERE status NOT IN ('completed', 'failed') RETURNING *",
+            [message],
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Progress from the engine thread to the job row
+
+
+class ProgressWriter:
+    """An engine progress callback that persists to the job row, throttled.
+
+    A write happens when the step, phase or table count changes (a handful per job) or when the
+    percent moved and PROGRESS_WRITE_INTERVAL has passed, so a backup streaming thousands of
+    chunks costs a few row updates a second, not one per chunk.
+    """
+
+    def __init__(self, store: JobStore, kind: JobKind, job_id: str,
+                 phase_status: dict[str, str] | None = None) -> None:
+        self.store, self.kind, self.job_id = store, kind, job_id
+        self.phase_status = phase_status or {}
+        self._last: tuple[str, str, int] | None = None
+        self._last_percent = -1
+        self._last_time = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        if p.phase not in self.phase_status and p.percent >= 100:
+            return  # the engine's own "finished" report; the runner completes the row itself
+        key = (p.phase, p.step, p.completed_tables)
+        now = time.monotonic()
+        if key == self._last and (p.percent <= self._last_percent
+                                  or now - self._last_time < PROGRESS_WRITE_INTERVAL):
+            return
+        self._last, self._last_percent, self._last_time = key, p.percent, now
+        try:
+            self.store.update_progress(
+                self.kind, self.job_id, status=self.phase_status.get(p.phase), percent=p.percent,
+                completed_tables=p.completed_tables, total_tables=p.total_tables, step=p.step,
+            )
+        except psycopg.Error as exc:  # progress is best effort; the job itself must go on
+            log.warning("could not record progress of %s job %s: %s", self.kind, self.job_id, exc)
+
+
+# --------------------------------------------------------------------------------------------
+# Running jobs
+
+
+def error_message(exc: BaseException) -> str:
+    """A one-line message for error_message: ours verbatim, others prefixed by their type."""
+    if isinstance(exc, BackupdError):
+        text = str(exc)
+    else:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return " ".join(text.split()) or "unknown error"
+
+
+@dataclass
+class JobRunner:
+    """Starts engine runs in threads and records their outcome in the job tables."""
+
+    store: JobStore
+    database_url: str
+    tables: tuple[str, ...]
+    _threads: dict[str, threading.Thread] = field(default_factory=dict)
+
+    def start_backup(self, job_id: str, output_path: Path, lock: OperationLock) -> None:
+        """Run create_backup for a pending job; `lock` is released when the job ends."""
+        self._spawn(job_id, self._run_backup, job_id, output_path, lock)
+
+    def start_restore(self, job_id: str, archive_path: Path, lock: OperationLock) -> None:
+        """Run restore_from_backup for a pending job; the uploaded file is removed afterwards."""
+        self._spawn(job_id, self._run_restore, job_id, archive_path, lock)
+
+    def _spawn(self, job_id: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=f"backupd-job-{job_id[:8]}", daemon=True)
+        self._threads[job_id] = thread
+        thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Join running job threads (tests and shutdown); True when none is left running."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in list(self._threads.values()):
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads.values())
+
+    def _run_backup(self, job_id: str, output_path: Path, lock: OperationLock) -> None:
+        from .backup import create_backup
+
+        try:
+            self.store.mark_started("backup", job_id, "running", file_path=str(output_path))
+            output_path.parent.mkdir(parents=True, exist_ok=True)  # the engine spools parts beside it
+            result = create_backup(
+                self.database_url, output_path, tables=self.tables, backup_id=job_id,
+                progress=ProgressWriter(self.store, "backup", job_id, {"running": "running"}),
+            )
+            self.store.complete_backup(
+                job_id, file_path=str(result.path), size_bytes=result.size_bytes,
+                manifest=result.manifest.model_dump(mode="json", exclude_none=True),
+            )
+            log.info("backup %s completed: %s (%d bytes, %.1fs)", job_id, result.path, result.size_bytes,
+                     result.seconds)
+        except BaseException as exc:
+            self._record_failure("backup", job_id, exc)
+            with suppress(OSError):
+                output_path.unlink(missing_ok=True)  # a failed backup leaves no file behind
+        finally:
+            lock.close()
+            self._threads.pop(job_id, None)
+
+    def _run_restore(self, job_id: str, archive_path: Path, lock: OperationLock) -> None:
+        try:
+            self.store.mark_started("restore", job_id, "validating")
+            from .restore import restore_from_backup  # written concurrently by another engineer
+
+            result = restore_from_backup(
+                self.database_url, archive_path, tables=self.tables,
+                progress=ProgressWriter(self.store, "restore", job_id,
+                                        {"validating": "validating", "restoring": "restoring"}),
+            )
+            self.store.complete_restore(job_id, items_restored=dict(result.items_restored))
+            log.info("restore %s completed: %s", job_id, result.items_restored)
+        except BaseException as exc:
+            self._record_failure("restore", job_id, exc)
+        finally:
+            lock.close()
+            with suppress(OSError):
+                archive_path.unlink(missing_ok=True)
+            self._threads.pop(job_id, None)
+
+    def _record_failure(self, kind: JobKind, job_id: str, exc: BaseException) -> None:
+        if isinstance(exc, BackupdError):
+            log.warning("%s job %s failed: %s", kind, job_id, exc)
+        else:
+            log.exception("%s job %s failed unexpectedly", kind, job_id)
+        try:
+            self.store.fail(kind, job_id, error_message(exc))
+        except psycopg.Error:
+            log.exception("could not record the failure of %s job %s", kind, job_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Start-up recovery
+
+
+@dataclass(frozen=True)
+class Recovery:
+    skipped: bool  # another process holds the operation lock: its jobs may be alive
+    failed_jobs: list[str]
+    removed_files: list[Path]
+
+
+def recover_interrupted_jobs(store: JobStore, database_url: str, archive_dir: Path,
+                             uploads_dir: Path) -> Recovery:
+    """Mark jobs left unfinished by a dead process failed and delete their partial files.
+
+    Only done while holding the operation lock: every live job holds it, so when we get it no
+    unfinished row belongs to a running process and no temporary file is being written.
+    """
+    try:
+        lock = try_operation_lock(database_url)
+    except BusyError:
+        log.info("another backupd process is running a job; start-up recovery skipped")
+        return Recovery(True, [], [])
+    removed: list[Path] = []
+    failed: list[str] = []
+    try:
+        from .archive import partial_files
+
+        for row in store.fail_unfinished("backup", INTERRUPTED_MESSAGE):
+            failed.append(str(row["id"]))
+            if row["file_path"]:
+                removed += _remove(Path(row["file_path"]))
+        for row in store.fail_unfinished("restore", INTERRUPTED_MESSAGE):
+            failed.append(str(row["id"]))
+            removed += _remove(uploads_dir / f"{row['id']}.zip")
+        for path in partial_files(archive_dir):
+            removed += _remove(path)
+        if uploads_dir.is_dir():
+            for path in uploads_dir.glob(UPLOAD_PARTIAL_GLOB):
+                removed += _remove(path)
+            for path in uploads_dir.glob("*.zip"):  # no restore is running anywhere: all stale
+                removed += _remove(path)
+    finally:
+        lock.close()
+    if failed or removed:
+        log.warning("start-up recovery: %d interrupted job(s) marked failed, %d file(s) removed",
+                    len(failed), len(removed))
+    return Recovery(False, failed, removed)
+
+
+def _remove(path: Path) -> list[Path]:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        log.warning("could not remove %s: %s", path, exc)
+        return []
+    return [path]

@@ -1,0 +1,208 @@
+"""Pydantic schemas of the REST API: the seed's `backend/api/schemas/backup.py`, field for field.
+
+The web UI and outside clients are written against these shapes (seed §1, CONTRACT §5), so
+names, types, defaults, descriptions and examples are copied verbatim from the seed. The few
+models after the seed's section (delete and health bodies) are backupd's own additions for
+endpoints whose bodies the seed gives only as literals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum, auto
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# =============================================================================
+# Enums
+# =============================================================================
+
+
+class BackupJobStatus(StrEnum):
+    """Backup job status values."""
+
+    PENDING = auto()
+    RUNNING = auto()
+    COMPLETED = auto()
+    FAILED = auto()
+
+
+class RestoreJobStatus(StrEnum):
+    """Restore job status values."""
+
+    PENDING = auto()
+    VALIDATING = auto()
+    RESTORING = auto()
+    COMPLETED = auto()
+    FAILED = auto()
+
+
+# =============================================================================
+# Backup Manifest (stored in backup ZIP)
+# =============================================================================
+
+
+class BackupContentInfo(BaseModel):
+    """Information about a single backup content type."""
+
+    count: int = Field(..., description="Number of records")
+    checksum: str = Field(..., description="SHA256 checksum of the JSON file")
+
+
+class BackupManifest(BaseModel):
+    """Manifest file stored inside backup ZIP."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    backup_id: str = Field(..., description="Unique backup identifier")
+    version: str = Field(..., description="Backup format version (e.g., '1.0')")
+    created_at: datetime = Field(..., description="Backup creation timestamp")
+    app_version: str | None = Field(None, description="Application version")
+    contents: dict[str, BackupContentInfo] = Field(
+        default_factory=dict,
+        description="Map of content type to info (events, alerts, cameras, etc.)",
+    )
+
+
+# =============================================================================
+# API Request/Response Schemas
+# =============================================================================
+
+
+class BackupJobCreate(BaseModel):
+    """Schema for creating a backup job (no parameters needed for full backup)."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {}})
+    # Full backup has no parameters - exports everything
+
+
+class BackupJobStartResponse(BaseModel):
+    """Response when creating a backup job."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "job_id": "019478a1-b2c3-7def-8901-234567890abc",
+                "status": "pending",
+                "message": "Backup job created. Use GET /api/backup/{job_id} to track progress.",
+            }
+        }
+    )
+    job_id: str = Field(..., description="Unique job identifier")
+    status: BackupJobStatus = Field(BackupJobStatus.PENDING, description="Initial status")
+    message: str = Field(..., description="Human-readable message")
+
+
+class BackupJobProgress(BaseModel):
+    """Progress information for a backup job."""
+
+    total_tables: int = Field(8, description="Total tables to export")
+    completed_tables: int = Field(0, description="Tables exported so far")
+    progress_percent: int = Field(0, ge=0, le=100, description="Progress percentage")
+    current_step: str | None = Field(None, description="Current step description")
+
+
+class BackupJobResponse(BaseModel):
+    """Full status response for a backup job."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(..., description="Unique backup job identifier")
+    status: BackupJobStatus = Field(..., description="Current job status")
+    progress: BackupJobProgress = Field(default_factory=BackupJobProgress)
+
+    # Timing
+    created_at: datetime = Field(..., description="Job creation timestamp")
+    started_at: datetime | None = Field(None, description="Job start timestamp")
+    completed_at: datetime | None = Field(None, description="Job completion timestamp")
+
+    # Result (on completion)
+    file_path: str | None = Field(None, description="Download path for backup file")
+    file_size_bytes: int | None = Field(None, description="Backup file size")
+    manifest: BackupManifest | None = Field(None, description="Backup manifest")
+
+    # Error (on failure)
+    error_message: str | None = Field(None, description="Error message if failed")
+
+
+class BackupListItem(BaseModel):
+    """Summary item for backup list."""
+
+    id: str = Field(..., description="Backup ID")
+    created_at: datetime = Field(..., description="Creation timestamp")
+    file_size_bytes: int = Field(..., description="File size in bytes")
+    status: BackupJobStatus = Field(..., description="Job status")
+    download_url: str | None = Field(None, description="Download URL if completed")
+
+
+class BackupListResponse(BaseModel):
+    """Response for listing available backups."""
+
+    backups: list[BackupListItem] = Field(default_factory=list)
+    total: int = Field(0, description="Total number of backups")
+
+
+# =============================================================================
+# Restore Schemas
+# =============================================================================
+
+
+class RestoreJobStartResponse(BaseModel):
+    """Response when starting a restore job."""
+
+    job_id: str = Field(..., description="Unique restore job identifier")
+    status: RestoreJobStatus = Field(RestoreJobStatus.PENDING)
+    message: str = Field(..., description="Human-readable message")
+
+
+class RestoreJobProgress(BaseModel):
+    """Progress information for a restore job."""
+
+    total_tables: int = Field(8, description="Total tables to restore")
+    completed_tables: int = Field(0, description="Tables restored so far")
+    progress_percent: int = Field(0, ge=0, le=100, description="Progress percentage")
+    current_step: str | None = Field(None, description="Current step description")
+
+
+class RestoreJobResponse(BaseModel):
+    """Full status response for a restore job."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(..., description="Unique restore job identifier")
+    status: RestoreJobStatus = Field(..., description="Current job status")
+    progress: RestoreJobProgress = Field(default_factory=RestoreJobProgress)
+
+    # Source backup info
+    backup_id: str | None = Field(None, description="Source backup ID from manifest")
+    backup_created_at: datetime | None = Field(None, description="When source backup was created")
+
+    # Timing
+    created_at: datetime = Field(..., description="Job creation timestamp")
+    started_at: datetime | None = Field(None, description="Job start timestamp")
+    completed_at: datetime | None = Field(None, description="Job completion timestamp")
+
+    # Result (on completion)
+    items_restored: dict[str, int] | None = Field(None, description="Count of restored items per table")
+
+    # Error (on failure)
+    error_message: str | None = Field(None, description="Error message if failed")
+
+
+# =============================================================================
+# backupd additions (bodies the seed gives only as literals)
+# =============================================================================
+
+
+class BackupDeleteResponse(BaseModel):
+    """Response of DELETE /api/backup/{job_id} (the seed's literal `{"deleted": true}`)."""
+
+    deleted: bool = Field(True, description="True once the archive file and the job row are gone")
+
+
+class HealthResponse(BaseModel):
+    """Response of GET /api/health."""
+
+    status: str = Field("ok", description="'ok' when the service and its database answer")
+    database: str = Field("ok", description="Database reachability")
+    version: str = Field(..., description="backupd version")
