@@ -25,4 +25,4 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "ensure-chromium: apt-get installed chromium but /usr/bin/chromium is still missing" >&2
   exit 1
 fi
-/usr/bin/chromium --version || true
+/usr/bin/chromium --version 2>/dev/null || true

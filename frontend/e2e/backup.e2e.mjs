@@ -1,0 +1,644 @@
+#!/usr/bin/env node
+/**
+ * End-to-end test of the backup page: a real `backupd serve` on a fresh PostgreSQL database,
+ * driven in headless Chromium (Debian's /usr/bin/chromium through playwright-core).
+ *
+ *   1. create a database on $BACKUPD_TEST_DATABASE_URL's server, `backupd migrate`, `backupd demo-data`
+ *   2. start `backupd serve` on a free port (no API key)
+ *   3. create a backup from the page (keyboard), watch it complete, download the archive
+ *   4. change the data with SQL (delete every setting and some events, add a stray setting)
+ *   5. restore the downloaded archive through the page's confirmation dialog, watch it complete
+ *   6. check with SQL that every table holds the archive's rows again (counts = manifest =
+ *      items_restored, and row-for-row the data as it was at backup time)
+ *   7. drop a file that is not a ZIP: the API's message is shown and nothing changes
+ *   8. restart with BACKUPD_API_KEY: the page asks for the key once, downloads with it, deletes
+ *   9. a phone-sized screen: no horizontal scrolling
+ *
+ * A screenshot of each step goes to frontend/e2e/screenshots/. The server is stopped and the
+ * database dropped at the end, also on failure.
+ *
+ * Environment: BACKUPD_TEST_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
+ * BACKUPD_E2E_CHROMIUM (default /usr/bin/chromium), BACKUPD_VENV_BIN (default <repo>/.venv/bin),
+ * BACKUPD_E2E_EVENTS (default 200), BACKUPD_E2E_KEEP=1 keeps the temp dir for inspection.
+ */
+
+import { spawn, execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const FRONTEND = path.resolve(HERE, '..');
+const ROOT = path.resolve(FRONTEND, '..');
+const VENV_BIN = process.env.BACKUPD_VENV_BIN || path.join(ROOT, '.venv', 'bin');
+const BACKUPD = path.join(VENV_BIN, 'backupd');
+const PYTHON = path.join(VENV_BIN, 'python');
+const ADMIN_URL = process.env.BACKUPD_TEST_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres';
+const CHROMIUM = process.env.BACKUPD_E2E_CHROMIUM || '/usr/bin/chromium';
+const EVENTS = Number(process.env.BACKUPD_E2E_EVENTS || 200);
+const SHOTS = path.join(HERE, 'screenshots');
+const TABLES = ['events', 'alerts', 'cameras', 'zones', 'prompts', 'baselines', 'household_members', 'settings'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const WAIT_MS = 90_000;
+
+// ---------------------------------------------------------------------------------------------
+// small helpers
+// ---------------------------------------------------------------------------------------------
+
+const started = Date.now();
+function log(message) {
+  const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+  console.log(`[e2e ${t}s] ${message}`);
+}
+
+class CheckFailed extends Error {}
+
+function check(condition, message) {
+  if (!condition) throw new CheckFailed(message);
+}
+
+function checkEqual(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new CheckFailed(`${what}: expected ${e}, got ${a}`);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function sha256(file) {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs SQL through the project's venv (psycopg) and returns the rows as JSON arrays. */
+const SQL_SCRIPT = `
+import json, sys, psycopg
+url, sql = sys.argv[1], sys.argv[2]
+with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+    cur = conn.execute(sql)
+    rows = cur.fetchall() if cur.description else []
+print(json.dumps(rows, default=str))
+`;
+
+function sql(url, statement) {
+  const out = execFileSync(PYTHON, ['-c', SQL_SCRIPT, url, statement], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
+  });
+  return JSON.parse(out.trim() || '[]');
+}
+
+/** Reads manifest.json out of an archive with Python's zipfile. */
+function readManifest(zipPath) {
+  const script =
+    'import json, sys, zipfile\n' +
+    'with zipfile.ZipFile(sys.argv[1]) as z:\n' +
+    '    print(z.read("manifest.json").decode("utf-8"))\n';
+  return JSON.parse(execFileSync(PYTHON, ['-c', script, zipPath], { encoding: 'utf8', timeout: 60_000 }));
+}
+
+function quoteIdent(name) {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Per table: row count and an order-independent digest of every row's JSON. */
+function fingerprint(url) {
+  const parts = TABLES.map(
+    (t) =>
+      `SELECT '${t}', (SELECT count(*) FROM ${quoteIdent(t)}), ` +
+      `(SELECT md5(coalesce(string_agg(x, E'\\n' ORDER BY x), '')) FROM (SELECT row_to_json(r)::text AS x FROM ${quoteIdent(t)} r) s)`,
+  );
+  const rows = sql(url, parts.join(' UNION ALL '));
+  const result = {};
+  for (const [table, count, digest] of rows) result[table] = { count: Number(count), digest };
+  return result;
+}
+
+function counts(fp) {
+  return Object.fromEntries(Object.entries(fp).map(([t, v]) => [t, v.count]));
+}
+
+function runBackupd(args, env, what) {
+  log(`backupd ${args.join(' ')}`);
+  try {
+    return execFileSync(BACKUPD, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  } catch (error) {
+    const out = `${error.stdout ?? ''}${error.stderr ?? ''}`.trim();
+    throw new Error(`${what} failed (exit ${error.status}): ${out}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the server
+// ---------------------------------------------------------------------------------------------
+
+class Server {
+  constructor(env, logFile) {
+    this.env = env;
+    this.logFile = logFile;
+    this.proc = null;
+    this.base = null;
+  }
+
+  async start(extraEnv = {}) {
+    const port = await freePort();
+    this.base = `http://127.0.0.1:${port}`;
+    const out = fs.openSync(this.logFile, 'a');
+    log(`backupd serve --port ${port}${extraEnv.BACKUPD_API_KEY ? ' (with BACKUPD_API_KEY)' : ''}`);
+    this.proc = spawn(BACKUPD, ['serve', '--host', '127.0.0.1', '--port', String(port)], {
+      env: { ...this.env, ...extraEnv },
+      stdio: ['ignore', out, out],
+      detached: true, // its own process group, so that stop() reaches every child
+    });
+    fs.closeSync(out);
+    let exited = null;
+    this.proc.on('exit', (code, signal) => {
+      exited = { code, signal };
+    });
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      if (exited) throw new Error(`backupd serve exited early (${JSON.stringify(exited)}):\n${this.tail()}`);
+      try {
+        const res = await fetch(`${this.base}/api/health`);
+        if (res.ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`backupd serve did not answer /api/health:\n${this.tail()}`);
+      await sleep(250);
+    }
+    log(`server up at ${this.base}`);
+  }
+
+  /** The end of the server's log, without the access lines of successful requests. */
+  tail(lines = 60) {
+    try {
+      return fs
+        .readFileSync(this.logFile, 'utf8')
+        .split('\n')
+        .filter((line) => !/" [23]\d\d( [A-Za-z ]+)?$/.test(line))
+        .slice(-lines)
+        .join('\n');
+    } catch {
+      return '(no server log)';
+    }
+  }
+
+  async stop() {
+    const proc = this.proc;
+    this.proc = null;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const done = new Promise((resolve) => proc.once('exit', resolve));
+    const signal = (sig) => {
+      try {
+        process.kill(-proc.pid, sig);
+      } catch {
+        try {
+          proc.kill(sig);
+        } catch {
+          // already gone
+        }
+      }
+    };
+    signal('SIGTERM');
+    const timer = setTimeout(() => signal('SIGKILL'), 10_000);
+    await done;
+    clearTimeout(timer);
+    log('server stopped');
+  }
+
+  async api(pathname, { key } = {}) {
+    const res = await fetch(`${this.base}${pathname}`, { headers: key ? { 'X-API-Key': key } : {} });
+    const body = await res.text();
+    return { status: res.status, json: body ? JSON.parse(body) : null };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// page helpers
+// ---------------------------------------------------------------------------------------------
+
+let shotNo = 0;
+const shots = [];
+async function screenshot(page, name, what, { fullPage = true } = {}) {
+  shotNo += 1;
+  const file = `${String(shotNo).padStart(2, '0')}-${name}.png`;
+  await page.screenshot({ path: path.join(SHOTS, file), fullPage });
+  shots.push({ file, what });
+  log(`screenshot ${file}: ${what}`);
+}
+
+/** Polls a status badge until it reads `final`; returns every distinct text seen on the way. */
+async function watchStatus(page, badgeLocator, stepLocator, isDone) {
+  const seen = [];
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const texts = [];
+    if (await badgeLocator.count()) texts.push((await badgeLocator.first().textContent())?.trim());
+    if (stepLocator && (await stepLocator.count())) texts.push((await stepLocator.first().textContent())?.trim());
+    const line = texts.filter(Boolean).join(' — ');
+    if (line && seen[seen.length - 1] !== line) seen.push(line);
+    if (texts[0] && isDone(texts[0])) return seen;
+    if (Date.now() > deadline) throw new CheckFailed(`timed out; statuses seen: ${seen.join(' | ')}`);
+    await sleep(50);
+  }
+}
+
+function pageErrorsGuard(page, label) {
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(`${label}: ${error.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') log(`(${label} console) ${msg.text()}`);
+  });
+  return errors;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the test
+// ---------------------------------------------------------------------------------------------
+
+async function main(state) {
+  check(fs.existsSync(BACKUPD), `${BACKUPD} is missing: run \`make install\` first`);
+  check(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: run frontend/scripts/ensure-chromium.sh`);
+  for (const [command, hint] of [
+    [['serve', '--help'], 'serve'],
+    [['demo-data', '--help'], 'demo-data'],
+  ]) {
+    const help = execFileSync(BACKUPD, command, { encoding: 'utf8' });
+    check(!/not (yet )?available/i.test(help), `backupd ${hint} is still a placeholder ("not available yet")`);
+  }
+  check(fs.existsSync(path.join(ROOT, 'backupd', 'web', 'index.html')), 'backupd/web/index.html is missing: run `make ui`');
+
+  fs.rmSync(SHOTS, { recursive: true, force: true });
+  fs.mkdirSync(SHOTS, { recursive: true });
+  state.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'backupd-e2e-'));
+
+  // 1. a fresh database with demo data ---------------------------------------------------------
+  const dbName = `backupd_e2e_${process.pid}_${randomBytes(3).toString('hex')}`;
+  const dbUrlObj = new URL(ADMIN_URL);
+  dbUrlObj.pathname = `/${dbName}`;
+  const dbUrl = dbUrlObj.toString();
+  log(`creating database ${dbName} on ${dbUrlObj.host}`);
+  sql(ADMIN_URL, `CREATE DATABASE ${quoteIdent(dbName)}`);
+  state.dropDatabase = () => sql(ADMIN_URL, `DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`);
+
+  const env = { ...process.env };
+  for (const k of ['DATABASE_URL', 'BACKUPD_API_KEY', 'BACKUPD_TABLES', 'BACKUPD_BACKUP_DIR', 'BACKUPD_MAX_UPLOAD_BYTES']) delete env[k];
+  Object.assign(env, {
+    BACKUPD_DATABASE_URL: dbUrl,
+    BACKUPD_DATA_DIR: path.join(state.tmp, 'data'),
+    PYTHONUNBUFFERED: '1',
+  });
+  const backupDir = path.join(state.tmp, 'data', 'backups');
+  runBackupd(['migrate'], env, 'backupd migrate');
+  runBackupd(['demo-data', '--events', String(EVENTS)], env, 'backupd demo-data');
+
+  const original = fingerprint(dbUrl);
+  log(`demo data: ${JSON.stringify(counts(original))}`);
+  check(original.events.count > 0, 'demo-data made no events');
+  check(original.settings.count > 0, 'demo-data made no settings (the test deletes them and expects them back)');
+  const originalSettings = sql(dbUrl, 'SELECT key, value::text FROM settings ORDER BY key');
+
+  // 2. the server -------------------------------------------------------------------------------
+  const server = new Server(env, path.join(state.tmp, 'server.log'));
+  state.server = server;
+  await server.start();
+
+  const index = await fetch(`${server.base}/`);
+  check(index.ok, `GET / answered ${index.status}`);
+  const html = await index.text();
+  check(/<div id="root">/.test(html) && /\/assets\/index-[\w-]+\.js/.test(html), 'GET / is not the built backup page');
+
+  state.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const browser = state.browser;
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 }, reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  state.page = page;
+  const pageErrors = pageErrorsGuard(page, 'desktop');
+
+  await page.goto(`${server.base}/`);
+  await page.getByRole('heading', { name: 'backupd', level: 1 }).waitFor();
+  await page.getByText('No backups yet').waitFor({ timeout: WAIT_MS });
+  await screenshot(page, 'page-empty', 'the page at / on a fresh database: create button, empty backup list, restore drop zone');
+
+  // 3. create a backup by keyboard: Tab past the skip link to the button, press Enter ------------
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  const createButton = page.getByRole('button', { name: 'Create backup' });
+  check(await createButton.evaluate((el) => el === document.activeElement), 'Tab did not reach the Create backup button');
+  await page.keyboard.press('Enter');
+  const backupJob = page.getByTestId('backup-job');
+  await backupJob.waitFor();
+  await screenshot(page, 'backup-started', 'right after Create backup: status badge, progress bar and current step');
+  const backupStatuses = await watchStatus(
+    page,
+    backupJob.locator('.badge'),
+    backupJob.locator('.current-step'),
+    (s) => /completed|failed/i.test(s),
+  );
+  log(`backup statuses seen: ${backupStatuses.join(' | ')}`);
+  const failedText = await backupJob.locator('[role=alert]').allTextContents();
+  check(!/failed/i.test(backupStatuses[backupStatuses.length - 1]), `backup failed: ${failedText.join(' ')}`);
+  const bar = backupJob.getByRole('progressbar', { name: 'Backup progress' });
+  checkEqual(await bar.getAttribute('aria-valuenow'), '100', 'backup progress bar at the end');
+  await page.locator('.backup-item').first().waitFor();
+  await screenshot(page, 'backup-completed', 'backup completed at 100%, with its size and a download button; it is listed under Saved backups');
+
+  // the list: one backup, human size, download link
+  const items = page.locator('.backup-item');
+  checkEqual(await items.count(), 1, 'backups listed');
+  const backupId = await items.first().getAttribute('data-backup-id');
+  const sizeText = (await items.first().locator('.backup-size').textContent())?.trim() ?? '';
+  check(/^\d+(\.\d+)? (B|KB|MB|GB)$/.test(sizeText), `size is not in human units: "${sizeText}"`);
+  const job = await server.api(`/api/backup/${backupId}`);
+  checkEqual(job.status, 200, 'GET /api/backup/{id}');
+  checkEqual(job.json.status, 'completed', 'backup job status');
+
+  // 4. download it ------------------------------------------------------------------------------
+  const downloadLink = items.first().getByRole('link', { name: /^Download the backup from/ });
+  checkEqual(await downloadLink.getAttribute('href'), `/api/backup/${backupId}/download`, 'download link');
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT_MS }), downloadLink.click()]);
+  const zipPath = path.join(state.tmp, download.suggestedFilename() || 'backup.zip');
+  await download.saveAs(zipPath);
+  const zipBytes = fs.readFileSync(zipPath);
+  check(zipBytes.subarray(0, 2).toString('latin1') === 'PK', 'the download is not a ZIP file');
+  checkEqual(zipBytes.length, job.json.file_size_bytes, 'downloaded size vs file_size_bytes');
+  check(/\.zip$/.test(download.suggestedFilename()), `download name "${download.suggestedFilename()}" does not end in .zip`);
+  log(`downloaded ${download.suggestedFilename()} (${zipBytes.length} bytes)`);
+
+  const manifest = readManifest(zipPath);
+  const manifestCounts = Object.fromEntries(TABLES.map((t) => [t, manifest.contents?.[t]?.count]));
+  checkEqual(manifestCounts, counts(original), 'archive manifest counts vs the database at backup time');
+  checkEqual(manifest.backup_id != null, true, 'manifest has a backup_id');
+
+  // 5. change the data ----------------------------------------------------------------------------
+  sql(
+    dbUrl,
+    "DELETE FROM settings; " +
+      'DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT 25); ' +
+      `INSERT INTO settings (key, value) VALUES ('e2e_stray', '{"added": "after the backup"}'::jsonb);`,
+  );
+  const changed = fingerprint(dbUrl);
+  log(`changed data: ${JSON.stringify(counts(changed))}`);
+  checkEqual(changed.settings.count, 1, 'settings after the change');
+  check(changed.events.count === original.events.count - 25, 'events were not deleted');
+
+  // 6. restore through the dialog ---------------------------------------------------------------
+  await page.locator('#restore-file').setInputFiles(zipPath);
+  const restoreButton = page.getByRole('button', { name: 'Restore from this file…' });
+  await restoreButton.waitFor();
+  await screenshot(page, 'restore-file-chosen', 'the downloaded archive chosen for restore, with its name and size');
+
+  await restoreButton.click();
+  const dialog = page.getByRole('alertdialog', { name: 'Replace the current data?' });
+  await dialog.waitFor();
+  const dialogText = (await dialog.textContent()) ?? '';
+  check(
+    dialogText.includes('replaces the events, alerts, cameras, zones, prompts, baselines, household members and settings'),
+    `the dialog does not say plainly what is replaced: "${dialogText}"`,
+  );
+  check(
+    await dialog.getByRole('button', { name: 'Cancel' }).evaluate((el) => el === document.activeElement),
+    'focus is not on Cancel when the restore dialog opens',
+  );
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.activeElement?.textContent === 'Restore from this file…');
+  log('Escape closed the dialog and focus went back to "Restore from this file…"');
+  await page.keyboard.press('Enter'); // reopen from the keyboard
+  await dialog.waitFor();
+  await screenshot(page, 'restore-confirm-dialog', 'the confirmation dialog naming every table the restore replaces, Cancel focused', { fullPage: false });
+  sql(dbUrl, 'SELECT 1'); // still the changed data: nothing happened before confirming
+  checkEqual(counts(fingerprint(dbUrl)), counts(changed), 'data before the restore is confirmed');
+
+  await dialog.getByRole('button', { name: 'Replace data and restore' }).click();
+  const restoreJob = page.getByTestId('restore-job');
+  await restoreJob.waitFor();
+  await screenshot(page, 'restore-started', 'right after confirming: upload / validate / restore / done steps and the progress bar');
+  const restoreStatuses = await watchStatus(
+    page,
+    restoreJob.locator('[data-testid=restore-status]'),
+    restoreJob.locator('.current-step'),
+    (s) => /completed|failed/i.test(s),
+  );
+  log(`restore statuses seen: ${restoreStatuses.join(' | ')}`);
+  const restoreAlerts = await restoreJob.locator('[role=alert]').allTextContents();
+  check(!/failed/i.test(restoreStatuses[restoreStatuses.length - 1]), `restore failed: ${restoreAlerts.join(' ')}`);
+  const table = restoreJob.getByTestId('items-restored');
+  await table.waitFor();
+  await screenshot(page, 'restore-completed', 'restore completed: all steps done and the rows restored per table');
+
+  // 7. the database holds the archive's data again ----------------------------------------------
+  const shown = {};
+  for (const row of await table.locator('tbody tr').all()) {
+    const name = await row.getAttribute('data-table');
+    const value = Number(((await row.locator('td').textContent()) ?? '').replace(/[^\d]/g, ''));
+    shown[name] = value;
+  }
+  const restored = fingerprint(dbUrl);
+  for (const t of TABLES) {
+    checkEqual(shown[t], manifestCounts[t], `items_restored shown for ${t} vs the manifest`);
+    checkEqual(restored[t].count, manifestCounts[t], `rows in ${t} after the restore vs the manifest`);
+    checkEqual(restored[t].digest, original[t].digest, `the rows of ${t} after the restore vs at backup time`);
+  }
+  checkEqual(sql(dbUrl, 'SELECT key, value::text FROM settings ORDER BY key'), originalSettings, 'settings after the restore');
+  checkEqual(sql(dbUrl, "SELECT count(*) FROM settings WHERE key = 'e2e_stray'"), [[0]], 'the stray setting is gone');
+  log(`restored: ${JSON.stringify(counts(restored))} — identical to the backup`);
+
+  // 8. a file that is not a ZIP, dropped on the drop zone: the API's message, nothing changes -----
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['this is not a zip archive\n'], 'not-a-backup.zip', { type: 'application/zip' }));
+    const zone = document.querySelector('[data-testid=dropzone]');
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
+    }
+  });
+  await page.getByText('not-a-backup.zip').waitFor();
+  await page.getByRole('button', { name: 'Restore from this file…' }).click();
+  await dialog.getByRole('button', { name: 'Replace data and restore' }).click();
+  const refusal = restoreJob.getByRole('alert');
+  await refusal.waitFor({ timeout: WAIT_MS });
+  const refusalText = (await refusal.textContent()) ?? '';
+  check(
+    refusalText.includes('Invalid file type. Expected a .zip backup file.'),
+    `the API's message is not shown for a non-ZIP upload: "${refusalText}"`,
+  );
+  await screenshot(page, 'restore-rejected', "a dropped file that is not a ZIP: the API's 400 message, shown as an error");
+  checkEqual(fingerprint(dbUrl), restored, 'data after a refused upload');
+
+  check(pageErrors.length === 0, `errors in the page: ${pageErrors.join('; ')}`);
+  await context.close();
+
+  // 9. with an API key: asked once, kept for the session, downloads and deletes work -------------
+  await server.stop();
+  const apiKey = `e2e-${randomBytes(8).toString('hex')}`;
+  await server.start({ BACKUPD_API_KEY: apiKey });
+  checkEqual((await server.api('/api/backup')).status, 401, 'GET /api/backup without the key');
+
+  const keyContext = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 }, reducedMotion: 'reduce' });
+  const keyPage = await keyContext.newPage();
+  state.page = keyPage;
+  const keyErrors = pageErrorsGuard(keyPage, 'api-key');
+  await keyPage.goto(`${server.base}/`);
+  const keyDialog = keyPage.getByRole('dialog', { name: 'API key required' });
+  await keyDialog.waitFor({ timeout: WAIT_MS });
+  const keyInput = keyDialog.getByLabel('API key');
+  check(await keyInput.evaluate((el) => el === document.activeElement), 'the API key field is not focused');
+  await screenshot(keyPage, 'api-key-asked', 'BACKUPD_API_KEY is set: the page asks for the key in a small form', { fullPage: false });
+  await keyInput.fill('not-the-key');
+  await keyPage.keyboard.press('Enter');
+  await keyDialog.getByText('That API key was not accepted').waitFor({ timeout: WAIT_MS });
+  await screenshot(keyPage, 'api-key-rejected', 'a wrong key: the form says so and asks again', { fullPage: false });
+  await keyDialog.getByLabel('API key').fill(apiKey);
+  await keyPage.keyboard.press('Enter');
+  await keyDialog.waitFor({ state: 'detached' });
+  await keyPage.locator('.backup-item').first().waitFor({ timeout: WAIT_MS });
+  checkEqual(
+    await keyPage.evaluate(() => sessionStorage.getItem('backupd.apiKey')),
+    apiKey,
+    'the key kept in sessionStorage',
+  );
+  await keyPage.reload();
+  await keyPage.locator('.backup-item').first().waitFor({ timeout: WAIT_MS });
+  checkEqual(await keyPage.getByRole('dialog', { name: 'API key required' }).count(), 0, 'asked again after a reload');
+  await screenshot(keyPage, 'api-key-accepted', 'with the key: the backup list, no second question after a reload');
+
+  const keyItem = keyPage.locator(`.backup-item[data-backup-id="${backupId}"]`);
+  const [keyDownload] = await Promise.all([
+    keyPage.waitForEvent('download', { timeout: WAIT_MS }),
+    keyItem.getByRole('link', { name: /^Download the backup from/ }).click(),
+  ]);
+  const keyZip = path.join(state.tmp, 'with-key.zip');
+  await keyDownload.saveAs(keyZip);
+  checkEqual(sha256(keyZip), sha256(zipPath), 'the archive downloaded with the key vs without');
+  log(`download with the key: ${keyDownload.suggestedFilename()}, same bytes`);
+
+  // delete with confirmation (Cancel first, then Delete)
+  await keyItem.getByRole('button', { name: /^Delete the backup from/ }).click();
+  const deleteDialog = keyPage.getByRole('alertdialog', { name: 'Delete this backup?' });
+  await deleteDialog.waitFor();
+  await screenshot(keyPage, 'delete-confirm', 'Delete asks for confirmation, naming the backup’s date and size', { fullPage: false });
+  await deleteDialog.getByRole('button', { name: 'Cancel' }).click();
+  await deleteDialog.waitFor({ state: 'detached' });
+  checkEqual(await keyPage.locator('.backup-item').count(), 1, 'backups after Cancel');
+  await keyItem.getByRole('button', { name: /^Delete the backup from/ }).click();
+  await deleteDialog.getByRole('button', { name: 'Delete backup' }).click();
+  await keyPage.getByText('No backups yet').waitFor({ timeout: WAIT_MS });
+  await screenshot(keyPage, 'deleted', 'after Delete backup: the list is empty again');
+  const listAfter = await server.api('/api/backup', { key: apiKey });
+  checkEqual(listAfter.json.total, 0, 'backups on the server after delete');
+  const left = fs.existsSync(backupDir) ? fs.readdirSync(backupDir).filter((f) => f.endsWith('.zip')) : [];
+  checkEqual(left, [], 'archive files left in the backup directory');
+  check(keyErrors.length === 0, `errors in the page: ${keyErrors.join('; ')}`);
+  await keyContext.close();
+
+  // 10. a phone-sized screen ----------------------------------------------------------------------
+  const phone = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    reducedMotion: 'reduce',
+  });
+  await phone.addInitScript((key) => sessionStorage.setItem('backupd.apiKey', key), apiKey);
+  const phonePage = await phone.newPage();
+  state.page = phonePage;
+  const phoneErrors = pageErrorsGuard(phonePage, 'phone');
+  await phonePage.goto(`${server.base}/`);
+  await phonePage.getByText('No backups yet').waitFor({ timeout: WAIT_MS });
+  await phonePage.getByRole('button', { name: 'Create backup' }).tap();
+  const phoneJob = phonePage.getByTestId('backup-job');
+  await phoneJob.waitFor();
+  await watchStatus(phonePage, phoneJob.locator('.badge'), null, (s) => /completed|failed/i.test(s));
+  await phonePage.locator('.backup-item').first().waitFor({ timeout: WAIT_MS });
+  const overflow = await phonePage.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `the page scrolls sideways on a 390 px screen (${overflow} px too wide)`);
+  await screenshot(phonePage, 'phone', 'a 390×844 phone screen after a backup: one column, full-width buttons, no sideways scrolling');
+  check(phoneErrors.length === 0, `errors in the page: ${phoneErrors.join('; ')}`);
+  await phone.close();
+}
+
+async function cleanup(state) {
+  const problems = [];
+  const attempt = async (what, fn) => {
+    try {
+      await fn();
+    } catch (error) {
+      problems.push(`${what}: ${error.message}`);
+    }
+  };
+  if (state.browser) await attempt('closing Chromium', () => state.browser.close());
+  if (state.server) await attempt('stopping the server', () => state.server.stop());
+  if (state.dropDatabase) {
+    await attempt('dropping the database', async () => {
+      state.dropDatabase();
+      log('database dropped');
+    });
+  }
+  if (state.tmp && !process.env.BACKUPD_E2E_KEEP) {
+    await attempt('removing the temp dir', () => fs.rmSync(state.tmp, { recursive: true, force: true }));
+  } else if (state.tmp) {
+    log(`kept ${state.tmp}`);
+  }
+  for (const p of problems) console.error(`[e2e] cleanup: ${p}`);
+}
+
+const state = {};
+let cleaning = null;
+const cleanOnce = () => (cleaning ??= cleanup(state));
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    log(`${sig}: cleaning up`);
+    cleanOnce().finally(() => process.exit(130));
+  });
+}
+
+let exitCode = 0;
+try {
+  await main(state);
+  log(`PASS — ${shots.length} screenshots in ${path.relative(ROOT, SHOTS)}/`);
+  for (const s of shots) console.log(`  ${s.file}: ${s.what}`);
+} catch (error) {
+  exitCode = 1;
+  console.error(`\n[e2e] FAIL: ${error instanceof CheckFailed ? error.message : error.stack || error}`);
+  if (state.page && !state.page.isClosed()) {
+    try {
+      await state.page.screenshot({ path: path.join(SHOTS, 'FAILED.png'), fullPage: true });
+      console.error(`[e2e] the page at the failure: ${path.relative(ROOT, path.join(SHOTS, 'FAILED.png'))}`);
+    } catch {
+      // the browser may be gone
+    }
+  }
+  if (state.server) console.error(`\n[e2e] server log (last lines):\n${state.server.tail()}`);
+  if (shots.length) console.error(`[e2e] screenshots so far: ${shots.map((s) => s.file).join(', ')}`);
+} finally {
+  await cleanOnce();
+}
+process.exit(exitCode);

@@ -1,0 +1,54 @@
+import { useCallback, useEffect, useState } from 'react';
+
+import { ApiKeyDialog } from './components/ApiKeyDialog';
+import { BackupList } from './components/BackupList';
+import { CreateBackupPanel } from './components/CreateBackupPanel';
+import { RestorePanel } from './components/RestorePanel';
+import { setApiKeyPrompt } from './services/backupApi';
+import type { ApiKeyPromptReason } from './services/backupApi';
+
+interface PendingPrompt {
+  reason: ApiKeyPromptReason;
+  resolve: (key: string | null) => void;
+}
+
+export function App() {
+  const [prompt, setPrompt] = useState<PendingPrompt | null>(null);
+  const [deletedIds, setDeletedIds] = useState<ReadonlySet<string>>(() => new Set());
+
+  // The API client asks here for a key when the server answers 401.
+  useEffect(() => {
+    setApiKeyPrompt((reason) => new Promise<string | null>((resolve) => setPrompt({ reason, resolve })));
+    return () => setApiKeyPrompt(null);
+  }, []);
+
+  const answer = useCallback(
+    (key: string | null) => {
+      prompt?.resolve(key);
+      setPrompt(null);
+    },
+    [prompt],
+  );
+
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="page-header">
+        <div className="page-header-inner">
+          <h1>backupd</h1>
+          <p>Back up and restore the monitoring database</p>
+        </div>
+      </header>
+      <main id="main" className="page">
+        <CreateBackupPanel deletedIds={deletedIds} />
+        <BackupList onDeleted={(id) => setDeletedIds((prev) => new Set(prev).add(id))} />
+        <RestorePanel />
+      </main>
+      {prompt ? (
+        <ApiKeyDialog reason={prompt.reason} onSubmit={(key) => answer(key)} onCancel={() => answer(null)} />
+      ) : null}
+    </>
+  );
+}

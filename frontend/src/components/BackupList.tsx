@@ -1,0 +1,128 @@
+import { useRef, useState } from 'react';
+
+import { useBackupList, useDeleteBackup } from '../hooks/useBackup';
+import type { BackupListItem } from '../types/backup';
+import { formatBytes, formatDateTime } from '../utils/format';
+import { ConfirmDialog } from './ConfirmDialog';
+import { DownloadLink } from './DownloadLink';
+
+export interface BackupListProps {
+  onDeleted?: (jobId: string) => void;
+}
+
+export function BackupList({ onDeleted }: BackupListProps) {
+  const list = useBackupList();
+  const remove = useDeleteBackup();
+  const [toDelete, setToDelete] = useState<BackupListItem | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const headingRef = useRef<HTMLHeadingElement>(null);
+
+  const backups = list.data?.backups ?? [];
+  const total = list.data?.total ?? backups.length;
+
+  return (
+    <section className="card" aria-labelledby="list-heading">
+      <div className="card-header">
+        <h2 id="list-heading" ref={headingRef} tabIndex={-1}>
+          Saved backups
+        </h2>
+        {list.data ? (
+          <span className="count" aria-label={`${total} backups`}>
+            {total}
+          </span>
+        ) : null}
+      </div>
+
+      <p className="visually-hidden" aria-live="polite">
+        {notice ?? ''}
+      </p>
+
+      {list.isPending ? <p className="hint">Loading backups…</p> : null}
+
+      {list.error ? (
+        <div className="message message-error" role="alert">
+          <p>Could not load the backups: {list.error.message}</p>
+          <button type="button" className="button" onClick={() => void list.refetch()}>
+            Try again
+          </button>
+        </div>
+      ) : null}
+
+      {list.data && backups.length === 0 ? (
+        <p className="empty">No backups yet. Create one above; it will appear here.</p>
+      ) : null}
+
+      {backups.length > 0 ? (
+        <ul className="backup-list" aria-label="Backups, newest first">
+          {backups.map((backup) => {
+            const created = formatDateTime(backup.created_at);
+            return (
+              <li key={backup.id} className="backup-item" data-backup-id={backup.id}>
+                <div className="backup-info">
+                  <time className="backup-created" dateTime={backup.created_at}>
+                    {created}
+                  </time>
+                  <span className="backup-size">{formatBytes(backup.file_size_bytes)}</span>
+                  <span className="backup-id" title={backup.id}>
+                    {backup.id}
+                  </span>
+                </div>
+                <div className="backup-actions">
+                  {backup.status === 'completed' ? (
+                    <DownloadLink
+                      jobId={backup.id}
+                      href={backup.download_url}
+                      ariaLabel={`Download the backup from ${created}`}
+                    >
+                      Download
+                    </DownloadLink>
+                  ) : (
+                    <span className={`badge badge-${backup.status}`}>{backup.status}</span>
+                  )}
+                  <button
+                    type="button"
+                    className="button button-danger-outline"
+                    aria-label={`Delete the backup from ${created}`}
+                    onClick={() => {
+                      remove.reset();
+                      setToDelete(backup);
+                    }}
+                  >
+                    Delete
+                  </button>
+                </div>
+              </li>
+            );
+          })}
+        </ul>
+      ) : null}
+
+      {toDelete ? (
+        <ConfirmDialog
+          title="Delete this backup?"
+          confirmLabel="Delete backup"
+          busy={remove.isPending}
+          busyLabel="Deleting…"
+          error={remove.error ? `Could not delete: ${remove.error.message}` : null}
+          fallbackFocusRef={headingRef}
+          onCancel={() => setToDelete(null)}
+          onConfirm={() => {
+            const target = toDelete;
+            remove.mutate(target.id, {
+              onSuccess: () => {
+                setNotice(`Deleted the backup from ${formatDateTime(target.created_at)}.`);
+                onDeleted?.(target.id);
+                setToDelete(null);
+              },
+            });
+          }}
+        >
+          <p>
+            The backup from <strong>{formatDateTime(toDelete.created_at)}</strong> (
+            {formatBytes(toDelete.file_size_bytes)}) will be removed from the server. This cannot be undone.
+          </p>
+        </ConfirmDialog>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,69 @@
+/** Human-readable byte size: 0 B, 512 B, 1.5 KB, 12.3 MB, 1.02 GB (1 KB = 1024 B). */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return '—';
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
+  const units = ['KB', 'MB', 'GB', 'TB', 'PB'];
+  let value = bytes / 1024;
+  let i = 0;
+  while (value >= 1024 && i < units.length - 1) {
+    value /= 1024;
+    i++;
+  }
+  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${Number(value.toFixed(digits))} ${units[i]}`;
+}
+
+/** A local date and time with seconds, e.g. "26 Nov 2026, 14:03:12". */
+export function formatDateTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+}
+
+/** "household_members" -> "Household members"; "public.events" -> "Events". */
+export function tableLabel(table: string): string {
+  const bare = table.includes('.') ? table.slice(table.lastIndexOf('.') + 1) : table;
+  const words = bare.replace(/_/g, ' ').trim();
+  return words ? words[0].toUpperCase() + words.slice(1) : table;
+}
+
+/** The default table set, in the seed's order. */
+export const DEFAULT_TABLES = [
+  'events',
+  'alerts',
+  'cameras',
+  'zones',
+  'prompts',
+  'baselines',
+  'household_members',
+  'settings',
+] as const;
+
+/** [table, count] pairs: the default tables in the seed's order, then any others by name. */
+export function orderedCounts(counts: Record<string, number>): [string, number][] {
+  const rank = (t: string) => {
+    const bare = t.includes('.') ? t.slice(t.lastIndexOf('.') + 1) : t;
+    const i = (DEFAULT_TABLES as readonly string[]).indexOf(bare);
+    return i === -1 ? DEFAULT_TABLES.length : i;
+  };
+  return Object.entries(counts).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/** The tables a default restore replaces, in the order the page names them. */
+export const RESTORED_TABLES = [
+  'events',
+  'alerts',
+  'cameras',
+  'zones',
+  'prompts',
+  'baselines',
+  'household members',
+  'settings',
+] as const;
+
+/** "a, b and c" */
+export function joinWithAnd(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
