@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from .config import Settings
 from .errors import ConfigError
@@ -38,3 +39,15 @@ def connect(url: str, *, autocommit: bool = True, application_name: str = "backu
     except psycopg.OperationalError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise ConfigError(f"cannot connect to the database: {first_line}") from exc
+
+
+def check_database(url: str, timeout_seconds: int = 3) -> None:
+    """Answer within `timeout_seconds` or raise ConfigError (a fresh connection: the state right now)."""
+    try:
+        conninfo = make_conninfo(url, connect_timeout=timeout_seconds)
+        with psycopg.connect(conninfo, autocommit=True, application_name="backupd-health") as conn:
+            conn.execute(f"SET statement_timeout = '{int(timeout_seconds)}s'")
+            conn.execute("SELECT 1").fetchone()
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(first) from exc
