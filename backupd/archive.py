@@ -12,6 +12,7 @@ import json
 import os
 import re
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -280,19 +281,11 @@ class ArchiveReader:
         digest = MemberDigest()
         last = b""
         try:
-            with self._zip.open(info) as member:
-                while True:
-                    chunk = member.read(chunk_size)
-                    if not chunk:
-                        break
-                    digest.update(chunk)
-                    if digest.bytes > budget:
-                        raise ArchiveError(
-                            f"member {info.filename} inflates beyond its declared size of {budget} bytes (possible zip bomb)"
-                        )
-                    last = chunk
-                    yield chunk
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            for chunk in self._inflate(info, budget, chunk_size):
+                digest.update(chunk)
+                last = chunk
+                yield chunk
+        except (zlib.error, deflate_lib.error, EOFError, OSError) as exc:
             raise ArchiveError(f"member {info.filename} is corrupted: {exc}") from exc
         if digest.bytes != budget:
             raise ArchiveError(f"member {info.filename} is truncated: {digest.bytes} of {budget} bytes")
@@ -302,6 +295,47 @@ class ArchiveReader:
             raise ArchiveError(f"Checksum mismatch for {key}: expected {entry.checksum}, got {digest.checksum}")
         if digest.lines != entry.count:
             raise ArchiveError(f"Row count mismatch for {key}: expected {entry.count}, got {digest.lines}")
+
+
+    def _inflate(self, info: zipfile.ZipInfo, budget: int, chunk_size: int) -> Iterator[bytes]:
+        """A member's bytes, inflated with zlib-ng (about twice zlib's speed) under a byte budget.
+
+        zipfile has no way to plug in another inflater, so the member's data is located from its
+        local header and read here; the CRC-32 is checked at the end, as zipfile would.
+        """
+        with open(self.path, "rb") as raw:
+            raw.seek(info.header_offset)
+            header = raw.read(30)
+            if len(header) != 30 or header[:4] != b"PK\x03\x04":
+                raise ArchiveError(f"member {info.filename} is corrupted: bad local header")
+            name_len, extra_len = struct.unpack("<HH", header[26:30])
+            raw.seek(info.header_offset + 30 + name_len + extra_len)
+            inflater = deflate_lib.decompressobj(-zlib.MAX_WBITS) if info.compress_type == zipfile.ZIP_DEFLATED else None
+            remaining = info.compress_size
+            produced = 0
+            crc = 0
+            while remaining > 0 or (inflater is not None and inflater.unconsumed_tail):
+                if inflater is not None and inflater.unconsumed_tail:
+                    data = inflater.decompress(inflater.unconsumed_tail, chunk_size)
+                else:
+                    block = raw.read(min(chunk_size, remaining))
+                    if not block:
+                        raise ArchiveError(f"member {info.filename} is truncated")
+                    remaining -= len(block)
+                    data = block if inflater is None else inflater.decompress(block, chunk_size)
+                if not data:
+                    continue
+                produced += len(data)
+                if produced > budget:
+                    raise ArchiveError(
+                        f"member {info.filename} inflates beyond its declared size of {budget} bytes (possible zip bomb)"
+                    )
+                crc = deflate_lib.crc32(data, crc)
+                yield data
+            if inflater is not None and not inflater.eof:
+                raise ArchiveError(f"member {info.filename} is corrupted: incomplete deflate stream")
+            if crc != info.CRC:
+                raise ArchiveError(f"member {info.filename} is corrupted: bad CRC-32")
 
 
 def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:

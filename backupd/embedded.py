@@ -7,6 +7,7 @@ other backupd processes reuse it; its data lives under $BACKUPD_DATA_DIR/pg.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -17,7 +18,9 @@ APP_DATABASE = "backupd"
 
 def embedded_server_url(pgdata: Path, database: str = APP_DATABASE) -> str:
     """Start (or attach to) the embedded server and return a URL of `database`, creating it if needed."""
-    import pgserver  # imported lazily: it is only needed without a configured database
+    with warnings.catch_warnings():  # platformdirs warns about an unset XDG_RUNTIME_DIR; pgserver copes
+        warnings.simplefilter("ignore")
+        import pgserver  # imported lazily: it is only needed without a configured database
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     pgdata.mkdir(parents=True, exist_ok=True)

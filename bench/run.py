@@ -178,7 +178,7 @@ def main() -> int:
         seconds, peak, out = peak_rss([*BACKUPD, "--database-url", target, "restore", str(archive), "--yes"], env)
         runs["backupd_restore"].append(seconds)
         rss["restore_n"] = max(rss.get("restore_n", 0), peak)
-        match = re.search(r"swap (?:held|lock)[^0-9]*([0-9.]+)\s*s", out)
+        match = re.search(r"tables locked for ([0-9.]+)s", out)
         if match:
             swap_lock.append(float(match.group(1)))
         target = recreate(server_url, "backupd_bench_target", template="backupd_bench_src")
