@@ -338,17 +338,6 @@ class ArchiveReader:
                 raise ArchiveError(f"member {info.filename} is corrupted: bad CRC-32")
 
 
-def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Split a chunk stream into lines (without the newline), whatever the chunk boundaries."""
-    tail = b""
-    for chunk in chunks:
-        pieces = (tail + chunk).split(b"\n")
-        tail = pieces.pop()
-        yield from pieces
-    if tail:
-        yield tail
-
-
 def check_lines(key: str, chunks: Iterable[bytes], columns: list[str] | None) -> Iterator[bytes]:
     """Pass chunks through while checking every line is a JSON object (with exactly `columns` as keys)."""
     expected = set(columns) if columns is not None else None

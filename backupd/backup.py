@@ -29,7 +29,7 @@ from .archive import (
     MemberDigest,
     write_archive,
 )
-from .catalog import Table, describe_tables, qualified_names, resolve_table
+from .catalog import Table, describe_tables, resolve_table
 from .database import OUTPUT_SETTINGS, connect
 from .errors import BackupdError
 from .ids import uuid7

@@ -237,6 +237,3 @@ def outside_references(conn: psycopg.Connection, tables: list[Table]) -> list[Fo
     oids = [t.oid for t in tables]
     return _foreign_keys(conn, "con.confrelid = ANY(%s) AND NOT (con.conrelid = ANY(%s))", [oids, oids])
 
-
-def qualified_names(tables: list[Table]) -> sql.Composable:
-    return sql.SQL(", ").join(t.ident for t in tables)
