@@ -22,6 +22,12 @@ OUTPUT_SETTINGS: dict[str, str] = {
 }
 
 
+def first_line(exc: BaseException) -> str:
+    """libpq messages span lines (DETAIL, HINT); users get one."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def resolve_database_url(settings: Settings) -> str:
     """The configured URL, else the embedded server's (started on first use)."""
     if settings.database_url:
@@ -37,8 +43,7 @@ def connect(url: str, *, autocommit: bool = True, application_name: str = "backu
     try:
         return psycopg.connect(url, autocommit=autocommit, application_name=application_name, options=options)
     except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise ConfigError(f"cannot connect to the database: {first_line}") from exc
+        raise ConfigError(f"cannot connect to the database: {first_line(exc)}") from exc
 
 
 def check_database(url: str, timeout_seconds: int = 3) -> None:
@@ -49,5 +54,4 @@ def check_database(url: str, timeout_seconds: int = 3) -> None:
             conn.execute(f"SET statement_timeout = '{int(timeout_seconds)}s'")
             conn.execute("SELECT 1").fetchone()
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(first) from exc
+        raise ConfigError(first_line(exc)) from exc

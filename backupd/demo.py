@@ -23,6 +23,7 @@ from datetime import timedelta
 import psycopg
 from psycopg import sql
 
+from .database import first_line
 from .errors import BackupdError
 
 APP_TABLES = ("cameras", "zones", "prompts", "baselines", "household_members", "settings", "events", "alerts")
@@ -739,8 +740,7 @@ def generate_demo_data(
             report("Analyzing", 97)
             conn.execute(_ANALYZE_SQL)
     except psycopg.Error as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DemoDataError(f"demo data not generated: {message}") from exc
+        raise DemoDataError(f"demo data not generated: {first_line(exc)}") from exc
     report("Done", 100)
     return {table: counts[table] for table in APP_TABLES}
 

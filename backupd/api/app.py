@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..config import Settings
-from ..database import connect, resolve_database_url
+from ..database import connect, first_line, resolve_database_url
 from ..errors import BackupdError, ConfigError
 from ..jobs import ConnectionPool, JobRunner, JobStore, recover_interrupted_jobs
 from ..migrations import apply_migrations
@@ -93,8 +93,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConfigError)
     @app.exception_handler(psycopg.OperationalError)
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return JSONResponse({"detail": f"Database unavailable: {first}"}, status_code=503)
+        return JSONResponse({"detail": f"Database unavailable: {first_line(exc)}"}, status_code=503)
 
     @app.exception_handler(BackupdError)
     async def _backupd_error(_: Request, exc: BackupdError) -> JSONResponse:

@@ -23,6 +23,11 @@ def download_url(job_id: str) -> str:
     return f"/api/backup/{job_id}/download"
 
 
+def _progress_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The job-table columns both progress models are made of."""
+    return {key: row[key] for key in ("total_tables", "completed_tables", "progress_percent", "current_step")}
+
+
 def backup_job_response(row: dict[str, Any]) -> BackupJobResponse:
     """The result fields appear only once completed (file_path is set when the job starts)."""
     completed = row["status"] == "completed"
@@ -30,12 +35,7 @@ def backup_job_response(row: dict[str, Any]) -> BackupJobResponse:
     return BackupJobResponse(
         id=str(row["id"]),
         status=row["status"],
-        progress=BackupJobProgress(
-            total_tables=row["total_tables"],
-            completed_tables=row["completed_tables"],
-            progress_percent=row["progress_percent"],
-            current_step=row["current_step"],
-        ),
+        progress=BackupJobProgress(**_progress_fields(row)),
         created_at=row["created_at"],
         started_at=row["started_at"],
         completed_at=row["completed_at"],
@@ -61,12 +61,7 @@ def restore_job_response(row: dict[str, Any]) -> RestoreJobResponse:
     return RestoreJobResponse(
         id=str(row["id"]),
         status=row["status"],
-        progress=RestoreJobProgress(
-            total_tables=row["total_tables"],
-            completed_tables=row["completed_tables"],
-            progress_percent=row["progress_percent"],
-            current_step=row["current_step"],
-        ),
+        progress=RestoreJobProgress(**_progress_fields(row)),
         backup_id=row["backup_id"],
         backup_created_at=row["backup_created_at"],
         created_at=row["created_at"],
