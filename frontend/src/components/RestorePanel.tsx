@@ -131,7 +131,7 @@ export function RestorePanel() {
     setTimeout(() => chooseRef.current?.focus(), 0);
   }
 
-  const tablesSentence = joinWithAnd(RESTORED_TABLES as unknown as string[]);
+  const tablesSentence = joinWithAnd(RESTORED_TABLES);
 
   return (
     <section className="card" aria-labelledby="restore-heading">

@@ -22,9 +22,13 @@ export function formatDateTime(iso: string | null | undefined): string {
 }
 
 /** "household_members" -> "Household members"; "public.events" -> "Events". */
+/** "app.camera_zones" -> "camera_zones" */
+function bareName(table: string): string {
+  return table.includes('.') ? table.slice(table.lastIndexOf('.') + 1) : table;
+}
+
 export function tableLabel(table: string): string {
-  const bare = table.includes('.') ? table.slice(table.lastIndexOf('.') + 1) : table;
-  const words = bare.replace(/_/g, ' ').trim();
+  const words = bareName(table).replace(/_/g, ' ').trim();
   return words ? words[0].toUpperCase() + words.slice(1) : table;
 }
 
@@ -43,24 +47,14 @@ export const DEFAULT_TABLES = [
 /** [table, count] pairs: the default tables in the seed's order, then any others by name. */
 export function orderedCounts(counts: Record<string, number>): [string, number][] {
   const rank = (t: string) => {
-    const bare = t.includes('.') ? t.slice(t.lastIndexOf('.') + 1) : t;
-    const i = (DEFAULT_TABLES as readonly string[]).indexOf(bare);
+    const i = (DEFAULT_TABLES as readonly string[]).indexOf(bareName(t));
     return i === -1 ? DEFAULT_TABLES.length : i;
   };
   return Object.entries(counts).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-/** The tables a default restore replaces, in the order the page names them. */
-export const RESTORED_TABLES = [
-  'events',
-  'alerts',
-  'cameras',
-  'zones',
-  'prompts',
-  'baselines',
-  'household members',
-  'settings',
-] as const;
+/** The tables a default restore replaces, as the page names them ("household members"). */
+export const RESTORED_TABLES: readonly string[] = DEFAULT_TABLES.map((t) => t.replace(/_/g, ' '));
 
 /** "a, b and c" */
 export function joinWithAnd(items: readonly string[]): string {
