@@ -74,8 +74,9 @@ def export_query(table: Table, where: sql.Composable | None = None,
     if keys:
         order = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(k)) for k in keys)
     else:  # no primary key: order by the whole row so identical data still gives identical bytes
-        order = sql.SQL("row_to_json(r)::text COLLATE \"C\"")
-    select = sql.SQL("SELECT row_to_json(r) FROM ({}) AS r ORDER BY {}").format(inner, order)
+        order = sql.SQL("row_to_json(r.*)::text COLLATE \"C\"")
+    # `r.*`, not `r`: a bare `r` would mean a column named r if the table has one (any name may exist).
+    select = sql.SQL("SELECT row_to_json(r.*) FROM ({}) AS r ORDER BY {}").format(inner, order)
     return sql.SQL("COPY ({}) TO STDOUT {}").format(select, COPY_OPTIONS)
 
 
