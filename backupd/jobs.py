@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from .database import connect
-from .errors import BackupdError, BusyError
+from .errors import BackupdError, BusyError, one_line
 from .ids import is_uuid
 from .locking import OperationLock, try_operation_lock
 from .progress import Progress
@@ -255,16 +255,6 @@ class ProgressWriter:
 # Running jobs
 
 
-def error_message(exc: BaseException) -> str:
-    """A one-line message for error_message: ours verbatim, others prefixed by their type."""
-    if isinstance(exc, BackupdError):
-        text = str(exc)
-    else:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-    return " ".join(text.split()) or "unknown error"
-
-
 @dataclass
 class JobRunner:
     """Starts engine runs in threads and records their outcome in the job tables."""
@@ -344,7 +334,7 @@ class JobRunner:
         else:
             log.exception("%s job %s failed unexpectedly", kind, job_id)
         try:
-            self.store.fail(kind, job_id, error_message(exc))
+            self.store.fail(kind, job_id, one_line(exc))
         except psycopg.Error:
             log.exception("could not record the failure of %s job %s", kind, job_id)
 

@@ -9,13 +9,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd.errors import ArchiveError
+from backupd.errors import ArchiveError, one_line
 from backupd.jobs import (
     INTERRUPTED_MESSAGE,
     ConnectionPool,
     JobStore,
     ProgressWriter,
-    error_message,
     recover_interrupted_jobs,
 )
 from backupd.locking import try_operation_lock
@@ -91,10 +90,13 @@ def test_progress_writer_throttles(store: JobStore, db: psycopg.Connection, monk
 
 
 def test_error_messages_are_one_line() -> None:
-    assert error_message(ArchiveError("Unsupported backup version: 2.0. Expected: 1.0")) == \
+    assert one_line(ArchiveError("Unsupported backup version: 2.0. Expected: 1.0")) == \
         "Unsupported backup version: 2.0. Expected: 1.0"
-    assert error_message(RuntimeError("boom\n  detail")) == "RuntimeError: boom"
-    assert error_message(KeyboardInterrupt()) == "KeyboardInterrupt"
+    assert one_line(RuntimeError("boom\n  detail")) == "RuntimeError: boom"
+    assert one_line(KeyboardInterrupt()) == "KeyboardInterrupt"
+    assert one_line(OSError(28, "No space left on device", "/data/x.zip")) == "No space left on device: /data/x.zip"
+    assert one_line(psycopg.errors.DeadlockDetected("deadlock detected\nDETAIL: Process 1 waits")) == \
+        "database error: deadlock detected"
 
 
 def test_pool_replaces_broken_connections(database_url: str, pg_server_url: str) -> None:

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..config import Settings
 from ..database import connect, first_line, resolve_database_url
-from ..errors import BackupdError, ConfigError
+from ..errors import BackupdError, ConfigError, one_line
 from ..jobs import ConnectionPool, JobRunner, JobStore, recover_interrupted_jobs
 from ..migrations import apply_migrations
 from .auth import ApiKeyMiddleware, api_key_scheme
@@ -98,6 +98,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BackupdError)
     async def _backupd_error(_: Request, exc: BackupdError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=500)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """Anything else (a bug, a full disk): one line for the client; uvicorn logs the traceback."""
+        return JSONResponse({"detail": f"Internal error: {one_line(exc)}"}, status_code=500)
 
 
 def _mount_web_ui(app: FastAPI, web_dir: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,7 +14,7 @@ from rich.progress import BarColumn, Progress as RichProgress, TaskProgressColum
 
 from ..config import Settings
 from ..database import resolve_database_url
-from ..errors import BackupdError
+from ..errors import one_line
 from ..progress import Progress
 
 stderr = Console(stderr=True)
@@ -38,13 +40,23 @@ def fail(message: str, code: int = 1) -> int:
     return code
 
 
+def debug_enabled(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("BACKUPD_DEBUG", "") not in ("", "0")
+
+
 def run_command(args: argparse.Namespace) -> int:
+    """Run a command; whatever fails (database, disk, network, a bug) ends in one line and exit 1.
+
+    With --debug or BACKUPD_DEBUG=1 the traceback is printed first, for bug reports.
+    """
     try:
         return int(args.run(args) or 0)
-    except BackupdError as exc:
-        return fail(str(exc))
     except KeyboardInterrupt:
         return fail("interrupted", 130)
+    except Exception as exc:  # noqa: BLE001 - the one place every failure is turned into a line
+        if debug_enabled(args):
+            traceback.print_exc()
+        return fail(one_line(exc))
 
 
 @contextmanager
