@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     tables: Annotated[tuple[str, ...], NoDecode] = DEFAULT_TABLES
     api_key: str | None = None
     max_upload_bytes: int = 10 * 1024**3
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("tables", mode="before")
     @classmethod
@@ -35,6 +36,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             names = tuple(part.strip() for part in value.split(",") if part.strip())
             return names or DEFAULT_TABLES
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_allowed_hosts(cls, value: object) -> object:
+        """Comma-separated host names (no ports) the API also answers to (CONTRACT §12), lowercased."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return tuple(str(part).strip().lower() for part in value if str(part).strip())
         return value
 
     @field_validator("database_url", "api_key", mode="before")

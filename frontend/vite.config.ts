@@ -4,6 +4,18 @@ import { defineConfig } from 'vitest/config';
 // `backupd serve` serves the page at / with no Node.js on the machine.
 // outDir is relative to this directory (Vite's root).
 const outDir = '../backupd/web';
+const BACKEND = 'http://127.0.0.1:8000';
+
+/** The one event of Vite's proxy server used below (this project has no @types/node). */
+interface ProxyEvents {
+  on(
+    event: 'proxyReq',
+    listener: (
+      proxyReq: { setHeader(name: string, value: string): void },
+      req: { headers: { origin?: string; host?: string } },
+    ) => void,
+  ): void;
+}
 
 export default defineConfig({
   base: '/',
@@ -22,8 +34,25 @@ export default defineConfig({
     },
   },
   server: {
-    // `npm run dev` talks to a `backupd serve` on the default port.
-    proxy: { '/api': 'http://127.0.0.1:8000' },
+    // `npm run dev` talks to a `backupd serve` on the default port. backupd refuses /api requests
+    // for a foreign Host and state-changing ones from a foreign Origin (CONTRACT §12), so the proxy
+    // sends the backend's own Host (changeOrigin) and, for the page's own requests only, the
+    // backend's own Origin. Any other Origin is passed on untouched and refused by backupd, so the
+    // dev server cannot be used by another site to reach the backend.
+    proxy: {
+      '/api': {
+        target: BACKEND,
+        changeOrigin: true,
+        configure(proxy) {
+          (proxy as unknown as ProxyEvents).on('proxyReq', (proxyReq, req) => {
+            const { origin, host } = req.headers;
+            if (origin && host && (origin === `http://${host}` || origin === `https://${host}`)) {
+              proxyReq.setHeader('origin', BACKEND);
+            }
+          });
+        },
+      },
+    },
   },
   test: {
     environment: 'jsdom',

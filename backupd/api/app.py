@@ -20,6 +20,7 @@ from ..errors import BackupdError, ConfigError, one_line
 from ..jobs import ConnectionPool, JobRunner, JobStore, recover_interrupted_jobs
 from ..migrations import apply_migrations
 from .auth import ApiKeyMiddleware, api_key_scheme
+from .security import HostOriginMiddleware
 from .deps import Services
 from .routes import backup, export, health, restore
 
@@ -82,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+    # Added last, so it runs first: foreign Host / Origin get 403 before the key is looked at (§12).
+    app.add_middleware(HostOriginMiddleware, allowed_hosts=settings.allowed_hosts,
+                       check_host=not settings.api_key)
     _add_error_handlers(app)
     _mount_web_ui(app, WEB_DIR)
     return app

@@ -1,13 +1,19 @@
-"""`backupd serve [--host 127.0.0.1] [--port 8000]`: migrate, then serve the API (and the web UI)."""
+"""`backupd serve [--host 127.0.0.1] [--port 8000]`: migrate, then serve the API (and the web UI).
+
+Without BACKUPD_API_KEY the API lets whoever reaches the port read and replace the database, so a
+non-loopback address is refused unless `--insecure-no-auth` says that is intended (CONTRACT §12).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ..database import connect
+from ..config import Settings
+from ..database import connect, resolve_database_url
+from ..errors import ConfigError
 from ..migrations import apply_migrations
-from ._common import database_url_from
+from ._common import settings_from
 
 SWITCH_INTERVAL_SECONDS = 0.001
 
@@ -18,6 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level")
+    parser.add_argument("--insecure-no-auth", action="store_true",
+                        help="serve a non-loopback address without BACKUPD_API_KEY (anyone who reaches it "
+                             "can read and replace the database)")
     parser.set_defaults(run=run)
 
 
@@ -26,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..api import create_app
 
-    settings, url = database_url_from(args)
+    settings = settings_from(args)
+    check_bind(args.host, settings, insecure_no_auth=args.insecure_no_auth)  # before the database is touched
+    url = resolve_database_url(settings)
     # Migrate before binding so a database problem is a one-line error, not a server that half starts.
     with connect(url, application_name="backupd-migrate") as conn:
         applied = apply_migrations(conn)
@@ -39,3 +50,18 @@ def run(args: argparse.Namespace) -> int:
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
+
+
+def check_bind(host: str, settings: Settings, *, insecure_no_auth: bool) -> None:
+    """Refuse (ConfigError) to expose the API beyond this machine without a key; warn when overridden."""
+    from ..api.security import is_loopback  # here: `backupd --help` does not load FastAPI
+
+    if settings.api_key or is_loopback(host):
+        return
+    if not insecure_no_auth:
+        raise ConfigError(f"refusing to serve {host} without BACKUPD_API_KEY: anyone who reaches it could read "
+                          "and replace the database; set BACKUPD_API_KEY, bind 127.0.0.1, "
+                          "or pass --insecure-no-auth")
+    print(f"backupd: warning: serving {host} without BACKUPD_API_KEY (--insecure-no-auth): anyone who reaches "
+          "it can read and replace the database; /api/* still answers only to localhost, loopback "
+          "addresses and BACKUPD_ALLOWED_HOSTS", file=sys.stderr, flush=True)
