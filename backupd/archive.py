@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from stream_zip import ZIP_64, stream_zip
@@ -126,53 +126,43 @@ class MemberDigest:
         return self.sha256.hexdigest()
 
 
+class ArchiveTarget(Protocol):
+    """Where an archive's bytes go (a store object): makes them visible only once complete."""
+
+    def write(self, chunks: Iterable[bytes]) -> int: ...
+
+
+class ArchiveSource(Protocol):
+    """Where an archive is read from (a store object): each open() a new seekable binary file."""
+
+    def open(self) -> BinaryIO: ...
+
+
 def write_archive(
-    path: Path,
+    target: Path | ArchiveTarget,
     members: Iterable[tuple[str, Iterable[bytes]]],
     *,
     modified_at: datetime,
     level: int = DEFAULT_COMPRESSION_LEVEL,
 ) -> int:
-    """Stream `members` into a ZIP at `path`; return its size in bytes.
+    """Stream `members` as a ZIP into `target` (a file path or a store object); return its size.
 
-    Written to a hidden temporary name in the same directory, fsynced, then renamed, so a crash
-    never leaves a file that looks complete. `members` may be a generator: the manifest is
-    produced last, after the table members were consumed and hashed.
+    `members` may be a generator: the manifest is produced last, after the table members were
+    consumed and hashed. Either way nothing appears under the final name unless complete.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     entries = (
         (name, modified_at, stat.S_IFREG | 0o644, ZIP_64, chunks) for name, chunks in members
     )
-    try:
-        with open(tmp, "wb") as out:
-            for piece in stream_zip(
-                entries,
-                chunk_size=READ_CHUNK_BYTES,
-                get_compressobj=lambda: deflate_lib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS),
-            ):
-                out.write(piece)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path.stat().st_size
+    zipped = stream_zip(
+        entries,
+        chunk_size=READ_CHUNK_BYTES,
+        get_compressobj=lambda: deflate_lib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS),
+    )
+    if isinstance(target, Path):
+        from .store.local import write_file
 
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def partial_files(directory: Path) -> list[Path]:
-    """Temporary files left by interrupted writes (to be removed at start-up)."""
-    return sorted(directory.glob(".*.partial")) if directory.is_dir() else []
+        return write_file(target, zipped)
+    return target.write(zipped)
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,21 +176,30 @@ class ArchiveReader:
     somewhere (the database, or nowhere for verify) and learn of corruption at the end.
     """
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+    def __init__(self, source: Path | str | ArchiveSource) -> None:
+        self.source = Path(source) if isinstance(source, (str, os.PathLike)) else source
+        self._file: BinaryIO | None = None
         try:
-            self._zip = zipfile.ZipFile(self.path)
+            self._file = self._open()
+            self._zip = zipfile.ZipFile(self._file)
         except FileNotFoundError as exc:
-            raise ArchiveError(f"file not found: {self.path}") from exc
+            raise ArchiveError(f"file not found: {self.source}") from exc
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            if self._file is not None:
+                self._file.close()
             raise ArchiveError(f"not a valid ZIP archive: {exc}") from exc
         try:
             self._infos = self._check_names()
             self.manifest = self._read_manifest()
             self._check_members()
         except BaseException:
-            self._zip.close()
+            self.close()
             raise
+
+    def _open(self) -> BinaryIO:
+        if isinstance(self.source, Path):
+            return open(self.source, "rb")
+        return self.source.open()
 
     def __enter__(self) -> ArchiveReader:
         return self
@@ -210,6 +209,8 @@ class ArchiveReader:
 
     def close(self) -> None:
         self._zip.close()
+        if self._file is not None:
+            self._file.close()
 
     def _check_names(self) -> dict[str, zipfile.ZipInfo]:
         infos: dict[str, zipfile.ZipInfo] = {}
@@ -303,7 +304,7 @@ class ArchiveReader:
         zipfile has no way to plug in another inflater, so the member's data is located from its
         local header and read here; the CRC-32 is checked at the end, as zipfile would.
         """
-        with open(self.path, "rb") as raw:
+        with self._open() as raw:  # a file of its own: members are read by several threads at once
             raw.seek(info.header_offset)
             header = raw.read(30)
             if len(header) != 30 or header[:4] != b"PK\x03\x04":
@@ -368,7 +369,7 @@ def _check_line(key: str, lineno: int, line: bytes, expected: set[str] | None) -
         raise ArchiveError(f"{key} line {lineno} does not match the manifest's columns: {detail}")
 
 
-def verify_archive(path: Path | str, progress: Callable[[str, int, int], None] | None = None) -> Manifest:
+def verify_archive(path: Path | str | ArchiveSource, progress: Callable[[str, int, int], None] | None = None) -> Manifest:
     """Check an archive completely, offline. Returns its manifest; raises ArchiveError with the reason."""
     with ArchiveReader(path) as reader:
         total = reader.total_declared_bytes()

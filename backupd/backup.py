@@ -25,6 +25,7 @@ from .archive import (
     MANIFEST_NAME,
     Manifest,
     ManifestColumn,
+    ArchiveTarget,
     ManifestTable,
     MemberDigest,
     write_archive,
@@ -37,7 +38,11 @@ from .pipeline import Cancelled, OrderedParts, PartSpool
 from .progress import MonotonicProgress, ProgressCallback
 
 CHUNK_BYTES = 1024 * 1024
-PART_BYTES = 96 * 1024 * 1024  # split big tables into primary-key ranges of about this much JSON
+PART_BYTES = 16 * 1024 * 1024  # split big tables into primary-key ranges of about this much JSON
+# Unread bytes one part may keep on local disk: with workers + 1 parts alive and 2 MiB segments,
+# a backup needs at most ~3 x (12 + 1 + 2) MiB of local disk whatever the archive's size
+# (CONTRACT §8: under 64 MiB).
+SPOOL_LIMIT = 12 * 1024 * 1024
 MAX_PARTS = 4096
 DEFAULT_WORKERS = 2
 LOCK_TIMEOUT = "30s"  # a restore's swap holds its locks briefly; wait for it, but not forever
@@ -49,7 +54,7 @@ COPY_OPTIONS = sql.SQL("WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')")
 
 @dataclass(frozen=True)
 class BackupResult:
-    path: Path
+    path: Path | ArchiveTarget  # the output as given; str() of a store object is its location
     size_bytes: int
     manifest: Manifest
     seconds: float
@@ -184,23 +189,31 @@ def _sequence_values(conn: psycopg.Connection, table: Table) -> dict[str, int | 
 
 def create_backup(
     database_url: str,
-    output_path: Path,
+    output: Path | ArchiveTarget,
     *,
     tables: Sequence[str] = DEFAULT_TABLES,
     backup_id: str | None = None,
+    created_at: datetime | None = None,
     progress: ProgressCallback | None = None,
     level: int = DEFAULT_COMPRESSION_LEVEL,
     workers: int = DEFAULT_WORKERS,
+    spool_dir: Path | None = None,
 ) -> BackupResult:
-    """Write an archive of `tables` to `output_path` from one consistent snapshot.
+    """Write an archive of `tables` to `output` (a file, or a store object) from one consistent snapshot.
 
     `workers` connections read parts of the tables in parallel from the same exported snapshot
-    (PostgreSQL's row_to_json is the slowest step, and it runs on the server's cores).
+    (PostgreSQL's row_to_json is the slowest step, and it runs on the server's cores). Parts wait
+    in unlinked files in `spool_dir` (default: beside a file output, else the temp directory),
+    at most SPOOL_LIMIT bytes each.
     """
     started = time.monotonic()
     backup_id = backup_id or uuid7()
-    created_at = datetime.now(UTC)
-    output_path.parent.mkdir(parents=True, exist_ok=True)  # also where parts are spooled
+    created_at = created_at or datetime.now(UTC)
+    if isinstance(output, Path):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        spool_dir = spool_dir or output.parent
+    if spool_dir is not None:
+        spool_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         conn = stack.enter_context(connect(database_url, application_name="backupd-backup"))
         names = [resolve_table(conn, name) for name in tables]  # autocommit: takes no snapshot
@@ -216,7 +229,7 @@ def create_backup(
         worker_count = max(1, min(workers, len(all_parts)))
         worker_conns = [stack.enter_context(_open_worker(database_url, snapshot_id)) for _ in range(worker_count)]
         pool: OrderedParts[Part, psycopg.Connection] = OrderedParts(
-            all_parts, worker_conns, _produce_part, spool_dir=output_path.parent)
+            all_parts, worker_conns, _produce_part, spool_dir=spool_dir, spool_limit=SPOOL_LIMIT)
         tracker = MonotonicProgress(progress, len(described))
         total_estimate = sum(estimates.values()) or 1
         contents: dict[str, ManifestTable] = {}
@@ -269,7 +282,7 @@ def create_backup(
         holder: list[Manifest] = []
         pool.start()
         try:
-            size = write_archive(output_path, members(), modified_at=created_at, level=level)
+            size = write_archive(output, members(), modified_at=created_at, level=level)
         except BaseException:
             pool.cancelled.set()
             for worker in worker_conns:
@@ -282,10 +295,5 @@ def create_backup(
             pool.stop()
         conn.execute("COMMIT")
     tracker.finish("completed", "Backup complete")
-    return BackupResult(path=output_path, size_bytes=size, manifest=holder[0],
+    return BackupResult(path=output, size_bytes=size, manifest=holder[0],
                         seconds=time.monotonic() - started)
-
-
-def default_archive_name(backup_id: str, when: datetime | None = None) -> str:
-    when = when or datetime.now(UTC)
-    return f"backupd-{when:%Y%m%dT%H%M%SZ}-{backup_id[:8]}.zip"

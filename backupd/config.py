@@ -6,11 +6,14 @@ from pathlib import Path
 
 import platformdirs
 from pydantic import AliasChoices, Field, field_validator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from . import DEFAULT_TABLES
+
+if TYPE_CHECKING:
+    from .store import Store
 
 
 def _default_data_dir() -> Path:
@@ -28,6 +31,8 @@ class Settings(BaseSettings):
     tables: Annotated[tuple[str, ...], NoDecode] = DEFAULT_TABLES
     api_key: str | None = None
     max_upload_bytes: int = 10 * 1024**3
+    store: str | None = None  # a directory, file:///path or s3://bucket/prefix (CONTRACT §8)
+    s3_endpoint: str | None = None
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("tables", mode="before")
@@ -48,7 +53,7 @@ class Settings(BaseSettings):
             return tuple(str(part).strip().lower() for part in value if str(part).strip())
         return value
 
-    @field_validator("database_url", "api_key", mode="before")
+    @field_validator("database_url", "api_key", "store", "s3_endpoint", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -56,6 +61,21 @@ class Settings(BaseSettings):
     @property
     def archive_dir(self) -> Path:
         return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
+    @property
+    def store_spec(self) -> str:
+        """BACKUPD_STORE, else the backup directory."""
+        return self.store or str(self.archive_dir)
+
+    def open_store(self) -> Store:
+        from .store import open_store
+
+        return open_store(self.store_spec, s3_endpoint=self.s3_endpoint)
+
+    @property
+    def spool_dir(self) -> Path:
+        """Local scratch space of a backup (bounded, see backup.SPOOL_LIMIT), whatever the store."""
+        return self.data_dir / "tmp"
 
     @property
     def embedded_pgdata(self) -> Path:

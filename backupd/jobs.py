@@ -28,8 +28,9 @@ from psycopg.types.json import Jsonb
 from .database import connect
 from .errors import BackupdError, BusyError, one_line
 from .ids import is_uuid
-from .locking import OperationLock, try_operation_lock
+from .locking import JOB_LOCK_CLASS, OperationLock, job_lock_key, try_operation_lock
 from .progress import Progress
+from .store import Store, StoredArchive
 
 log = logging.getLogger("backupd.jobs")
 
@@ -39,9 +40,9 @@ _ENUMS: dict[str, str] = {"backup": "backup_job_status", "restore": "restore_job
 FINAL_STATUSES = ("completed", "failed")
 PROGRESS_WRITE_INTERVAL = 0.25  # seconds: at most ~4 progress writes a second per job
 INTERRUPTED_MESSAGE = (
-    "Interrupted: the backupd process running this job stopped before it finished "
-    "(marked failed at the next start-up)"
+    "Interrupted: the backupd process running this job stopped before it finished"
 )
+REAP_INTERVAL = 10.0  # seconds between looks for jobs of stopped processes (CONTRACT §8: within 60 s)
 UPLOAD_PARTIAL_GLOB = ".upload-*.partial"
 
 
@@ -197,20 +198,30 @@ class JobStore:
             [Jsonb(items_restored), job_id],
         )
 
-    def fail(self, kind: JobKind, job_id: str, message: str) -> None:
-        self._one(
+    def fail(self, kind: JobKind, job_id: str, message: str) -> bool:
+        """Mark an unfinished job failed; False when it had finished already."""
+        return self._one(
             f"UPDATE {_TABLES[kind]} SET status = 'failed', completed_at = now(), error_message = %s"
             " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
             [message, job_id],
-        )
+        ) is not None
 
-    def fail_unfinished(self, kind: JobKind, message: str) -> list[dict[str, Any]]:
-        """Mark every unfinished job failed (start-up recovery, under the operation lock)."""
-        return self._all(
-            f"UPDATE {_TABLES[kind]} SET status = 'failed', completed_at = now(), error_message = %s"
-            " WHERE status NOT IN ('completed', 'failed') RETURNING *",
-            [message],
+    def unfinished_jobs(self) -> list[tuple[JobKind, dict[str, Any]]]:
+        found: list[tuple[JobKind, dict[str, Any]]] = []
+        for kind in ("backup", "restore"):
+            rows = self._all(f"SELECT * FROM {_TABLES[kind]} WHERE status NOT IN ('completed', 'failed')", [])
+            found += [(kind, row) for row in rows]  # type: ignore[misc]
+        return found
+
+    def held_job_locks(self) -> set[int]:
+        """Keys of the job locks some live session of this database holds (see job_lock_key)."""
+        rows = self._all(
+            "SELECT objid::bigint AS key FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid = %s AND objsubid = 2",
+            [JOB_LOCK_CLASS],
         )
+        return {int(r["key"]) for r in rows}
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,11 +273,12 @@ class JobRunner:
     store: JobStore
     database_url: str
     tables: tuple[str, ...]
+    spool_dir: Path | None = None  # local scratch space of backups (see backup.SPOOL_LIMIT)
     _threads: dict[str, threading.Thread] = field(default_factory=dict)
 
-    def start_backup(self, job_id: str, output_path: Path, lock: OperationLock) -> None:
-        """Run create_backup for a pending job; `lock` is released when the job ends."""
-        self._spawn(job_id, self._run_backup, job_id, output_path, lock)
+    def start_backup(self, job_id: str, target: StoredArchive, lock: OperationLock) -> None:
+        """Run create_backup into a store object for a pending job; `lock` is released when the job ends."""
+        self._spawn(job_id, self._run_backup, job_id, target, lock)
 
     def start_restore(self, job_id: str, archive_path: Path, lock: OperationLock) -> None:
         """Run restore_from_backup for a pending job; the uploaded file is removed afterwards."""
@@ -284,26 +296,26 @@ class JobRunner:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not any(t.is_alive() for t in self._threads.values())
 
-    def _run_backup(self, job_id: str, output_path: Path, lock: OperationLock) -> None:
+    def _run_backup(self, job_id: str, target: StoredArchive, lock: OperationLock) -> None:
         from .backup import create_backup
 
         try:
-            self.store.mark_started("backup", job_id, "running", file_path=str(output_path))
-            output_path.parent.mkdir(parents=True, exist_ok=True)  # the engine spools parts beside it
+            self.store.mark_started("backup", job_id, "running", file_path=target.location)
+            target.store.abort_unfinished()  # we hold the operation lock: anything unfinished is dead
             result = create_backup(
-                self.database_url, output_path, tables=self.tables, backup_id=job_id,
+                self.database_url, target, tables=self.tables, backup_id=job_id, spool_dir=self.spool_dir,
                 progress=ProgressWriter(self.store, "backup", job_id, {"running": "running"}),
             )
             self.store.complete_backup(
-                job_id, file_path=str(result.path), size_bytes=result.size_bytes,
+                job_id, file_path=target.location, size_bytes=result.size_bytes,
                 manifest=result.manifest.model_dump(mode="json", exclude_none=True),
             )
-            log.info("backup %s completed: %s (%d bytes, %.1fs)", job_id, result.path, result.size_bytes,
+            log.info("backup %s completed: %s (%d bytes, %.1fs)", job_id, target.location, result.size_bytes,
                      result.seconds)
         except BaseException as exc:
             self._record_failure("backup", job_id, exc)
-            with suppress(OSError):
-                output_path.unlink(missing_ok=True)  # a failed backup leaves no file behind
+            with suppress(Exception):
+                target.delete()  # a failed backup leaves no object behind
         finally:
             lock.close()
             self._threads.pop(job_id, None)
@@ -345,37 +357,53 @@ class JobRunner:
 
 @dataclass(frozen=True)
 class Recovery:
-    skipped: bool  # another process holds the operation lock: its jobs may be alive
+    skipped: bool  # another process holds the operation lock: files and uploads were left alone
     failed_jobs: list[str]
     removed_files: list[Path]
+    aborted_uploads: int = 0
 
 
-def recover_interrupted_jobs(store: JobStore, database_url: str, archive_dir: Path,
-                             uploads_dir: Path) -> Recovery:
-    """Mark jobs left unfinished by a dead process failed and delete their partial files.
+def reap_orphaned_jobs(store: JobStore, archives: Store | None = None) -> list[str]:
+    """Mark failed every unfinished job whose owner is gone; return their ids.
 
-    Only done while holding the operation lock: every live job holds it, so when we get it no
-    unfinished row belongs to a running process and no temporary file is being written.
+    Each running job's process holds an advisory lock keyed by the job id (taken before its row
+    exists, see OperationLock.hold_job) for as long as the job runs, and PostgreSQL drops it the
+    moment that process's session ends (SIGKILL included). So a job row without its lock belongs
+    to a dead process, whichever replica looks, while jobs of live replicas are left alone.
+    Rows are read before the locks: a job created in between is simply not looked at.
     """
+    unfinished = store.unfinished_jobs()
+    if not unfinished:
+        return []
+    held = store.held_job_locks()
+    failed: list[str] = []
+    for kind, row in unfinished:
+        job_id = str(row["id"])
+        if job_lock_key(job_id) in held:
+            continue
+        if store.fail(kind, job_id, INTERRUPTED_MESSAGE):
+            failed.append(job_id)
+            name = archives.name_of(row["file_path"]) if archives and kind == "backup" and row["file_path"] else None
+            if name:
+                with suppress(Exception):
+                    archives.delete(name)  # written completely but never recorded: not a backup
+    if failed:
+        log.warning("marked %d job(s) of stopped processes failed: %s", len(failed), ", ".join(failed))
+    return failed
+
+
+def recover_interrupted_jobs(store: JobStore, database_url: str, archives: Store, uploads_dir: Path) -> Recovery:
+    """Start-up recovery: fail jobs of dead processes, then, if no job runs anywhere, remove what
+    interrupted writes left (partial files, unfinished multipart uploads, stale uploads)."""
+    failed = reap_orphaned_jobs(store, archives)
     try:
         lock = try_operation_lock(database_url)
     except BusyError:
-        log.info("another backupd process is running a job; start-up recovery skipped")
-        return Recovery(True, [], [])
+        log.info("another backupd process is running a job; clean-up of unfinished files skipped")
+        return Recovery(True, failed, [])
     removed: list[Path] = []
-    failed: list[str] = []
     try:
-        from .archive import partial_files
-
-        for row in store.fail_unfinished("backup", INTERRUPTED_MESSAGE):
-            failed.append(str(row["id"]))
-            if row["file_path"]:
-                removed += _remove(Path(row["file_path"]))
-        for row in store.fail_unfinished("restore", INTERRUPTED_MESSAGE):
-            failed.append(str(row["id"]))
-            removed += _remove(uploads_dir / f"{row['id']}.zip")
-        for path in partial_files(archive_dir):
-            removed += _remove(path)
+        aborted = archives.abort_unfinished()
         if uploads_dir.is_dir():
             for path in uploads_dir.glob(UPLOAD_PARTIAL_GLOB):
                 removed += _remove(path)
@@ -383,10 +411,34 @@ def recover_interrupted_jobs(store: JobStore, database_url: str, archive_dir: Pa
                 removed += _remove(path)
     finally:
         lock.close()
-    if failed or removed:
-        log.warning("start-up recovery: %d interrupted job(s) marked failed, %d file(s) removed",
-                    len(failed), len(removed))
-    return Recovery(False, failed, removed)
+    if removed or aborted:
+        log.warning("start-up recovery: %d stale upload file(s) removed, %d unfinished write(s) aborted",
+                    len(removed), aborted)
+    return Recovery(False, failed, removed, aborted)
+
+
+class JobReaper:
+    """A daemon thread that runs reap_orphaned_jobs every `interval` seconds (replicas, §8)."""
+
+    def __init__(self, store: JobStore, archives: Store, interval: float = REAP_INTERVAL) -> None:
+        self._store, self._archives, self._interval = store, archives, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="backupd-reaper", daemon=True)
+
+    def start(self) -> JobReaper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                reap_orphaned_jobs(self._store, self._archives)
+            except Exception as exc:  # noqa: BLE001 - a database outage must not end the thread
+                log.warning("could not look for jobs of stopped processes: %s", one_line(exc))
 
 
 def _remove(path: Path) -> list[Path]:

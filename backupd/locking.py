@@ -1,4 +1,8 @@
-"""One backup or restore at a time per database, across processes (a PostgreSQL advisory lock)."""
+"""One backup or restore at a time per database, across processes (a PostgreSQL advisory lock).
+
+The same session also holds a lock per job it runs, so any replica can tell a live job from one
+whose process died (jobs.reap_orphaned_jobs): PostgreSQL releases both when the session ends.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,12 @@ from .errors import BusyError
 # Arbitrary constant shared by every backupd process ("backupd" in ASCII, truncated to int8).
 OPERATION_LOCK_KEY = 0x6261636B757064
 BUSY_MESSAGE = "another backup or restore is running"
+JOB_LOCK_CLASS = 0x62616B  # first key of the two-key job locks ("bak"); the second is job_lock_key(id)
+
+
+def job_lock_key(job_id: str) -> int:
+    """A job id's second advisory-lock key: 31 bits of its random tail (unique among live jobs)."""
+    return int(job_id.replace("-", "")[-8:], 16) & 0x7FFFFFFF
 
 
 class OperationLock:
@@ -21,10 +31,14 @@ class OperationLock:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
 
+    def hold_job(self, job_id: str) -> None:
+        """Mark `job_id` as run by this live session; call before the job's row is created."""
+        self._conn.execute("SELECT pg_advisory_lock(%s, %s)", [JOB_LOCK_CLASS, job_lock_key(job_id)])
+
     def close(self) -> None:
         if not self._conn.closed:
             try:
-                self._conn.execute("SELECT pg_advisory_unlock(%s)", [OPERATION_LOCK_KEY])
+                self._conn.execute("SELECT pg_advisory_unlock_all()")  # the job lock too
             except psycopg.Error:
                 pass  # the session ending releases the lock anyway
             self._conn.close()

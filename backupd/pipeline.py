@@ -2,8 +2,9 @@
 
 A part's bytes go to an unlinked temporary file as the worker produces them, and the consumer
 tails that file. So the part being consumed streams through with little delay, the parts ahead
-of it wait on disk (page cache) rather than in memory, and at most `max_ahead` parts exist at
-once, which bounds both memory and temporary disk use.
+of it wait on disk (page cache) rather than in memory, at most `max_ahead` parts exist at once,
+and each spool holds at most `spool_limit` bytes: memory and temporary disk use stay bounded
+(a backup to object storage must not need local disk in proportion to the archive).
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
+
+SEGMENT_BYTES = 2 * 1024 * 1024
 
 PartT = TypeVar("PartT")
 WorkerT = TypeVar("WorkerT")
@@ -24,28 +28,46 @@ class Cancelled(Exception):
 
 
 class PartSpool:
-    """The bytes of one part: appended by one worker thread, read once, in order, by the consumer."""
+    """The bytes of one part: appended by one worker thread, read once, in order, by the consumer.
 
-    def __init__(self, directory: Path | None) -> None:
-        self._fd = _anonymous_file(directory)
+    The bytes live in a chain of unlinked segment files of `segment_bytes`; a segment is closed
+    (its disk space freed) as soon as it has been read, and the writer blocks while `limit`
+    unread bytes wait (its COPY then waits on the server). So a spool holds at most about
+    limit + 2 segments on disk, whatever the size of its part.
+    """
+
+    def __init__(self, directory: Path | None, limit: int | None = None,
+                 segment_bytes: int = SEGMENT_BYTES) -> None:
+        self._directory = directory
+        self._limit = limit
+        self._segment_bytes = segment_bytes
+        self._segments: deque[list[int]] = deque([[_anonymous_file(directory), 0]])  # [fd, size]; last is written
+        self._head_read = 0  # bytes already read from the first segment
         self._written = 0
         self._read = 0
         self._done = False
-        self._abandoned = False  # the reader is gone; the writer closes the file when it stops
-        self._fd_closed = False
+        self._abandoned = False  # the reader is gone; the writer closes the files when it stops
+        self._closed = False
         self._error: BaseException | None = None
         self.rows = 0
         self._cond = threading.Condition()
 
     def append(self, data: bytes | bytearray) -> None:
         with self._cond:
+            while self._limit is not None and self._written - self._read >= self._limit and not self._abandoned:
+                self._cond.wait()
             if self._abandoned:
                 raise Cancelled
+            if self._segments[-1][1] >= self._segment_bytes:
+                self._segments.append([_anonymous_file(self._directory), 0])
+            segment = self._segments[-1]
+        offset = segment[1]
         view = memoryview(data)
         while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+            n = os.pwrite(segment[0], view, offset)
+            view, offset = view[n:], offset + n
         with self._cond:
+            segment[1] = offset
             self._written += len(data)
             self._cond.notify_all()
 
@@ -70,32 +92,41 @@ class PartSpool:
                     self._cond.wait()
                 if self._error is not None:
                     raise self._error
-                available = self._written - self._read
-                if available == 0 and self._done:
+                if self._read == self._written:
                     return
-            data = os.pread(self._fd, min(available, chunk_size), self._read)
-            self._read += len(data)
+                if self._head_read == self._segments[0][1]:  # read through, and a later one exists
+                    os.close(self._segments.popleft()[0])
+                    self._head_read = 0
+                fd, size = self._segments[0]
+                offset = self._head_read
+            data = os.pread(fd, min(size - offset, chunk_size), offset)
+            with self._cond:
+                self._head_read += len(data)
+                self._read += len(data)
+                self._cond.notify_all()
             yield data
 
     def close(self) -> None:
-        """Called by the reader; the file is closed now, or by the writer when it stops writing."""
+        """Called by the reader; the files are closed now, or by the writer when it stops writing."""
         with self._cond:
             self._abandoned = True
+            self._cond.notify_all()
             self._close_if_unused()
 
     def _close_if_unused(self) -> None:
-        if self._abandoned and self._done and not self._fd_closed:
-            self._fd_closed = True
-            os.close(self._fd)
+        if self._abandoned and self._done and not self._closed:
+            self._closed = True
+            while self._segments:
+                os.close(self._segments.popleft()[0])
 
 
 class _FailedSpool(PartSpool):
     """Stands in for a spool that could not be created; reading it raises the reason."""
 
     def __init__(self, error: BaseException) -> None:  # noqa: D107 - no file behind it
-        self._fd = -1
+        self._segments = deque()
         self._written = self._read = 0
-        self._done, self._abandoned, self._fd_closed = True, True, True
+        self._done, self._abandoned, self._closed = True, True, True
         self._error = error
         self.rows = 0
         self._cond = threading.Condition()
@@ -124,15 +155,18 @@ class OrderedParts(Generic[PartT, WorkerT]):
         produce: Callable[[WorkerT, PartT, PartSpool, threading.Event], None],
         *,
         spool_dir: Path | None = None,
+        spool_limit: int | None = None,
         max_ahead: int | None = None,
     ) -> None:
         self._parts = list(parts)
         self._produce = produce
         self._spool_dir = spool_dir
+        self._spool_limit = spool_limit
         self._max_ahead = max_ahead or len(workers) + 1
         self._spools: dict[int, PartSpool] = {}
         self._next = 0  # next part index to hand to a worker
         self._consumed = 0  # index of the part the consumer is on
+        self._current: PartSpool | None = None  # the spool the consumer reads (closed by stop() too)
         self._cond = threading.Condition()
         self.cancelled = threading.Event()
         self._threads = [
@@ -153,7 +187,7 @@ class OrderedParts(Generic[PartT, WorkerT]):
                     index = self._next
                     self._next += 1
                     try:
-                        spool = PartSpool(self._spool_dir)
+                        spool = PartSpool(self._spool_dir, self._spool_limit)
                     except BaseException as exc:  # e.g. no space or no directory: the consumer must hear of it
                         spool = _FailedSpool(exc)
                     self._spools[index] = spool
@@ -183,6 +217,7 @@ class OrderedParts(Generic[PartT, WorkerT]):
                 while index not in self._spools:
                     self._cond.wait()
                 spool = self._spools.pop(index)
+                self._current = spool
             try:
                 yield part, spool
             finally:
@@ -193,7 +228,7 @@ class OrderedParts(Generic[PartT, WorkerT]):
         self.cancelled.set()
         with self._cond:
             self._cond.notify_all()
-            leftovers = list(self._spools.values())
+            leftovers = list(self._spools.values()) + ([self._current] if self._current is not None else [])
             self._spools.clear()
         for spool in leftovers:
             spool.close()

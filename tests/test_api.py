@@ -248,10 +248,11 @@ def test_delete_failed_job(client: httpx.Client, db: psycopg.Connection) -> None
     assert client.delete(f"/api/backup/{job_id}").json() == {"deleted": True}
 
 
-def test_list_is_completed_only_newest_first(client: httpx.Client, db: psycopg.Connection, tmp_path: Path) -> None:
+def test_list_is_completed_only_newest_first(server: ApiServer, client: httpx.Client, db: psycopg.Connection) -> None:
     ids = []
+    server.settings.archive_dir.mkdir(parents=True, exist_ok=True)
     for i in range(3):
-        path = tmp_path / f"b{i}.zip"
+        path = server.settings.archive_dir / f"b{i}.zip"
         path.write_bytes(b"PK")
         job_id = _insert_backup_row(db, "completed", str(path), 2)
         db.execute("UPDATE backup_jobs SET created_at = now() - %s * interval '1 hour' WHERE id = %s", [3 - i, job_id])

@@ -19,6 +19,7 @@ from backupd.jobs import (
 )
 from backupd.locking import try_operation_lock
 from backupd.progress import Progress
+from backupd.store.local import DirectoryStore
 
 from .test_api_support import make_server  # noqa: F401  (fixture)
 
@@ -117,12 +118,12 @@ def test_pool_replaces_broken_connections(database_url: str, pg_server_url: str)
 # Start-up recovery
 
 
-def _interrupted_jobs(db: psycopg.Connection, backup_dir: Path) -> dict[str, object]:
+def _interrupted_jobs(db: psycopg.Connection, backup_dir: Path, uploads: Path) -> dict[str, object]:
     """Rows and files as a process killed mid-backup and mid-restore leaves them."""
     backup_id, pending_id, restore_id = (str(uuid.uuid4()) for _ in range(3))
-    uploads = backup_dir / "uploads"
     uploads.mkdir(parents=True)
-    final = backup_dir / f"backupd-20261126T000000Z-{backup_id[:8]}.zip"
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    final = backup_dir / f"backupd-20261126T000000Z-{backup_id}.zip"
     partial = backup_dir / f".{final.name}.4242.partial"
     partial.write_bytes(b"PK\x03\x04 half an archive")
     upload = uploads / f"{restore_id}.zip"
@@ -143,8 +144,8 @@ def _interrupted_jobs(db: psycopg.Connection, backup_dir: Path) -> dict[str, obj
 def test_restart_marks_interrupted_jobs_failed_and_removes_partial_files(make_server, db: psycopg.Connection,
                                                                          tmp_path: Path) -> None:
     backup_dir = tmp_path / "backups"
-    state = _interrupted_jobs(db, backup_dir)
-    server = make_server(backup_dir=backup_dir)
+    state = _interrupted_jobs(db, backup_dir, tmp_path / "data" / "uploads")
+    server = make_server(backup_dir=backup_dir, data_dir=tmp_path / "data")
     backup_id, pending_id, restore_id = state["ids"]
     with server.client() as c:
         for job_id in (backup_id, pending_id):
@@ -163,15 +164,22 @@ def test_restart_marks_interrupted_jobs_failed_and_removes_partial_files(make_se
 
 def test_recovery_leaves_jobs_of_a_live_process_alone(store: JobStore, db: psycopg.Connection, database_url: str,
                                                       tmp_path: Path) -> None:
-    state = _interrupted_jobs(db, tmp_path / "backups")
-    lock = try_operation_lock(database_url)  # another backupd process is running a job
+    """A job whose process still runs (it holds the job's lock) is left alone; the others are failed,
+    and nothing on disk is touched while any job runs anywhere."""
+    uploads = tmp_path / "data" / "uploads"
+    state = _interrupted_jobs(db, tmp_path / "backups", uploads)
+    backup_id, pending_id, restore_id = state["ids"]
+    archives = DirectoryStore(tmp_path / "backups")
+    lock = try_operation_lock(database_url)  # another backupd process is running backup_id
+    lock.hold_job(backup_id)
     try:
-        recovery = recover_interrupted_jobs(store, database_url, tmp_path / "backups", tmp_path / "backups" / "uploads")
+        recovery = recover_interrupted_jobs(store, database_url, archives, uploads)
     finally:
         lock.close()
-    assert recovery.skipped and not recovery.failed_jobs
-    assert db.execute("SELECT count(*) FROM backup_jobs WHERE status IN ('running', 'pending')").fetchone()[0] == 2
+    assert recovery.skipped and sorted(recovery.failed_jobs) == sorted([pending_id, restore_id])
+    assert db.execute("SELECT id::text FROM backup_jobs WHERE status IN ('running', 'pending')").fetchall() == \
+        [(backup_id,)]
     assert all(p.exists() for p in state["gone"])
-    recovery = recover_interrupted_jobs(store, database_url, tmp_path / "backups", tmp_path / "backups" / "uploads")
-    assert not recovery.skipped and sorted(recovery.failed_jobs) == sorted(state["ids"])
+    recovery = recover_interrupted_jobs(store, database_url, archives, uploads)
+    assert not recovery.skipped and recovery.failed_jobs == [backup_id]
     assert not any(p.exists() for p in state["gone"])

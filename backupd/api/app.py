@@ -17,7 +17,7 @@ from .. import __version__
 from ..config import Settings
 from ..database import connect, first_line, resolve_database_url
 from ..errors import BackupdError, ConfigError, one_line
-from ..jobs import ConnectionPool, JobRunner, JobStore, recover_interrupted_jobs
+from ..jobs import ConnectionPool, JobReaper, JobRunner, JobStore, recover_interrupted_jobs
 from ..migrations import apply_migrations
 from .auth import ApiKeyMiddleware, api_key_scheme
 from .security import HostOriginMiddleware
@@ -43,11 +43,10 @@ def _prepare(settings: Settings) -> Services:
         apply_migrations(conn)
     pool = ConnectionPool(url)
     store = JobStore(pool)
-    services = Services(settings=settings, database_url=url, pool=pool, store=store,
-                        runner=JobRunner(store, url, tuple(settings.tables)))
-    recovery = recover_interrupted_jobs(store, url, settings.archive_dir, services.uploads_dir)
-    if recovery.failed_jobs:
-        log.warning("marked interrupted jobs failed: %s", ", ".join(recovery.failed_jobs))
+    archives = settings.open_store()
+    services = Services(settings=settings, database_url=url, pool=pool, store=store, archives=archives,
+                        runner=JobRunner(store, url, tuple(settings.tables), spool_dir=settings.spool_dir))
+    recover_interrupted_jobs(store, url, archives, services.uploads_dir)
     return services
 
 
@@ -59,9 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await anyio.to_thread.run_sync(_prepare, settings)
         app.state.services = services
+        reaper = JobReaper(services.store, services.archives).start()  # jobs of replicas that died
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(reaper.stop)
             services.pool.close()
 
     app = FastAPI(

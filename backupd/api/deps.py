@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 
 from ..config import Settings
 from ..jobs import ConnectionPool, JobRunner, JobStore
+from ..store import Store
 
 
 @dataclass
@@ -20,15 +22,16 @@ class Services:
     pool: ConnectionPool
     store: JobStore
     runner: JobRunner
-
-    @property
-    def archive_dir(self) -> Path:
-        return self.settings.archive_dir
+    archives: Store
 
     @property
     def uploads_dir(self) -> Path:
-        """Uploaded archives wait here for their restore job (same filesystem as the archives)."""
-        return self.settings.archive_dir / "uploads"
+        """Uploaded archives wait here for their restore job (local disk, whatever the store)."""
+        return self.settings.data_dir / "uploads"
+
+    def object_name(self, row: dict[str, Any]) -> str | None:
+        """The store object of a backup job row (None when it lives in another store, or nowhere)."""
+        return self.archives.name_of(row["file_path"]) if row.get("file_path") else None
 
 
 def get_services(request: Request) -> Services:

@@ -8,13 +8,15 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress as RichProgress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from ..config import Settings
 from ..database import resolve_database_url
-from ..errors import one_line
+from ..errors import ConfigError, one_line
+from ..store import NotFound, StoredArchive
 from ..progress import Progress
 
 stderr = Console(stderr=True)
@@ -31,6 +33,29 @@ def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
 def database_url_from(args: argparse.Namespace) -> tuple[Settings, str]:
     settings = settings_from(args)
     return settings, resolve_database_url(settings)
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """SOURCE as `restore`, `verify` and `drill` take it (CONTRACT §7)."""
+    parser.add_argument("source", nargs="?", metavar="SOURCE",
+                        help=f"the archive to {what}: a local file, an object name in the store, or a backup id")
+    parser.add_argument("--latest", action="store_true", help="the newest archive in the store")
+
+
+def resolve_source(settings: Settings, args: argparse.Namespace) -> Path | StoredArchive:
+    """A local file when SOURCE names one; else an archive of the store, by object name or backup id."""
+    if args.latest == (args.source is not None):
+        raise ConfigError("give either SOURCE or --latest")
+    store = settings.open_store()
+    if args.latest:
+        return store.latest()
+    path = Path(args.source).expanduser()
+    if path.is_file():
+        return path
+    try:
+        return store.find(args.source)
+    except NotFound:
+        raise NotFound(f"no such file, and no archive named or with id {args.source} in {store.location('')}") from None
 
 
 def fail(message: str, code: int = 1) -> int:

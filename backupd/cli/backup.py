@@ -1,19 +1,20 @@
-"""`backupd backup [-o PATH]`: write an archive of the table set and report what it holds."""
+"""`backupd backup [-o PATH]`: write an archive of the table set into the store (or PATH) and report it."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..backup import create_backup, default_archive_name
+from ..backup import create_backup
 from ..ids import uuid7
 from ..locking import operation_lock
+from ..store import archive_name
 from ._common import database_url_from, human_bytes, progress_display
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("backup", help="write a backup archive of the table set")
-    parser.add_argument("-o", "--output", type=Path, help="archive path (default: a new file in $BACKUPD_BACKUP_DIR)")
+    parser.add_argument("-o", "--output", type=Path, help="archive path (default: a new archive in $BACKUPD_STORE)")
     parser.add_argument("--level", type=int, default=None, choices=range(0, 10), metavar="0-9",
                         help="deflate level (default: 3 with zlib-ng, else 1)")
     parser.set_defaults(run=run)
@@ -22,11 +23,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings, url = database_url_from(args)
     backup_id = uuid7()
-    output = args.output or settings.archive_dir / default_archive_name(backup_id)
     extra = {} if args.level is None else {"level": args.level}
     with operation_lock(url), progress_display("Backing up") as on_progress:
+        if args.output is not None:
+            output = args.output
+        else:
+            store = settings.open_store()
+            store.abort_unfinished()  # we hold the operation lock: whatever is unfinished is dead
+            output = store.archive(archive_name(backup_id))
         result = create_backup(url, output, tables=settings.tables, backup_id=backup_id,
-                               progress=on_progress, **extra)
+                               progress=on_progress, spool_dir=settings.spool_dir, **extra)
     print(f"{result.path}  {human_bytes(result.size_bytes)}  {result.seconds:.1f}s")
     for key, entry in result.manifest.contents.items():
         print(f"  {key:<24} {entry.count:>12,} rows")

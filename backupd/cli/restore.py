@@ -1,22 +1,25 @@
-"""`backupd restore PATH [--yes]`: replace the table set's rows with an archive's, all or nothing."""
+"""`backupd restore SOURCE|--latest [--yes]`: replace the table set's rows with an archive's, all or nothing.
+
+On a new machine with an empty database (disaster recovery) the schema is created first.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
 from psycopg.conninfo import conninfo_to_dict
 
 from ..archive import ArchiveReader
+from ..database import connect
 from ..locking import operation_lock
+from ..migrations import apply_migrations, database_is_empty
 from ..restore import restore_from_backup
-from ._common import database_url_from, fail, progress_display
+from ._common import add_source_arguments, database_url_from, fail, progress_display, resolve_source
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("restore", help="restore an archive into the configured database (atomic)")
-    parser.add_argument("path", type=Path, help="backup archive (.zip)")
+    add_source_arguments(parser, "restore")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(run=run)
 
@@ -44,10 +47,11 @@ def confirm(question: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     settings, url = database_url_from(args)
+    source = resolve_source(settings, args)
     if not args.yes:
         if not sys.stdin.isatty():
             return fail("refusing to restore without confirmation: stdin is not a terminal (pass --yes)")
-        with ArchiveReader(args.path) as reader:  # fail on a bad archive before asking
+        with ArchiveReader(source) as reader:  # fail on a bad archive before asking
             manifest = reader.manifest
         tables = ", ".join(settings.tables)
         question = (
@@ -57,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
         if not confirm(question):
             return fail("restore cancelled")
     with operation_lock(url), progress_display("Restoring") as on_progress:
-        result = restore_from_backup(url, args.path, tables=settings.tables, progress=on_progress)
+        with connect(url, application_name="backupd-migrate") as conn:
+            if database_is_empty(conn):
+                applied = apply_migrations(conn)
+                print(f"empty database: applied migrations {', '.join(applied)}")
+        result = restore_from_backup(url, source, tables=settings.tables, progress=on_progress)
     total = sum(result.items_restored.values())
     print(f"restored backup {result.manifest.backup_id}: {total:,} rows in {result.seconds:.1f}s"
           f" (tables locked for {result.swap_lock_seconds:.2f}s)")

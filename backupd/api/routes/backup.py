@@ -7,16 +7,14 @@ await `anyio.to_thread`, so the event loop only ever waits on sockets.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-
 import anyio
-from fastapi import APIRouter, Body, Depends, HTTPException, status
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
+from fastapi.responses import Response
 
-from ...backup import default_archive_name
 from ...errors import BusyError
 from ...ids import uuid7
 from ...locking import try_operation_lock
+from ...store import NotFound, archive_name
 from ...schemas import (
     BackupDeleteResponse,
     BackupJobCreate,
@@ -26,6 +24,7 @@ from ...schemas import (
     BackupListResponse,
 )
 from ..deps import Services, get_services
+from ..download import archive_response
 from ..responses import backup_job_response, backup_list_item, error_doc
 
 log = logging.getLogger("backupd.api")
@@ -56,8 +55,9 @@ async def start_backup(
         raise HTTPException(status.HTTP_409_CONFLICT, detail=BUSY_DETAIL) from None
     job_id = uuid7()
     try:
+        await anyio.to_thread.run_sync(lock.hold_job, job_id)
         await anyio.to_thread.run_sync(services.store.create_backup_job, job_id, len(services.settings.tables))
-        services.runner.start_backup(job_id, services.archive_dir / default_archive_name(job_id), lock)
+        services.runner.start_backup(job_id, services.archives.archive(archive_name(job_id)), lock)
     except BaseException:
         await anyio.to_thread.run_sync(lock.close)
         raise
@@ -70,8 +70,9 @@ async def start_backup(
 
 @router.get("", response_model=BackupListResponse, summary="List completed backups")
 def list_backups(services: Services = Depends(get_services)) -> BackupListResponse:
-    """Completed backups whose file is still on disk, newest first."""
-    rows = [r for r in services.store.list_completed_backups() if r["file_path"] and Path(r["file_path"]).is_file()]
+    """Completed backups whose archive is still in the store, newest first."""
+    present = {o.name for o in services.archives.list()}
+    rows = [r for r in services.store.list_completed_backups() if services.object_name(r) in present]
     items = [backup_list_item(r) for r in rows]
     return BackupListResponse(backups=items, total=len(items))
 
@@ -91,7 +92,7 @@ def get_backup_job(job_id: str, services: Services = Depends(get_services)) -> B
 
 @router.get(
     "/{job_id}/download",
-    response_class=FileResponse,
+    response_class=Response,
     summary="Download a backup archive",
     responses={
         200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
@@ -101,17 +102,21 @@ def get_backup_job(job_id: str, services: Services = Depends(get_services)) -> B
         404: error_doc("Backup job not found: {job_id}"),
     },
 )
-def download_backup(job_id: str, services: Services = Depends(get_services)) -> FileResponse:
+def download_backup(job_id: str, request: Request, services: Services = Depends(get_services)) -> Response:
     row = services.store.get("backup", job_id)
     if row is None:
         raise not_found(job_id)
     if row["status"] != BackupJobStatus.COMPLETED:
         raise HTTPException(status.HTTP_400_BAD_REQUEST,
                             detail=f"Backup job is not complete (status: {row['status']})")
-    path = Path(row["file_path"] or "")
-    if not row["file_path"] or not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Backup file not found on disk: {job_id}")
-    return FileResponse(path, media_type="application/zip", filename=path.name)
+    name = services.object_name(row)
+    try:
+        if name is None:
+            raise NotFound(name)
+        size = services.archives.info(name).size
+    except NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Backup file not found in the store: {job_id}") from None
+    return archive_response(request, services.archives, name, size, "application/zip")
 
 
 @router.delete(
@@ -131,9 +136,10 @@ def delete_backup(job_id: str, services: Services = Depends(get_services)) -> Ba
             raise not_found(job_id)
         raise HTTPException(status.HTTP_409_CONFLICT,
                             detail=f"Backup job is still running (status: {again['status']})")
-    if row["file_path"]:
+    name = services.object_name(row)
+    if name is not None:
         try:
-            Path(row["file_path"]).unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("backup %s: row deleted but its file could not be removed: %s", job_id, exc)
+            services.archives.delete(name)
+        except Exception as exc:  # noqa: BLE001 - the row is gone; say so in the log, not as a failure
+            log.warning("backup %s: row deleted but its archive could not be removed: %s", job_id, exc)
     return BackupDeleteResponse(deleted=True)

@@ -109,6 +109,7 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
         except ArchiveError as exc:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
         os.replace(partial, final)
+        await anyio.to_thread.run_sync(lock.hold_job, job_id)
         await anyio.to_thread.run_sync(
             services.store.create_restore_job, job_id, len(manifest.contents), manifest.backup_id,
             manifest.created_at,
