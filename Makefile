@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-python test-pg15 clean
+.PHONY: install run test test-python test-pg15 ensure-age clean
 
 install: $(STAMP)
 
@@ -23,10 +23,19 @@ PG15_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 # Each run gets a private --basetemp: pytest's shared /tmp/pytest-of-$USER is pruned by other runs,
 # which would pull the embedded server's data directory from under it.
-test-python: install
+# The `age` tool is what the encryption interoperability tests compare with (Debian package `age`).
+ensure-age:
+	@command -v age >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "== installing the age tool (Debian package age)"; \
+			(apt-get install -y -qq age >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq age >/dev/null 2>&1)) \
+			|| echo "== could not install age: its interoperability tests will be skipped"; \
+		else echo "== age is not installed and cannot be installed here: its interoperability tests will be skipped"; fi; }
+
+test-python: install ensure-age
 	$(BIN)/pytest -q --basetemp="$$(mktemp -d /tmp/backupd-pytest.XXXXXX)"
 
-test-pg15: install
+test-pg15: install ensure-age
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG15_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== tests against $(PG15_URL)"; \
 		BACKUPD_TEST_DATABASE_URL='$(PG15_URL)' $(BIN)/pytest -q --basetemp="$$(mktemp -d /tmp/backupd-pytest.XXXXXX)"; \

@@ -203,8 +203,8 @@ def create_backup(
 
     `workers` connections read parts of the tables in parallel from the same exported snapshot
     (PostgreSQL's row_to_json is the slowest step, and it runs on the server's cores). Parts wait
-    in unlinked files in `spool_dir` (default: beside a file output, else the temp directory),
-    at most SPOOL_LIMIT bytes each.
+    in unlinked files in `spool_dir` (default: beside a file output, else in memory, which is
+    what an encrypted backup needs: no plain byte on disk), at most SPOOL_LIMIT bytes each.
     """
     started = time.monotonic()
     backup_id = backup_id or uuid7()

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from . import DEFAULT_TABLES
 
 if TYPE_CHECKING:
+    from .age import AgeKeys
     from .store import Store
 
 
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 10 * 1024**3
     store: str | None = None  # a directory, file:///path or s3://bucket/prefix (CONTRACT §8)
     s3_endpoint: str | None = None
+    encrypt_to: str | None = None  # comma-separated age recipients (CONTRACT §10)
+    age_identity_file: Path | None = None
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("tables", mode="before")
@@ -53,7 +56,8 @@ class Settings(BaseSettings):
             return tuple(str(part).strip().lower() for part in value if str(part).strip())
         return value
 
-    @field_validator("database_url", "api_key", "store", "s3_endpoint", mode="before")
+    @field_validator("database_url", "api_key", "store", "s3_endpoint", "encrypt_to", "age_identity_file",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -67,10 +71,16 @@ class Settings(BaseSettings):
         """BACKUPD_STORE, else the backup directory."""
         return self.store or str(self.archive_dir)
 
+    def age_keys(self) -> AgeKeys:
+        from .age import AgeKeys, parse_recipients
+
+        recipients = parse_recipients(self.encrypt_to) if self.encrypt_to else ()
+        return AgeKeys(recipients, self.age_identity_file.expanduser() if self.age_identity_file else None)
+
     def open_store(self) -> Store:
         from .store import open_store
 
-        return open_store(self.store_spec, s3_endpoint=self.s3_endpoint)
+        return open_store(self.store_spec, s3_endpoint=self.s3_endpoint, keys=self.age_keys())
 
     @property
     def spool_dir(self) -> Path:

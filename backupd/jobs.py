@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from .archive import ArchiveSource
 from .database import connect
 from .errors import BackupdError, BusyError, one_line
 from .ids import is_uuid
@@ -117,10 +118,18 @@ class JobStore:
 
     # -- creation and reads ------------------------------------------------------------------
 
-    def create_backup_job(self, job_id: str, total_tables: int) -> dict[str, Any]:
+    def create_backup_job(self, job_id: str, total_tables: int, trigger: str = "manual") -> dict[str, Any]:
+        """A pending backup job; `trigger` is manual, schedule or safety (CONTRACT §9)."""
         return self._one(
-            "INSERT INTO backup_jobs (id, total_tables) VALUES (%s, %s) RETURNING *", [job_id, total_tables]
+            "INSERT INTO backup_jobs (id, total_tables, trigger) VALUES (%s, %s, %s) RETURNING *",
+            [job_id, total_tables, trigger],
         )  # type: ignore[return-value]
+
+    def set_pinned(self, job_id: str, pinned: bool) -> dict[str, Any] | None:
+        """Pin or unpin a backup (retention never removes a pinned one); None when there is no such job."""
+        if not is_uuid(job_id):
+            return None
+        return self._one("UPDATE backup_jobs SET pinned = %s WHERE id = %s RETURNING *", [pinned, job_id])
 
     def create_restore_job(self, job_id: str, total_tables: int, backup_id: str | None,
                            backup_created_at: Any) -> dict[str, Any]:
@@ -274,15 +283,18 @@ class JobRunner:
     database_url: str
     tables: tuple[str, ...]
     spool_dir: Path | None = None  # local scratch space of backups (see backup.SPOOL_LIMIT)
+    # Called with the job id after a backup completed, still holding the operation lock (retention).
+    after_backup: Callable[[str], None] | None = None
     _threads: dict[str, threading.Thread] = field(default_factory=dict)
 
     def start_backup(self, job_id: str, target: StoredArchive, lock: OperationLock) -> None:
         """Run create_backup into a store object for a pending job; `lock` is released when the job ends."""
         self._spawn(job_id, self._run_backup, job_id, target, lock)
 
-    def start_restore(self, job_id: str, archive_path: Path, lock: OperationLock) -> None:
-        """Run restore_from_backup for a pending job; the uploaded file is removed afterwards."""
-        self._spawn(job_id, self._run_restore, job_id, archive_path, lock)
+    def start_restore(self, job_id: str, archive: ArchiveSource, lock: OperationLock, *,
+                      upload: Path | None = None) -> None:
+        """Run restore_from_backup for a pending job; an uploaded file is removed afterwards."""
+        self._spawn(job_id, self._run_restore, job_id, archive, lock, upload)
 
     def _spawn(self, job_id: str, target: Any, *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=f"backupd-job-{job_id[:8]}", daemon=True)
@@ -303,7 +315,8 @@ class JobRunner:
             self.store.mark_started("backup", job_id, "running", file_path=target.location)
             target.store.abort_unfinished()  # we hold the operation lock: anything unfinished is dead
             result = create_backup(
-                self.database_url, target, tables=self.tables, backup_id=job_id, spool_dir=self.spool_dir,
+                self.database_url, target, tables=self.tables, backup_id=job_id,
+                spool_dir=None if target.encrypted else self.spool_dir,  # encrypted: parts wait in memory
                 progress=ProgressWriter(self.store, "backup", job_id, {"running": "running"}),
             )
             self.store.complete_backup(
@@ -312,6 +325,11 @@ class JobRunner:
             )
             log.info("backup %s completed: %s (%d bytes, %.1fs)", job_id, target.location, result.size_bytes,
                      result.seconds)
+            if self.after_backup is not None:
+                try:  # the backup is complete: nothing after this may fail it (or delete its archive)
+                    self.after_backup(job_id)
+                except Exception:  # noqa: BLE001
+                    log.exception("after backup %s", job_id)
         except BaseException as exc:
             self._record_failure("backup", job_id, exc)
             with suppress(Exception):
@@ -320,13 +338,13 @@ class JobRunner:
             lock.close()
             self._threads.pop(job_id, None)
 
-    def _run_restore(self, job_id: str, archive_path: Path, lock: OperationLock) -> None:
+    def _run_restore(self, job_id: str, archive: ArchiveSource, lock: OperationLock, upload: Path | None) -> None:
         try:
             self.store.mark_started("restore", job_id, "validating")
             from .restore import restore_from_backup  # written concurrently by another engineer
 
             result = restore_from_backup(
-                self.database_url, archive_path, tables=self.tables,
+                self.database_url, archive, tables=self.tables,
                 progress=ProgressWriter(self.store, "restore", job_id,
                                         {"validating": "validating", "restoring": "restoring"}),
             )
@@ -336,8 +354,9 @@ class JobRunner:
             self._record_failure("restore", job_id, exc)
         finally:
             lock.close()
-            with suppress(OSError):
-                archive_path.unlink(missing_ok=True)
+            if upload is not None:
+                with suppress(OSError):
+                    upload.unlink(missing_ok=True)
             self._threads.pop(job_id, None)
 
     def _record_failure(self, kind: JobKind, job_id: str, exc: BaseException) -> None:

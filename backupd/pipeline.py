@@ -136,8 +136,12 @@ class _FailedSpool(PartSpool):
 
 
 def _anonymous_file(directory: Path | None) -> int:
+    """An unlinked file in `directory` (nothing to clean up after a crash), or, without one, an
+    anonymous memory file: then no byte of the part touches a disk (encrypted backups)."""
+    if directory is None:
+        return os.memfd_create("backupd-part", os.MFD_CLOEXEC)
     fd, name = tempfile.mkstemp(prefix=".backupd-part-", dir=directory)
-    os.unlink(name)  # nothing to clean up after a crash: the file has no name
+    os.unlink(name)
     return fd
 
 

@@ -17,6 +17,7 @@ from ..config import Settings
 from ..database import resolve_database_url
 from ..errors import ConfigError, one_line
 from ..store import NotFound, StoredArchive
+from ..store.local import ArchiveFile
 from ..progress import Progress
 
 stderr = Console(stderr=True)
@@ -42,8 +43,9 @@ def add_source_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--latest", action="store_true", help="the newest archive in the store")
 
 
-def resolve_source(settings: Settings, args: argparse.Namespace) -> Path | StoredArchive:
-    """A local file when SOURCE names one; else an archive of the store, by object name or backup id."""
+def resolve_source(settings: Settings, args: argparse.Namespace) -> ArchiveFile | StoredArchive:
+    """A local file when SOURCE names one; else an archive of the store, by object name or backup id.
+    Either may be age-encrypted (read with BACKUPD_AGE_IDENTITY_FILE)."""
     if args.latest == (args.source is not None):
         raise ConfigError("give either SOURCE or --latest")
     store = settings.open_store()
@@ -51,7 +53,7 @@ def resolve_source(settings: Settings, args: argparse.Namespace) -> Path | Store
         return store.latest()
     path = Path(args.source).expanduser()
     if path.is_file():
-        return path
+        return ArchiveFile(path, store.keys)
     try:
         return store.find(args.source)
     except NotFound:

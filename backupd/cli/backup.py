@@ -8,7 +8,7 @@ from pathlib import Path
 from ..backup import create_backup
 from ..ids import uuid7
 from ..locking import operation_lock
-from ..store import archive_name
+from ..store.local import ArchiveFile
 from ._common import database_url_from, human_bytes, progress_display
 
 
@@ -25,14 +25,15 @@ def run(args: argparse.Namespace) -> int:
     backup_id = uuid7()
     extra = {} if args.level is None else {"level": args.level}
     with operation_lock(url), progress_display("Backing up") as on_progress:
-        if args.output is not None:
-            output = args.output
+        store = settings.open_store()
+        if args.output is not None:  # exactly that file, encrypted when BACKUPD_ENCRYPT_TO is set
+            output = ArchiveFile(args.output, store.keys) if store.keys.encrypts else args.output
         else:
-            store = settings.open_store()
             store.abort_unfinished()  # we hold the operation lock: whatever is unfinished is dead
-            output = store.archive(archive_name(backup_id))
+            output = store.new_archive(backup_id)
+        spool = None if store.keys.encrypts else settings.spool_dir  # encrypted: no plain byte on disk
         result = create_backup(url, output, tables=settings.tables, backup_id=backup_id,
-                               progress=on_progress, spool_dir=settings.spool_dir, **extra)
+                               progress=on_progress, spool_dir=spool, **extra)
     print(f"{result.path}  {human_bytes(result.size_bytes)}  {result.seconds:.1f}s")
     for key, entry in result.manifest.contents.items():
         print(f"  {key:<24} {entry.count:>12,} rows")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 
 from ..archive import ArchiveReader
-from ..errors import BackupdError
+from ..errors import BackupdError, ConfigError
+from ..store import archive_id
 from ._common import human_bytes, settings_from
 
 
@@ -27,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             with ArchiveReader(store.archive(info.name)) as reader:
                 manifest = reader.manifest
+        except ConfigError as exc:  # encrypted, and no (matching) identity to read its manifest
+            print(f"{archive_id(info.name)}  {human_bytes(info.size)}  encrypted  {info.name}  ({exc})")
+            continue
         except BackupdError as exc:  # one unreadable archive must not hide the others
             print(f"{info.name}  {human_bytes(info.size)}  unreadable: {exc}")
             continue

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import BackupdError
+from ..age import AgeKeys
+from ..errors import BackupdError, ConfigError
 
 ARCHIVE_SUFFIXES = (".zip", ".zip.age")
 _ARCHIVE_NAME = re.compile(
@@ -41,7 +42,13 @@ class ObjectInfo:
 
 
 class Store(ABC):
-    """An archive store. Names are flat (no '/'); backends map them to files or keys."""
+    """An archive store. Names are flat (no '/'); backends map them to files or keys.
+
+    `keys` decide encryption: new archives are `….zip.age` when there are recipients, and
+    archives named so are encrypted on write and decrypted on read (CONTRACT §10).
+    """
+
+    keys: AgeKeys = AgeKeys()
 
     @abstractmethod
     def write(self, name: str, chunks: Iterable[bytes]) -> int:
@@ -93,6 +100,10 @@ class Store(ABC):
     def archive(self, name: str) -> StoredArchive:
         return StoredArchive(self, name)
 
+    def new_archive(self, backup_id: str) -> StoredArchive:
+        """Where a new backup goes: named by time and id, encrypted when there are recipients."""
+        return self.archive(archive_name(backup_id, encrypted=self.keys.encrypts))
+
     def archives(self) -> list[ObjectInfo]:
         """The archives of the store, newest first (their names start with the UTC time)."""
         found = [o for o in self.list() if _ARCHIVE_NAME.match(o.name)]
@@ -123,10 +134,19 @@ class StoredArchive:
     store: Store
     name: str
 
+    @property
+    def encrypted(self) -> bool:
+        return self.name.endswith(".age")
+
     def open(self) -> BinaryIO:
-        return self.store.open(self.name)
+        raw = self.store.open(self.name)
+        return self.store.keys.decrypting(raw) if self.encrypted else raw
 
     def write(self, chunks: Iterable[bytes]) -> int:
+        if self.encrypted:
+            if not self.store.keys.encrypts:
+                raise ConfigError(f"cannot write {self.name}: BACKUPD_ENCRYPT_TO names no recipient")
+            chunks = self.store.keys.encrypt(chunks)
         return self.store.write(self.name, chunks)
 
     def delete(self) -> None:
@@ -151,14 +171,19 @@ def archive_id(name: str) -> str | None:
     return match.group("id") if match else None
 
 
-def open_store(spec: str, *, s3_endpoint: str | None = None) -> Store:
+def open_store(spec: str, *, s3_endpoint: str | None = None, keys: AgeKeys | None = None) -> Store:
     """A store from BACKUPD_STORE: `s3://bucket[/prefix]`, `file:///path` or a plain path."""
+    store: Store
     if spec.startswith("s3://"):
         from .s3 import S3ArchiveStore
 
-        return S3ArchiveStore.from_url(spec, endpoint=s3_endpoint)
-    if "://" in spec and not spec.startswith("file://"):
+        store = S3ArchiveStore.from_url(spec, endpoint=s3_endpoint)
+    elif "://" in spec and not spec.startswith("file://"):
         raise StoreError(f"unsupported store {spec!r}: use a directory, file:///path or s3://bucket/prefix")
-    from .local import DirectoryStore
+    else:
+        from .local import DirectoryStore
 
-    return DirectoryStore(Path(spec.removeprefix("file://")).expanduser())
+        store = DirectoryStore(Path(spec.removeprefix("file://")).expanduser())
+    if keys is not None:
+        store.keys = keys
+    return store

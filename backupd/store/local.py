@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from ..age import MAGIC, AgeKeys, is_encrypted
 from . import NotFound, ObjectInfo, Store
 
 RANGE_CHUNK_BYTES = 1024 * 1024
@@ -44,6 +45,35 @@ def _fsync_dir(directory: Path) -> None:
 def partial_files(directory: Path) -> list[Path]:
     """Temporary files left by interrupted writes."""
     return sorted(directory.glob(PARTIAL_GLOB)) if directory.is_dir() else []
+
+
+class ArchiveFile:
+    """An archive given by its path (`backup -o`, a SOURCE path, an upload), plain or age-encrypted.
+
+    Written encrypted when `keys` has recipients; read decrypted when its bytes say it is age.
+    """
+
+    def __init__(self, path: Path, keys: AgeKeys | None = None) -> None:
+        self.path = path
+        self.keys = keys or AgeKeys()
+
+    @property
+    def encrypted(self) -> bool:
+        with open(self.path, "rb") as f:
+            return is_encrypted(f.read(len(MAGIC)))
+
+    def open(self) -> BinaryIO:
+        raw = open(self.path, "rb")
+        if is_encrypted(raw.read(len(MAGIC))):
+            return self.keys.decrypting(raw)
+        raw.seek(0)
+        return raw
+
+    def write(self, chunks: Iterable[bytes]) -> int:
+        return write_file(self.path, self.keys.encrypt(chunks) if self.keys.encrypts else chunks)
+
+    def __str__(self) -> str:
+        return str(self.path)
 
 
 class DirectoryStore(Store):

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from ...errors import BusyError
 from ...ids import uuid7
 from ...locking import try_operation_lock
-from ...store import NotFound, archive_name
+from ...store import NotFound
 from ...schemas import (
     BackupDeleteResponse,
     BackupJobCreate,
@@ -57,7 +57,7 @@ async def start_backup(
     try:
         await anyio.to_thread.run_sync(lock.hold_job, job_id)
         await anyio.to_thread.run_sync(services.store.create_backup_job, job_id, len(services.settings.tables))
-        services.runner.start_backup(job_id, services.archives.archive(archive_name(job_id)), lock)
+        services.runner.start_backup(job_id, services.archives.new_archive(job_id), lock)
     except BaseException:
         await anyio.to_thread.run_sync(lock.close)
         raise
@@ -116,7 +116,8 @@ def download_backup(job_id: str, request: Request, services: Services = Depends(
         size = services.archives.info(name).size
     except NotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Backup file not found in the store: {job_id}") from None
-    return archive_response(request, services.archives, name, size, "application/zip")
+    media_type = "application/octet-stream" if name.endswith(".age") else "application/zip"  # §10: stored bytes
+    return archive_response(request, services.archives, name, size, media_type)
 
 
 @router.delete(

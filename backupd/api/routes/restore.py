@@ -15,7 +15,9 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from ...archive import ArchiveReader, Manifest
-from ...errors import ArchiveError, BusyError
+from ...age import MAGIC as AGE_MAGIC, AgeKeys, is_encrypted
+from ...errors import ArchiveError, BackupdError, BusyError
+from ...store.local import ArchiveFile
 from ...ids import uuid7
 from ...locking import try_operation_lock
 from ...schemas import RestoreJobResponse, RestoreJobStartResponse, RestoreJobStatus
@@ -37,7 +39,7 @@ UPLOAD_BODY = {
                 "type": "object",
                 "title": "RestoreUpload",
                 "properties": {"file": {"type": "string", "format": "binary",
-                                        "description": "A backupd archive (.zip)"}},
+                                        "description": "A backupd archive (.zip, or .zip.age when the server holds the identity)"}},
                 "required": ["file"],
             }
         }
@@ -49,13 +51,20 @@ class NotAZip(Exception):
     pass
 
 
-def inspect_upload(path: Path) -> Manifest:
-    """The archive's manifest; NotAZip or ArchiveError (with the reason) when unusable."""
+def inspect_upload(path: Path, keys: AgeKeys) -> Manifest:
+    """The archive's manifest; NotAZip, or a BackupdError with the reason, when unusable.
+
+    An age-encrypted upload (CONTRACT §10) is read through the server's identity.
+    """
     with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic not in ZIP_MAGIC or not zipfile.is_zipfile(path):
+        magic = f.read(len(AGE_MAGIC))
+    if is_encrypted(magic):
+        if keys.identity_file is None:
+            raise ArchiveError("The upload is an encrypted (age) backup, but the server has no"
+                               " BACKUPD_AGE_IDENTITY_FILE to decrypt it")
+    elif magic[:4] not in ZIP_MAGIC or not zipfile.is_zipfile(path):
         raise NotAZip
-    with ArchiveReader(path) as reader:
+    with ArchiveReader(ArchiveFile(path, keys)) as reader:
         return reader.manifest
 
 
@@ -103,10 +112,10 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
         except UploadInvalid as exc:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
         try:
-            manifest = await anyio.to_thread.run_sync(inspect_upload, partial)
+            manifest = await anyio.to_thread.run_sync(inspect_upload, partial, services.archives.keys)
         except NotAZip:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=NOT_A_ZIP_DETAIL) from None
-        except ArchiveError as exc:
+        except BackupdError as exc:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
         os.replace(partial, final)
         await anyio.to_thread.run_sync(lock.hold_job, job_id)
@@ -114,7 +123,7 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
             services.store.create_restore_job, job_id, len(manifest.contents), manifest.backup_id,
             manifest.created_at,
         )
-        services.runner.start_restore(job_id, final, lock)
+        services.runner.start_restore(job_id, ArchiveFile(final, services.archives.keys), lock, upload=final)
         handed_off = True
     finally:
         if not handed_off:
