@@ -37,6 +37,20 @@ class Settings(BaseSettings):
     encrypt_to: str | None = None  # comma-separated age recipients (CONTRACT §10)
     age_identity_file: Path | None = None
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    # Automatic backups, retention and drills (CONTRACT §9): initial values; PUT /api/schedule wins.
+    schedule: str = "0 2 * * *"  # five-field cron expression, or "off"
+    timezone: str = "UTC"  # IANA zone of the schedule and of the retention buckets
+    keep_last: int = Field(default=7, ge=0)
+    keep_daily: int = Field(default=7, ge=0)
+    keep_weekly: int = Field(default=4, ge=0)
+    keep_monthly: int = Field(default=6, ge=0)
+    drill_database_url: str | None = None
+    drill_schedule: str = "off"
+
+    @field_validator("drill_database_url", mode="before")
+    @classmethod
+    def _empty_drill_url_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("tables", mode="before")
     @classmethod
