@@ -103,7 +103,8 @@ def test_backup_download_restore_round_trip(server: ApiServer, client: httpx.Cli
     assert listing["total"] == 1
     assert listing["backups"][0] == {"id": job_id, "created_at": job["created_at"],
                                      "file_size_bytes": job["file_size_bytes"], "status": "completed",
-                                     "download_url": f"/api/backup/{job_id}/download"}
+                                     "download_url": f"/api/backup/{job_id}/download",
+                                     "trigger": "manual", "pinned": False}
 
     download = client.get(f"/api/backup/{job_id}/download")
     assert download.status_code == 200
@@ -452,6 +453,11 @@ SEED_FIELDS = {
     "RestoreJobResponse": {"id", "status", "progress", "backup_id", "backup_created_at", "created_at", "started_at",
                            "completed_at", "items_restored", "error_message"},
 }
+# Fields backupd adds to the seed's shapes (CONTRACT §5: added, never changing a seed field's meaning).
+ADDED_FIELDS = {
+    "BackupJobResponse": {"trigger", "pinned"},
+    "BackupListItem": {"trigger", "pinned"},
+}
 SEED_ENDPOINTS = {
     ("/api/backup", "post"): ("202", "BackupJobStartResponse"),
     ("/api/backup", "get"): ("200", "BackupListResponse"),
@@ -467,7 +473,7 @@ def test_openapi_matches_the_seed(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
     for name, fields in SEED_FIELDS.items():
-        assert set(schemas[name]["properties"]) == fields, name
+        assert set(schemas[name]["properties"]) == fields | ADDED_FIELDS.get(name, set()), name
     assert schemas["BackupJobStatus"]["enum"] == ["pending", "running", "completed", "failed"]
     assert schemas["RestoreJobStatus"]["enum"] == ["pending", "validating", "restoring", "completed", "failed"]
     assert set(schemas["BackupDeleteResponse"]["properties"]) == {"deleted"}

@@ -75,6 +75,7 @@ def make_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Api
             "api_key": None,
             "tables": DEFAULT_TABLES,
             "max_upload_bytes": 10 * 1024**3,
+            "schedule": "off",  # no automatic backup in the middle of a test (tests of §9 turn it on)
         }
         values.update(overrides)
         server = ApiServer(Settings(**values)).start()

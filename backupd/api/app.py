@@ -19,10 +19,11 @@ from ..database import connect, first_line, resolve_database_url
 from ..errors import BackupdError, ConfigError, one_line
 from ..jobs import ConnectionPool, JobReaper, JobRunner, JobStore, recover_interrupted_jobs
 from ..migrations import apply_migrations
+from ..scheduler import build_automation
 from .auth import ApiKeyMiddleware, api_key_scheme
 from .security import HostOriginMiddleware
 from .deps import Services
-from .routes import backup, export, health, restore
+from .routes import backup, drills, export, health, restore, retention, schedule
 
 log = logging.getLogger("backupd.api")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -47,6 +48,9 @@ def _prepare(settings: Settings) -> Services:
     services = Services(settings=settings, database_url=url, pool=pool, store=store, archives=archives,
                         runner=JobRunner(store, url, tuple(settings.tables), spool_dir=settings.spool_dir))
     recover_interrupted_jobs(store, url, archives, services.uploads_dir)
+    services.schedules, services.drills, services.scheduler = build_automation(
+        settings, url, pool, store, services.runner, archives)
+    services.drills.reap()  # drills a stopped process left running
     return services
 
 
@@ -59,9 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = await anyio.to_thread.run_sync(_prepare, settings)
         app.state.services = services
         reaper = JobReaper(services.store, services.archives).start()  # jobs of replicas that died
+        scheduler = services.scheduler.start()  # automatic backups and drills (CONTRACT §9)
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(scheduler.stop)
             await anyio.to_thread.run_sync(reaper.stop)
             services.pool.close()
 
@@ -73,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[
             {"name": "backup", "description": "Backup and restore jobs (seed §3)"},
             {"name": "export", "description": "Streamed event export"},
+            {"name": "schedule", "description": "Automatic backups and retention (CONTRACT §9)"},
+            {"name": "drills", "description": "Restore drills into a staging database (CONTRACT §9)"},
             {"name": "health", "description": "Liveness and database reachability"},
         ],
     )
@@ -80,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     secured = [Depends(api_key_scheme)] if settings.api_key else []
     app.include_router(restore.router, dependencies=secured)  # before backup: /restore is no job id
     app.include_router(backup.router, dependencies=secured)
+    app.include_router(retention.router, dependencies=secured)
+    app.include_router(schedule.router, dependencies=secured)
+    app.include_router(drills.router, dependencies=secured)
     app.include_router(export.router, dependencies=secured)
     app.include_router(health.router)
     if settings.api_key:

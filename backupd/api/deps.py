@@ -9,7 +9,10 @@ from typing import Any
 from fastapi import Request
 
 from ..config import Settings
+from ..drills import DrillService
 from ..jobs import ConnectionPool, JobRunner, JobStore
+from ..schedule import ScheduleStore
+from ..scheduler import Scheduler
 from ..store import Store
 
 
@@ -23,6 +26,9 @@ class Services:
     store: JobStore
     runner: JobRunner
     archives: Store
+    schedules: ScheduleStore | None = None  # automatic backups, retention, drills (CONTRACT §9)
+    drills: DrillService | None = None
+    scheduler: Scheduler | None = None
 
     @property
     def uploads_dir(self) -> Path:

@@ -9,6 +9,7 @@ from ..schemas import (
     BackupJobResponse,
     BackupListItem,
     BackupManifest,
+    DrillResult,
     RestoreJobProgress,
     RestoreJobResponse,
 )
@@ -43,6 +44,8 @@ def backup_job_response(row: dict[str, Any]) -> BackupJobResponse:
         file_size_bytes=row["file_size_bytes"] if completed else None,
         manifest=BackupManifest.model_validate(manifest) if completed and manifest else None,
         error_message=row["error_message"],
+        trigger=row.get("trigger") or "manual",
+        pinned=bool(row.get("pinned")),
     )
 
 
@@ -54,6 +57,8 @@ def backup_list_item(row: dict[str, Any]) -> BackupListItem:
         file_size_bytes=row["file_size_bytes"] or 0,
         status=row["status"],
         download_url=download_url(job_id) if row["status"] == "completed" else None,
+        trigger=row.get("trigger") or "manual",
+        pinned=bool(row.get("pinned")),
     )
 
 
@@ -68,5 +73,19 @@ def restore_job_response(row: dict[str, Any]) -> RestoreJobResponse:
         started_at=row["started_at"],
         completed_at=row["completed_at"],
         items_restored=row["items_restored"],
+        error_message=row["error_message"],
+    )
+
+def drill_result(row: dict[str, Any]) -> DrillResult:
+    """A drill_runs row (backupd.drills) as the API's DrillResult."""
+    return DrillResult(
+        id=str(row["id"]),
+        backup_id=str(row["backup_id"]),
+        status=row["status"],
+        trigger=row["trigger"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        tables=row["tables"] or {},
         error_message=row["error_message"],
     )

@@ -13,6 +13,7 @@ from ..config import Settings
 from ..database import connect, resolve_database_url
 from ..errors import ConfigError
 from ..migrations import apply_migrations
+from ..schedule import config_from_settings
 from ._common import settings_from
 
 SWITCH_INTERVAL_SECONDS = 0.001
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     check_bind(args.host, settings, insecure_no_auth=args.insecure_no_auth)  # before the database is touched
+    config_from_settings(settings)  # a bad BACKUPD_SCHEDULE / TIMEZONE / DRILL_SCHEDULE: one line, exit 1
     url = resolve_database_url(settings)
     # Migrate before binding so a database problem is a one-line error, not a server that half starts.
     with connect(url, application_name="backupd-migrate") as conn:
