@@ -11,8 +11,10 @@
  *   6. check with SQL that every table holds the archive's rows again (counts = manifest =
  *      items_restored, and row-for-row the data as it was at backup time)
  *   7. drop a file that is not a ZIP: the API's message is shown and nothing changes
- *   8. restart with BACKUPD_API_KEY: the page asks for the key once, downloads with it, deletes
- *   9. a phone-sized screen: no horizontal scrolling
+ *   8. automatic backups: the schedule in words, an invalid schedule refused with the API's reason,
+ *      a valid one saved; the backup pinned from the list; a restore drill into a staging database
+ *   9. restart with BACKUPD_API_KEY: the page asks for the key once, downloads with it, deletes
+ *  10. a phone-sized screen: no horizontal scrolling
  *
  * A screenshot of each step goes to frontend/e2e/screenshots/. The server is stopped and the
  * database dropped at the end, also on failure.
@@ -246,6 +248,16 @@ class Server {
 
 let shotNo = 0;
 const shots = [];
+/** A screenshot of one element (a panel), scrolled into view. */
+async function screenshotOf(locator, name, what) {
+  shotNo += 1;
+  const file = `${String(shotNo).padStart(2, '0')}-${name}.png`;
+  await locator.scrollIntoViewIfNeeded();
+  await locator.screenshot({ path: path.join(SHOTS, file) });
+  shots.push({ file, what });
+  log(`screenshot ${file}: ${what}`);
+}
+
 async function screenshot(page, name, what, { fullPage = true } = {}) {
   shotNo += 1;
   const file = `${String(shotNo).padStart(2, '0')}-${name}.png`;
@@ -306,12 +318,24 @@ async function main(state) {
   const dbUrl = dbUrlObj.toString();
   log(`creating database ${dbName} on ${dbUrlObj.host}`);
   sql(ADMIN_URL, `CREATE DATABASE ${quoteIdent(dbName)}`);
-  state.dropDatabase = () => sql(ADMIN_URL, `DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`);
+  const drillName = `${dbName}_drill`; // the staging database of restore drills (empty: the drill migrates it)
+  sql(ADMIN_URL, `CREATE DATABASE ${quoteIdent(drillName)}`);
+  const drillUrlObj = new URL(ADMIN_URL);
+  drillUrlObj.pathname = `/${drillName}`;
+  state.dropDatabase = () => {
+    sql(ADMIN_URL, `DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`);
+    sql(ADMIN_URL, `DROP DATABASE IF EXISTS ${quoteIdent(drillName)} WITH (FORCE)`);
+  };
 
   const env = { ...process.env };
-  for (const k of ['DATABASE_URL', 'BACKUPD_API_KEY', 'BACKUPD_TABLES', 'BACKUPD_BACKUP_DIR', 'BACKUPD_MAX_UPLOAD_BYTES']) delete env[k];
+  for (const k of ['DATABASE_URL', 'BACKUPD_API_KEY', 'BACKUPD_TABLES', 'BACKUPD_BACKUP_DIR', 'BACKUPD_MAX_UPLOAD_BYTES',
+    'BACKUPD_STORE', 'BACKUPD_SCHEDULE', 'BACKUPD_TIMEZONE', 'BACKUPD_KEEP_LAST', 'BACKUPD_KEEP_DAILY',
+    'BACKUPD_KEEP_WEEKLY', 'BACKUPD_KEEP_MONTHLY', 'BACKUPD_DRILL_SCHEDULE', 'BACKUPD_TEST_CLOCK']) delete env[k];
   Object.assign(env, {
     BACKUPD_DATABASE_URL: dbUrl,
+    BACKUPD_DRILL_DATABASE_URL: drillUrlObj.toString(),
+    BACKUPD_SCHEDULE: '0 2 * * *',
+    BACKUPD_TIMEZONE: 'Europe/Berlin',
     BACKUPD_DATA_DIR: path.join(state.tmp, 'data'),
     PYTHONUNBUFFERED: '1',
   });
@@ -492,6 +516,57 @@ async function main(state) {
   );
   await screenshot(page, 'restore-rejected', "a dropped file that is not a ZIP: the API's 400 message, shown as an error");
   checkEqual(fingerprint(dbUrl), restored, 'data after a refused upload');
+
+  // 8b. automatic backups, pinning and a restore drill ---------------------------------------------
+  const auto = page.getByTestId('automatic-backups');
+  await auto.getByTestId('schedule-words').waitFor();
+  checkEqual((await auto.getByTestId('schedule-words').textContent())?.trim(), 'Every day at 02:00 (Europe/Berlin)',
+    'the schedule in words');
+  const nextRun = (await auto.getByTestId('next-run').textContent()) ?? '';
+  check(/\bin \d+ (minutes?|hours?|day)\)/.test(nextRun), `the next run is not shown as a time to come: "${nextRun}"`);
+  await screenshotOf(auto, 'automatic-backups', 'the Automatic backups panel: schedule in words, next run, last scheduled result, retention and the form');
+
+  const cron = auto.getByLabel('Schedule', { exact: true });
+  await cron.fill('61 2 * * *');
+  await auto.getByRole('button', { name: 'Save schedule' }).click();
+  const scheduleError = auto.getByTestId('schedule-error');
+  await scheduleError.waitFor({ timeout: WAIT_MS });
+  checkEqual((await scheduleError.textContent())?.trim(), "Not saved: Invalid cron expression '61 2 * * *': bad minute",
+    "the API's reason for an invalid schedule");
+  checkEqual((await server.api('/api/schedule')).json.schedule, '0 2 * * *', 'the schedule after a refused change');
+  await screenshotOf(auto, 'schedule-invalid', "an invalid cron expression: the API's 400 reason under the form, nothing saved");
+
+  await cron.fill('30 3 * * 1-5');
+  await auto.getByLabel('Daily').fill('14');
+  await auto.getByRole('button', { name: 'Save schedule' }).click();
+  await auto.getByText('Every Monday to Friday at 03:30 (Europe/Berlin)').waitFor({ timeout: WAIT_MS });
+  const savedSchedule = (await server.api('/api/schedule')).json;
+  checkEqual([savedSchedule.schedule, savedSchedule.timezone, savedSchedule.retention.keep_daily],
+    ['30 3 * * 1-5', 'Europe/Berlin', 14], 'the schedule saved on the server');
+  log(`schedule saved; next run ${savedSchedule.next_run_at}`);
+
+  const item = page.locator(`.backup-item[data-backup-id="${backupId}"]`);
+  checkEqual((await item.getByTestId('trigger-badge').textContent())?.trim(), 'manual', 'trigger badge of a clicked backup');
+  await item.getByRole('button', { name: /^Pin the backup from/ }).click();
+  await item.getByRole('button', { name: /^Unpin the backup from/ }).waitFor({ timeout: WAIT_MS });
+  await item.locator('.badge-pinned').waitFor();
+  checkEqual((await server.api(`/api/backup/${backupId}`)).json.pinned, true, 'pinned on the server');
+  await screenshotOf(page.locator('section[aria-labelledby=list-heading]'), 'backup-pinned',
+    'the saved backup with its "manual" trigger badge, pinned: a "pinned" badge and an Unpin toggle');
+
+  const drills = page.getByTestId('drills');
+  await drills.getByRole('button', { name: 'Start drill' }).click();
+  const verdict = drills.getByTestId('last-drill');
+  await verdict.getByText(/passed|failed/).waitFor({ timeout: WAIT_MS });
+  const verdictText = (await verdict.textContent())?.trim() ?? '';
+  const drillList = (await server.api('/api/drills')).json;
+  check(verdictText.startsWith('Last verified restore: passed'),
+    `the drill did not pass: "${verdictText}" ${JSON.stringify(drillList.drills[0])}`);
+  checkEqual(drillList.drills[0].backup_id, backupId, 'the drilled backup');
+  checkEqual(Object.keys(drillList.drills[0].tables).sort(), [...TABLES].sort(), 'tables compared by the drill');
+  check(Object.values(drillList.drills[0].tables).every((t) => t.checksum_match), 'a table of the drill did not match');
+  checkEqual(counts(fingerprint(drillUrlObj.toString())), manifestCounts, 'rows in the staging database after the drill');
+  await screenshotOf(drills, 'drill-passed', 'a restore drill of the saved backup: "Last verified restore: passed", and the history');
 
   check(pageErrors.length === 0, `errors in the page: ${pageErrors.join('; ')}`);
   await context.close();

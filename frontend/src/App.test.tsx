@@ -88,7 +88,7 @@ describe('create backup', () => {
     let polls = 0;
     stubFetch((call) => {
       if (call.method === 'POST') return json({ job_id: BACKUP_ID, status: 'pending', message: 'ok' }, 202);
-      if (call.url === '/api/backup') return json({ backups: [], total: 0 });
+      if (call.url !== `/api/backup/${BACKUP_ID}`) return json({ backups: [], total: 0 });
       return json(backupJob(statuses[Math.min(polls++, 1)]));
     });
     renderApp();

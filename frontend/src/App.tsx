@@ -1,8 +1,10 @@
 import { useCallback, useEffect, useState } from 'react';
 
 import { ApiKeyDialog } from './components/ApiKeyDialog';
+import { AutomaticBackupsPanel } from './components/AutomaticBackupsPanel';
 import { BackupList } from './components/BackupList';
 import { CreateBackupPanel } from './components/CreateBackupPanel';
+import { DrillsPanel } from './components/DrillsPanel';
 import { RestorePanel } from './components/RestorePanel';
 import { setApiKeyPrompt } from './services/backupApi';
 import type { ApiKeyPromptReason } from './services/backupApi';
@@ -45,6 +47,8 @@ export function App() {
         <CreateBackupPanel deletedIds={deletedIds} />
         <BackupList onDeleted={(id) => setDeletedIds((prev) => new Set(prev).add(id))} />
         <RestorePanel />
+        <AutomaticBackupsPanel />
+        <DrillsPanel />
       </main>
       {prompt ? (
         <ApiKeyDialog reason={prompt.reason} onSubmit={(key) => answer(key)} onCancel={() => answer(null)} />

@@ -1,10 +1,13 @@
 import { useRef, useState } from 'react';
 
+import { usePinBackup } from '../hooks/useAutomation';
 import { useBackupList, useDeleteBackup } from '../hooks/useBackup';
 import type { BackupListItem } from '../types/backup';
 import { formatBytes, formatDateTime } from '../utils/format';
 import { ConfirmDialog } from './ConfirmDialog';
 import { DownloadLink } from './DownloadLink';
+
+const TRIGGER_TEXT = { manual: 'manual', schedule: 'scheduled', safety: 'safety' } as const;
 
 export interface BackupListProps {
   onDeleted?: (jobId: string) => void;
@@ -13,6 +16,7 @@ export interface BackupListProps {
 export function BackupList({ onDeleted }: BackupListProps) {
   const list = useBackupList();
   const remove = useDeleteBackup();
+  const pin = usePinBackup();
   const [toDelete, setToDelete] = useState<BackupListItem | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const headingRef = useRef<HTMLHeadingElement>(null);
@@ -48,6 +52,12 @@ export function BackupList({ onDeleted }: BackupListProps) {
         </div>
       ) : null}
 
+      {pin.error ? (
+        <p className="message message-error" role="alert">
+          Could not change the pin: {pin.error.message}
+        </p>
+      ) : null}
+
       {list.data && backups.length === 0 ? (
         <p className="empty">No backups yet. Create one above; it will appear here.</p>
       ) : null}
@@ -56,6 +66,7 @@ export function BackupList({ onDeleted }: BackupListProps) {
         <ul className="backup-list" aria-label="Backups, newest first">
           {backups.map((backup) => {
             const created = formatDateTime(backup.created_at);
+            const trigger = backup.trigger ?? 'manual';
             return (
               <li key={backup.id} className="backup-item" data-backup-id={backup.id}>
                 <div className="backup-info">
@@ -66,8 +77,28 @@ export function BackupList({ onDeleted }: BackupListProps) {
                   <span className="backup-id" title={backup.id}>
                     {backup.id}
                   </span>
+                  <span className="backup-tags">
+                    <span className={`badge badge-trigger badge-${trigger}`} data-testid="trigger-badge">
+                      {TRIGGER_TEXT[trigger] ?? trigger}
+                    </span>
+                    {backup.pinned ? (
+                      <span className="badge badge-pinned" title="Retention never removes a pinned backup">
+                        pinned
+                      </span>
+                    ) : null}
+                  </span>
                 </div>
                 <div className="backup-actions">
+                  <button
+                    type="button"
+                    className="button button-pin"
+                    aria-pressed={!!backup.pinned}
+                    aria-label={`${backup.pinned ? 'Unpin' : 'Pin'} the backup from ${created}`}
+                    disabled={pin.isPending && pin.variables?.id === backup.id}
+                    onClick={() => pin.mutate({ id: backup.id, pinned: !backup.pinned })}
+                  >
+                    {backup.pinned ? 'Unpin' : 'Pin'}
+                  </button>
                   {backup.status === 'completed' ? (
                     <DownloadLink
                       jobId={backup.id}

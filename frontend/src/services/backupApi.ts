@@ -9,6 +9,12 @@
  *   DELETE /api/backup/:id          - Delete backup
  *   POST   /api/backup/restore      - Start restore (multipart file upload)
  *   GET    /api/backup/restore/:id  - Get restore status
+ *   PATCH  /api/backup/:id          - Pin or unpin a backup ({"pinned": bool})
+ *   GET    /api/schedule            - Automatic-backup schedule and retention
+ *   PUT    /api/schedule            - Change them (any subset)
+ *   POST   /api/backup/:id/drill    - Start a restore drill of a saved backup
+ *   GET    /api/drills              - Drill history, newest first
+ *   GET    /api/drills/:id          - One drill
  *
  * Errors: every non-2xx answer becomes an `ApiError` whose message is the API's
  * `{"detail": "..."}` text, so the page can show it as is.
@@ -23,8 +29,13 @@ import type {
   BackupJob,
   BackupJobStartResponse,
   BackupListResponse,
+  DrillListResponse,
+  DrillResult,
+  DrillStartResponse,
   RestoreJob,
   RestoreJobStartResponse,
+  ScheduleResponse,
+  ScheduleUpdate,
 } from '../types/backup';
 
 const API_BASE = '/api/backup';
@@ -205,6 +216,53 @@ export async function startRestore(file: File): Promise<RestoreJobStartResponse>
 
 export async function getRestoreJob(jobId: string): Promise<RestoreJob> {
   return requestJson<RestoreJob>(`${API_BASE}/restore/${encodeURIComponent(jobId)}`, { method: 'GET' });
+}
+
+// ---------------------------------------------------------------------------
+// Pinning, schedule and drills (CONTRACT §9)
+// ---------------------------------------------------------------------------
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+export async function setBackupPinned(jobId: string, pinned: boolean): Promise<BackupJob> {
+  return requestJson<BackupJob>(`${API_BASE}/${encodeURIComponent(jobId)}`, {
+    method: 'PATCH',
+    headers: JSON_HEADERS,
+    body: JSON.stringify({ pinned }),
+  });
+}
+
+/** Throws when an answer is not the shape the page needs (an older server, a proxy's page). */
+function expectShape<T>(data: T, ok: (data: T) => boolean, path: string): T {
+  if (!data || typeof data !== 'object' || !ok(data)) throw new Error(`Unexpected answer from ${path}`);
+  return data;
+}
+
+export async function getSchedule(): Promise<ScheduleResponse> {
+  const data = await requestJson<ScheduleResponse>('/api/schedule', { method: 'GET' });
+  return expectShape(data, (d) => typeof d.schedule === 'string' && !!d.retention, '/api/schedule');
+}
+
+export async function updateSchedule(update: ScheduleUpdate): Promise<ScheduleResponse> {
+  const data = await requestJson<ScheduleResponse>('/api/schedule', {
+    method: 'PUT',
+    headers: JSON_HEADERS,
+    body: JSON.stringify(update),
+  });
+  return expectShape(data, (d) => typeof d.schedule === 'string' && !!d.retention, '/api/schedule');
+}
+
+export async function startDrill(backupId: string): Promise<DrillStartResponse> {
+  return requestJson<DrillStartResponse>(`${API_BASE}/${encodeURIComponent(backupId)}/drill`, { method: 'POST' });
+}
+
+export async function listDrills(): Promise<DrillListResponse> {
+  const data = await requestJson<DrillListResponse>('/api/drills', { method: 'GET' });
+  return expectShape(data, (d) => Array.isArray(d.drills), '/api/drills');
+}
+
+export async function getDrill(drillId: string): Promise<DrillResult> {
+  return requestJson<DrillResult>(`/api/drills/${encodeURIComponent(drillId)}`, { method: 'GET' });
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 export type BackupJobStatus = 'pending' | 'running' | 'completed' | 'failed';
 export type RestoreJobStatus = 'pending' | 'validating' | 'restoring' | 'completed' | 'failed';
 
+// What started a backup (backupd addition): the page, the scheduler, or a restore's safety backup
+export type BackupTrigger = 'manual' | 'schedule' | 'safety';
+
 // Backup manifest (from backend)
 export interface BackupContentInfo {
   count: number;
@@ -35,6 +38,9 @@ export interface BackupJob {
   file_size_bytes: number | null;
   manifest: BackupManifest | null;
   error_message: string | null;
+  /** backupd additions (CONTRACT §9); absent from servers that predate them. */
+  trigger?: BackupTrigger;
+  pinned?: boolean;
 }
 
 export interface BackupListItem {
@@ -43,6 +49,8 @@ export interface BackupListItem {
   file_size_bytes: number;
   status: BackupJobStatus;
   download_url: string | null;
+  trigger?: BackupTrigger;
+  pinned?: boolean;
 }
 
 export interface BackupListResponse {
@@ -82,4 +90,69 @@ export interface RestoreJobStartResponse {
   job_id: string;
   status: RestoreJobStatus;
   message: string;
+}
+
+// ---------------------------------------------------------------------------
+// Schedules, retention and restore drills (backupd additions, CONTRACT §9)
+// ---------------------------------------------------------------------------
+
+export interface RetentionPolicy {
+  keep_last: number;
+  keep_daily: number;
+  keep_weekly: number;
+  keep_monthly: number;
+}
+
+export interface ScheduledBackupSummary {
+  id: string;
+  status: BackupJobStatus;
+  created_at: string;
+}
+
+export interface ScheduleResponse {
+  schedule: string; // five-field cron expression, or 'off'
+  timezone: string; // IANA zone
+  next_run_at: string | null;
+  last_scheduled_backup: ScheduledBackupSummary | null;
+  retention: RetentionPolicy;
+  drill_schedule: string;
+  next_drill_at: string | null;
+  drill_configured: boolean;
+}
+
+/** PUT /api/schedule: any subset of the settable fields. */
+export interface ScheduleUpdate {
+  schedule?: string;
+  timezone?: string;
+  retention?: Partial<RetentionPolicy>;
+}
+
+export type DrillStatus = 'pending' | 'running' | 'passed' | 'failed';
+
+export interface DrillTableResult {
+  expected_rows: number;
+  restored_rows: number | null;
+  checksum_match: boolean;
+}
+
+export interface DrillResult {
+  id: string;
+  backup_id: string;
+  status: DrillStatus;
+  trigger: 'manual' | 'schedule';
+  created_at: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  tables: Record<string, DrillTableResult>;
+  error_message: string | null;
+}
+
+export interface DrillListResponse {
+  drills: DrillResult[];
+  total: number;
+}
+
+export interface DrillStartResponse {
+  drill_id: string;
+  status: DrillStatus;
 }
