@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from psycopg import sql
 
@@ -44,10 +44,19 @@ def range_condition(since: datetime | None, until: datetime | None) -> sql.Compo
     """The WHERE clause for `since <= started_at < until` (either bound optional)."""
     parts: list[sql.Composable] = []
     if since is not None:
-        parts.append(sql.SQL("t.started_at >= {}").format(sql.Literal(since)))
+        parts.append(sql.SQL("t.started_at >= {}").format(_instant(since)))
     if until is not None:
-        parts.append(sql.SQL("t.started_at < {}").format(sql.Literal(until)))
+        parts.append(sql.SQL("t.started_at < {}").format(_instant(until)))
     return sql.SQL(" AND ").join(parts) if parts else None
+
+
+def _instant(value: datetime) -> sql.Composable:
+    """The instant as a timestamptz expression, computed by PostgreSQL from local time and offset:
+    PostgreSQL refuses offsets past ±15:59 that RFC 3339 allows (up to ±23:59), and near year 1 or
+    9999 the UTC instant may lie outside what a Python datetime holds."""
+    offset = value.utcoffset() or timedelta(0)
+    return sql.SQL("(({}::timestamp - {}::interval) AT TIME ZONE 'UTC')").format(
+        sql.Literal(value.replace(tzinfo=None)), sql.Literal(offset))
 
 
 def iter_events(database_url: str, since: datetime | None = None, until: datetime | None = None, *,

@@ -223,6 +223,18 @@ class HealthResponse(BaseModel):
     database: str = Field("ok", description="Database reachability")
     version: str = Field(..., description="backupd version")
 
+
+class ErrorResponse(BaseModel):
+    """Every error body of the API: FastAPI's `{"detail": "..."}` with a one-line reason (CONTRACT §5).
+
+    Request validation errors (422) are the exception: FastAPI's `HTTPValidationError`, a list.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"example": {"detail": "Backup job not found: 0194…"}})
+
+    detail: str = Field(..., description="Why the request failed, in one line")
+
+
 # =============================================================================
 # Schedules, retention, pinning and drills (backupd additions, CONTRACT §9)
 # =============================================================================

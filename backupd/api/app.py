@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .. import __version__
 from ..config import Settings
@@ -21,6 +24,7 @@ from ..jobs import ConnectionPool, JobReaper, JobRunner, JobStore, recover_inter
 from ..migrations import apply_migrations
 from ..scheduler import build_automation
 from .auth import ApiKeyMiddleware, api_key_scheme
+from .responses import document_common_errors
 from .security import HostOriginMiddleware
 from .deps import Services
 from .routes import backup, drills, export, health, restore, retention, schedule
@@ -99,8 +103,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HostOriginMiddleware, allowed_hosts=settings.allowed_hosts,
                        check_host=not settings.api_key)
     _add_error_handlers(app)
+    _add_openapi_hook(app, api_key=bool(settings.api_key))
     _mount_web_ui(app, WEB_DIR)
     return app
+
+
+def _add_openapi_hook(app: FastAPI, *, api_key: bool) -> None:
+    """/openapi.json documents the statuses every /api operation can answer (responses.document_common_errors)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_common_errors(generate(), api_key=api_key)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Routes one by one: newer FastAPI keeps an included router as one route of the app."""
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        yield from (_leaf_routes(contexts()) if callable(contexts) else [route])
+
+
+def allowed_methods(app: FastAPI, scope: dict) -> list[str]:
+    """Every method of the path (FastAPI makes one route per method, and Starlette's 405 names only
+    the first route whose path matched). As in OpenAPI, a concrete path wins over a templated one:
+    /api/backup/restore has the methods of that path, not those of /api/backup/{job_id}."""
+    by_template: dict[int, set[str]] = {}
+    for route in _leaf_routes(app.router.routes):
+        match, _ = route.matches(scope)
+        if match != Match.NONE:
+            template = getattr(route, "path_format", None) or getattr(route, "path", "")
+            methods = getattr(route, "methods", None) or getattr(
+                getattr(route, "starlette_route", None), "methods", None) or set()
+            by_template.setdefault(template.count("{"), set()).update(methods)
+    return sorted(by_template[min(by_template)]) if by_template else []
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -114,6 +153,16 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BackupdError)
     async def _backupd_error(_: Request, exc: BackupdError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=500)
+
+    @app.exception_handler(405)
+    async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+        """405 with an `Allow` that lists every method of the path (RFC 9110 §15.5.6)."""
+        headers = dict(getattr(exc, "headers", None) or {})
+        methods = allowed_methods(request.app, request.scope)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
+        detail = exc.detail if isinstance(exc, StarletteHTTPException) else "Method Not Allowed"
+        return JSONResponse({"detail": detail}, status_code=405, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

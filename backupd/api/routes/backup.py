@@ -25,12 +25,28 @@ from ...schemas import (
 )
 from ..deps import Services, get_services
 from ..download import archive_response
-from ..responses import backup_job_response, backup_list_item, error_doc
+from ..responses import backup_job_response, backup_list_item, error_doc, error_responses
 
 log = logging.getLogger("backupd.api")
 router = APIRouter(prefix="/api/backup", tags=["backup"])
 
 BUSY_DETAIL = "Another backup or restore is already running"
+NOT_FOUND_DOC = "Backup job not found: {job_id}"
+BINARY = {"type": "string", "format": "binary"}
+# Starlette's FileResponse answers a malformed Range header of a locally stored archive in text/plain.
+DOWNLOAD_BAD_REQUEST = error_doc("Backup job is not complete (status: {status})")
+DOWNLOAD_BAD_REQUEST["content"]["text/plain"] = {"schema": {"type": "string"}, "example": "Malformed range header."}
+JOB_ID_LINKS = {  # OpenAPI links: what a client (and schemathesis' stateful phase) does with a new job id
+    name: {"operationRef": f"#/paths/~1api~1backup~1{{job_id}}{suffix}/{method}",
+           "parameters": {"job_id": "$response.body#/job_id"}, "description": description}
+    for name, suffix, method, description in (
+        ("GetBackupJob", "", "get", "Poll the job"),
+        ("DownloadBackup", "~1download", "get", "Download the archive once completed"),
+        ("DeleteBackup", "", "delete", "Delete the backup once finished"),
+        ("PinBackup", "", "patch", "Pin or unpin the backup"),
+        ("DrillBackup", "~1drill", "post", "Start a restore drill of the backup once completed"),
+    )
+}
 
 
 def not_found(job_id: str) -> HTTPException:
@@ -42,7 +58,8 @@ def not_found(job_id: str) -> HTTPException:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BackupJobStartResponse,
     summary="Start a backup job",
-    responses={409: error_doc(BUSY_DETAIL)},
+    responses={202: {"links": JOB_ID_LINKS},
+               **error_responses({400: "There was an error parsing the body", 409: BUSY_DETAIL})},
 )
 async def start_backup(
     body: BackupJobCreate | None = Body(None),
@@ -81,7 +98,7 @@ def list_backups(services: Services = Depends(get_services)) -> BackupListRespon
     "/{job_id}",
     response_model=BackupJobResponse,
     summary="Get a backup job's status",
-    responses={404: error_doc("Backup job not found: {job_id}")},
+    responses=error_responses({404: NOT_FOUND_DOC}),
 )
 def get_backup_job(job_id: str, services: Services = Depends(get_services)) -> BackupJobResponse:
     row = services.store.get("backup", job_id)
@@ -95,11 +112,16 @@ def get_backup_job(job_id: str, services: Services = Depends(get_services)) -> B
     response_class=Response,
     summary="Download a backup archive",
     responses={
-        200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
-              "description": "The archive (HTTP Range requests supported)"},
-        206: {"description": "Partial content (Range request)"},
-        400: error_doc("Backup job is not complete (status: {status})"),
-        404: error_doc("Backup job not found: {job_id}"),
+        200: {"content": {"application/zip": {"schema": BINARY}, "application/octet-stream": {"schema": BINARY}},
+              "description": "The archive (HTTP Range requests supported); an encrypted one (.zip.age) is"
+                             " application/octet-stream"},
+        206: {"content": {"application/zip": {"schema": BINARY}, "application/octet-stream": {"schema": BINARY},
+                          "multipart/byteranges": {"schema": BINARY}},
+              "description": "Partial content (Range request; several ranges as multipart/byteranges)"},
+        400: DOWNLOAD_BAD_REQUEST,
+        **error_responses({404: NOT_FOUND_DOC + " / Backup file not found in the store: {job_id}"}),
+        416: {"content": {"text/plain": {"schema": {"type": "string"}}},
+              "description": "Range not satisfiable (`Content-Range: bytes */{size}`)"},
     },
 )
 def download_backup(job_id: str, request: Request, services: Services = Depends(get_services)) -> Response:
@@ -124,8 +146,7 @@ def download_backup(job_id: str, request: Request, services: Services = Depends(
     "/{job_id}",
     response_model=BackupDeleteResponse,
     summary="Delete a backup (file and job)",
-    responses={404: error_doc("Backup job not found: {job_id}"),
-               409: error_doc("Backup job is still running (status: {status})")},
+    responses=error_responses({404: NOT_FOUND_DOC, 409: "Backup job is still running (status: {status})"}),
 )
 def delete_backup(job_id: str, services: Services = Depends(get_services)) -> BackupDeleteResponse:
     row = services.store.get("backup", job_id)

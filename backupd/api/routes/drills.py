@@ -20,6 +20,9 @@ router = APIRouter(tags=["drills"])
     response_model=DrillStartResponse,
     summary="Start a restore drill of a saved backup",
     responses={
+        202: {"links": {"GetDrill": {"operationRef": "#/paths/~1api~1drills~1{drill_id}/get",
+                                     "parameters": {"drill_id": "$response.body#/drill_id"},
+                                     "description": "Poll the drill"}}},
         400: error_doc("Backup job is not complete (status: {status}) / No drill database configured: … /"
                        " Refusing to drill into the application database: …"),
         404: error_doc("Backup job not found: {job_id}"),

@@ -10,10 +10,23 @@ from fastapi.responses import StreamingResponse
 
 from ...export import iter_events, parse_timestamp
 from ..deps import Services, get_services
-from ..responses import error_doc
+from ..responses import error_responses
 
 router = APIRouter(prefix="/api/export", tags=["export"])
 NDJSON = "application/x-ndjson"
+
+
+def timestamp_parameter(name: str, meaning: str) -> dict[str, object]:
+    """An optional RFC 3339 date-time query parameter (declared by hand for `allowEmptyValue`).
+
+    Checked by parse_timestamp, not by FastAPI (400 with the reason, never 422): every RFC 3339 date-time
+    is accepted, and so are the other ISO 8601 forms datetime.fromisoformat reads (a date alone, no
+    offset meaning UTC, a space for T or, from an unencoded '+' in a URL, before the offset). An empty
+    value (`?since=`, as an HTML form sends an empty field) means no bound.
+    """
+    return {"name": name, "in": "query", "required": False, "allowEmptyValue": True,
+            "description": f"RFC 3339 date-time (ISO 8601; no offset means UTC): {meaning}; empty or absent: no bound",
+            "schema": {"type": "string", "format": "date-time", "examples": ["2026-01-31T00:00:00Z"]}}
 
 
 def _parse(name: str, value: str | None):  # -> datetime | None
@@ -44,15 +57,18 @@ async def _stream(first: bytes | None, rest: Iterator[bytes]) -> AsyncIterator[b
     "/events",
     response_class=StreamingResponse,
     summary="Export events as JSON lines",
+    openapi_extra={"parameters": [timestamp_parameter("since", "events with started_at >= since"),
+                                  timestamp_parameter("until", "events with started_at < until")]},
     responses={
         200: {"content": {NDJSON: {"schema": {"type": "string"}}},
               "description": "One JSON object per line, in (started_at, id) order, same encoding as the archive"},
-        400: error_doc("Invalid timestamp for 'since': ..."),
+        **error_responses({400: "Invalid timestamp for '{since|until}': {value} (expected ISO 8601, e.g."
+                                " 2026-01-31T00:00:00Z)"}),
     },
 )
 async def export_events(
-    since: str | None = Query(None, description="ISO 8601; events with started_at >= since"),
-    until: str | None = Query(None, description="ISO 8601; events with started_at < until"),
+    since: str | None = Query(None, include_in_schema=False),  # documented by timestamp_parameter
+    until: str | None = Query(None, include_in_schema=False),
     services: Services = Depends(get_services),
 ) -> StreamingResponse:
     since_at, until_at = _parse("since", since), _parse("until", until)

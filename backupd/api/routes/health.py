@@ -9,14 +9,14 @@ from ...database import check_database
 from ...errors import ConfigError
 from ...schemas import HealthResponse
 from ..deps import Services, get_services
-from ..responses import error_doc
+from ..responses import error_responses
 
 router = APIRouter(prefix="/api", tags=["health"])
 CHECK_TIMEOUT_SECONDS = 3
 
 
 @router.get("/health", response_model=HealthResponse, summary="Service and database health",
-            responses={503: error_doc("Database unavailable: ...")})
+            responses=error_responses({503: "Database unavailable: {reason}"}))
 def health(services: Services = Depends(get_services)) -> HealthResponse:
     try:
         check_database(services.database_url, CHECK_TIMEOUT_SECONDS)

@@ -22,7 +22,7 @@ from ...ids import uuid7
 from ...locking import try_operation_lock
 from ...schemas import RestoreJobResponse, RestoreJobStartResponse, RestoreJobStatus
 from ..deps import Services, get_services
-from ..responses import error_doc, restore_job_response
+from ..responses import error_responses, restore_job_response
 from ..upload import UploadInvalid, UploadTooLarge, declared_too_large, receive_upload
 from .backup import BUSY_DETAIL
 
@@ -83,9 +83,15 @@ def _cleanup(*paths: Path) -> None:
     summary="Start a restore from an uploaded archive",
     openapi_extra={"requestBody": UPLOAD_BODY},
     responses={
-        400: error_doc(NOT_A_ZIP_DETAIL),
-        409: error_doc(BUSY_DETAIL),
-        413: error_doc("Upload exceeds the limit of {BACKUPD_MAX_UPLOAD_BYTES} bytes"),
+        202: {"links": {"GetRestoreJob": {
+            "operationRef": "#/paths/~1api~1backup~1restore~1{job_id}/get",
+            "parameters": {"job_id": "$response.body#/job_id"}, "description": "Poll the job"}}},
+        **error_responses({
+            400: f"{NOT_A_ZIP_DETAIL} / the reason the archive is unusable (no readable manifest, unsupported"
+                 " version) / the body is not multipart/form-data with a 'file' field",
+            409: BUSY_DETAIL,
+            413: "Upload exceeds the limit of {BACKUPD_MAX_UPLOAD_BYTES} bytes",
+        }),
     },
 )
 async def start_restore(request: Request, services: Services = Depends(get_services)) -> RestoreJobStartResponse:
@@ -141,7 +147,7 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
     "/restore/{job_id}",
     response_model=RestoreJobResponse,
     summary="Get a restore job's status",
-    responses={404: error_doc("Restore job not found: {job_id}")},
+    responses=error_responses({404: "Restore job not found: {job_id}"}),
 )
 def get_restore_job(job_id: str, services: Services = Depends(get_services)) -> RestoreJobResponse:
     row = services.store.get("restore", job_id)

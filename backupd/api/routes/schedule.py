@@ -14,7 +14,7 @@ from ..responses import error_doc
 
 router = APIRouter(prefix="/api/schedule", tags=["schedule"])
 
-KEEP = {"type": "integer", "minimum": 0}
+KEEP = {"type": "integer", "minimum": 0, "maximum": 1_000_000}  # as schedule.validate_changes checks
 UPDATE_BODY = request_body(
     {"type": "object", "title": "ScheduleUpdate", "additionalProperties": False,
      "description": "Any subset of the settable fields; stored in the database, they win over the environment",
