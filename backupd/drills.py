@@ -86,6 +86,14 @@ def is_same_database(app_url: str, drill_url: str) -> bool:
         return False
 
 
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10):
+            return True
+    except psycopg.Error:
+        return False
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -168,13 +176,20 @@ class DrillService:
     archives: Store
     tables: tuple[str, ...]
     _threads: dict[str, threading.Thread] = field(default_factory=dict)
+    _target_ok: bool = False  # the drill database was reached and is not the application database
 
     def check_target(self) -> str:
-        """The drill database URL, or DrillRefused (none configured; the application database)."""
+        """The drill database URL, or DrillRefused (none configured; the application database).
+
+        Once the drill database answered as a separate database that is remembered (scheduled drills
+        ask every tick); an unreachable one is asked again next time."""
         if not self.drill_url:
             raise DrillRefused(NOT_CONFIGURED)
+        if self._target_ok:
+            return self.drill_url
         if is_same_database(self.database_url, self.drill_url):
             raise DrillRefused(SAME_DATABASE)
+        self._target_ok = _reachable(self.drill_url)
         return self.drill_url
 
     def start(self, backup: dict[str, Any], trigger: str = "manual") -> dict[str, Any]:
@@ -196,12 +211,9 @@ class DrillService:
         return row
 
     def start_scheduled(self, slot: datetime) -> dict[str, Any] | None:
-        """The drill of a scheduled time, if this replica claims it (None: busy, claimed, no backup)."""
-        try:
-            self.check_target()
-        except DrillRefused as exc:
-            log.warning("scheduled drill at %s skipped: %s", slot.isoformat(), exc)
-            return None
+        """The drill of a scheduled time, if this replica claims it (None: busy, claimed, no backup).
+        DrillRefused when there is no usable drill database."""
+        self.check_target()
         try:
             lock = try_drill_lock(self.database_url)
         except BusyError:

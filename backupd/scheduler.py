@@ -24,7 +24,7 @@ from datetime import datetime
 
 from .clock import Clock, clock_from_env
 from .config import Settings
-from .drills import DrillService, DrillStore
+from .drills import DrillRefused, DrillService, DrillStore
 from .errors import BusyError, one_line
 from .ids import uuid7
 from .jobs import ConnectionPool, JobRunner, JobStore
@@ -87,8 +87,12 @@ class Scheduler:
                 started.append(job_id)
         if self.drills is not None:
             drill_slot = self.schedules.due(DRILL, config.drill)
+            row = None
             if drill_slot is not None:
-                row = self.drills.start_scheduled(drill_slot)
+                try:
+                    row = self.drills.start_scheduled(drill_slot)
+                except DrillRefused as exc:  # said once, not every tick
+                    self._warn_once(f"drill:{exc}", "scheduled drills are skipped: %s", exc)
                 if row is not None:
                     log.info("scheduled drill %s of backup %s for %s", row["id"], row["backup_id"],
                              drill_slot.isoformat())

@@ -140,3 +140,19 @@ def test_scheduled_drill_and_reaping(make_server, db: psycopg.Connection, empty_
         body = c.get(f"/api/drills/{orphan}").json()
         assert body["status"] == "failed" and body["error_message"] == INTERRUPTED
     wait_idle(server)
+
+
+def test_scheduled_drills_without_a_drill_database_start_nothing(make_server, db: psycopg.Connection,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    fill_app_data(db, events=5)
+    server = make_server(drill_schedule="0 4 * * *")
+    clock = manual(server, "2026-03-01T03:00:00Z")
+    with server.client() as c:
+        run_backup(c)
+        assert c.get("/api/schedule").json()["next_drill_at"] is None
+    assert server.services.scheduler.tick() == []
+    clock.set("2026-03-01T04:00:01Z")
+    with caplog.at_level("WARNING", logger="backupd.scheduler"):
+        assert server.services.scheduler.tick() == [] and server.services.scheduler.tick() == []
+    assert [r.getMessage() for r in caplog.records] == [f"scheduled drills are skipped: {NOT_CONFIGURED}"]
+    assert db.execute("SELECT count(*) FROM drill_runs").fetchone()[0] == 0
