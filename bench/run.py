@@ -1,12 +1,21 @@
 """Benchmark backupd against pg_dump -Fc / pg_restore on the same server, in the same run.
 
     python bench/run.py [--events N] [--repeat R] [--database-url URL]
+                        [--store SPEC ...] [--s3-endpoint URL] [--pg-jobs J] [--results PATH]
 
-Fills a fresh database with `backupd demo-data`, then alternates the two sides R times and
+Fills a fresh database with `backupd demo-data`, then alternates the sides R times and
 quotes medians: backup vs `pg_dump -Fc` of the same tables, restore vs
 `pg_restore --clean --if-exists --single-transaction` into identical clones of the source.
 Also records backupd's peak RSS at N and N/10 events, archive vs dump size, and the server's
 floor (the export COPY into nothing, via psql). Prints a table, writes bench/results/latest.json.
+
+backupd runs once with `-o PATH` (the historical figures) and once per `--store SPEC` with no -o
+(`backupd backup` into BACKUPD_STORE=SPEC, `backupd restore --latest --yes` from it), recording
+times, peak RSS and the peak local disk of each store backup: the backup process's open unlinked
+spool files (st_blocks via /proc/PID/fd) plus the files under its BACKUPD_DATA_DIR. SPEC `dir` (the
+default) is a fresh directory store; `s3://bucket/prefix` takes BACKUPD_S3_ENDPOINT / --s3-endpoint
+and the AWS_* variables. With --pg-jobs J > 0 (default 2) `pg_dump -Fd -jJ -Z1` and `pg_restore -jJ`
+from that directory dump are timed too (PostgreSQL's fastest settings on this machine).
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -94,17 +105,56 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     return time.perf_counter() - started
 
 
-def peak_rss(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run a command and return (seconds, its peak RSS in KiB, stdout).
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_kib: int
+    stdout: str
+    peak_disk_bytes: int | None = None  # open unlinked files + files under the watched directory
 
-    The peak is the child's VmHWM, polled from /proc (it only grows, so the last reading is the
+
+def local_disk_bytes(pid: int, data_dir: Path) -> int:
+    """Disk blocks held by `pid`'s deleted-but-open files (the part spools) and by files under `data_dir`.
+
+    st_blocks counts what is allocated (a sparse or still-growing file counts what it really uses);
+    an unlinked file is reached through its /proc/PID/fd link, which stat() follows.
+    """
+    total = 0
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return 0
+    for fd in fds:
+        try:
+            if os.readlink(fd_dir / fd).endswith(" (deleted)"):
+                st = os.stat(fd_dir / fd)
+                if st.st_nlink == 0 and (st.st_mode & 0o170000) == 0o100000:  # a regular file with no name
+                    total += st.st_blocks * 512
+        except OSError:
+            continue
+    for root, _, files in os.walk(data_dir):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                continue
+    return total
+
+
+def measure(cmd: list[str], env: dict[str, str], *, watch_disk: Path | None = None) -> Measured:
+    """Run a command; return its seconds, peak RSS in KiB, stdout and (with watch_disk) peak local disk.
+
+    The peak RSS is the child's VmHWM, polled from /proc (it only grows, so the last reading is the
     peak up to 20 ms before exit). wait4's ru_maxrss is not used: Linux carries the parent's size
-    at fork into it.
+    at fork into it. Disk is sampled at the same 20 ms, so a peak shorter than that can be missed;
+    the spools change by 1 MiB writes and 2 MiB segments, well within that.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         peak = 0
+        disk_peak = 0
         status = Path(f"/proc/{proc.pid}/status")
         while proc.poll() is None:
             try:
@@ -113,13 +163,51 @@ def peak_rss(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
                     peak = max(peak, int(match.group(1)))
             except OSError:
                 pass
+            if watch_disk is not None:
+                disk_peak = max(disk_peak, local_disk_bytes(proc.pid, watch_disk))
             time.sleep(0.02)
         seconds = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
         if proc.returncode != 0:
             sys.exit(f"bench: {' '.join(cmd[:4])}… failed: {err.read().decode().strip()}")
-        return seconds, peak, out.read().decode()
+        return Measured(seconds, peak, out.read().decode(), disk_peak if watch_disk is not None else None)
+
+
+def peak_rss(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Run a command and return (seconds, its peak RSS in KiB, stdout) (see measure())."""
+    m = measure(cmd, env)
+    return m.seconds, m.peak_rss_kib, m.stdout
+
+
+@dataclass
+class StoreRun:
+    """One --store: where backupd writes and reads, and what it measured there."""
+
+    label: str
+    spec: str
+    env: dict[str, str]
+    backup: list[float]
+    restore: list[float]
+    rss: dict[str, int]
+    disk_peak: int = 0
+    archive_bytes: int = 0
+    written: list[str] | None = None  # object names, removed at the end
+
+    @property
+    def kind(self) -> str:
+        return "s3" if self.spec.startswith("s3://") else "directory"
+
+
+def uncompressed_bytes(archive: Path) -> int:
+    with zipfile.ZipFile(archive) as z:
+        return sum(info.file_size for info in z.infolist())
+
+
+def open_bench_store(run: StoreRun):
+    from backupd.store import open_store
+
+    return open_store(run.spec, s3_endpoint=run.env.get("BACKUPD_S3_ENDPOINT"))
 
 
 def server_floor(bin_dir: Path, url: str) -> float:
@@ -142,6 +230,14 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", help="server to use (default: $BACKUPD_DATABASE_URL, else embedded)")
+    parser.add_argument("--store", action="append", metavar="SPEC",
+                        help="also back up into / restore from this store (BACKUPD_STORE syntax); `dir` is a fresh"
+                             " directory store; repeat for several (default: dir)")
+    parser.add_argument("--s3-endpoint", default=os.environ.get("BACKUPD_S3_ENDPOINT"),
+                        help="S3 endpoint for s3:// stores (default: $BACKUPD_S3_ENDPOINT, else AWS)")
+    parser.add_argument("--pg-jobs", type=int, default=2,
+                        help="also time pg_dump -Fd -jJ -Z1 / pg_restore -jJ with J jobs (0: skip)")
+    parser.add_argument("--results", type=Path, default=ROOT / "results" / "latest.json", help="where to write the JSON")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     args = parser.parse_args()
 
@@ -150,8 +246,25 @@ def main() -> int:
     bin_dir = pg_bin_dir(server_url)
     work = Path(tempfile.mkdtemp(prefix="backupd-bench-"))
     env = {**os.environ, "BACKUPD_DATA_DIR": str(work / "data")}
+    for key in ("BACKUPD_STORE", "BACKUPD_ENCRYPT_TO"):  # -o runs and pg_* never see a store; nothing is encrypted
+        env.pop(key, None)
     table_flags = [f"--table=public.{t}" for t in DEFAULT_TABLES]
-    print(f"server {server_url.split('@')[-1]}  tools {bin_dir}  events {args.events:,}  repeat {args.repeat}")
+    stores: list[StoreRun] = []
+    for i, spec in enumerate(args.store or ["dir"]):
+        label = spec if spec != "dir" else "directory"
+        if spec == "dir":
+            spec = str(work / f"store{i}")
+        store_env = {**env, "BACKUPD_STORE": spec, "BACKUPD_DATA_DIR": str(work / f"data-store{i}")}
+        if spec.startswith("s3://"):
+            if args.s3_endpoint:
+                store_env["BACKUPD_S3_ENDPOINT"] = args.s3_endpoint
+            label = spec
+        if any(run.label == label for run in stores):
+            label = f"{label} #{i + 1}"
+        stores.append(StoreRun(label, spec, store_env, [], [], {}, written=[]))
+    loadavg_start = os.getloadavg()
+    print(f"server {server_url.split('@')[-1]}  tools {bin_dir}  events {args.events:,}  repeat {args.repeat}"
+          f"  stores {', '.join(s.label for s in stores)}  load {loadavg_start[0]:.2f}")
 
     src = recreate(server_url, "backupd_bench_src")
     small = recreate(server_url, "backupd_bench_small")
@@ -160,10 +273,14 @@ def main() -> int:
         print(f"demo-data {n:,} events: {seconds:.1f} s")
     with psycopg.connect(src, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+        server_version = conn.info.server_version
 
     archive = work / "bench.zip"
     dump = work / "bench.dump"
+    dump_dir = work / "bench.dir"
     runs: dict[str, list[float]] = {"backupd_backup": [], "pg_dump": [], "backupd_restore": [], "pg_restore": []}
+    if args.pg_jobs:
+        runs.update({"pg_dump_dir": [], "pg_restore_dir": []})
     rss: dict[str, int] = {}
     swap_lock: list[float] = []
     for i in range(args.repeat):
@@ -172,7 +289,25 @@ def main() -> int:
         rss["backup_n"] = max(rss.get("backup_n", 0), peak)
         seconds = timed([str(bin_dir / "pg_dump"), "-Fc", *table_flags, "-f", str(dump), "-d", src])
         runs["pg_dump"].append(seconds)
-        print(f"  run {i + 1}: backup {runs['backupd_backup'][-1]:.1f} s  pg_dump {seconds:.1f} s")
+        line = f"  run {i + 1}: backup {runs['backupd_backup'][-1]:.1f} s  pg_dump {seconds:.1f} s"
+        for run in stores:
+            m = measure([*BACKUPD, "--database-url", src, "backup"], run.env,
+                        watch_disk=Path(run.env["BACKUPD_DATA_DIR"]))
+            run.backup.append(m.seconds)
+            run.rss["backup"] = max(run.rss.get("backup", 0), m.peak_rss_kib)
+            run.disk_peak = max(run.disk_peak, m.peak_disk_bytes or 0)
+            location = m.stdout.split()[0]
+            name = open_bench_store(run).name_of(location)
+            assert name, f"bench: backup wrote {location}, not in {run.spec}"
+            run.written.append(name)  # type: ignore[union-attr]
+            line += f"  [{run.label}] {m.seconds:.1f} s"
+        if args.pg_jobs:
+            shutil.rmtree(dump_dir, ignore_errors=True)
+            seconds = timed([str(bin_dir / "pg_dump"), "-Fd", f"-j{args.pg_jobs}", "-Z1", *table_flags,
+                             "-f", str(dump_dir), "-d", src])
+            runs["pg_dump_dir"].append(seconds)
+            line += f"  pg_dump -Fd -j{args.pg_jobs} -Z1 {seconds:.1f} s"
+        print(line, flush=True)
     for i in range(args.repeat):
         target = recreate(server_url, "backupd_bench_target", template="backupd_bench_src")
         seconds, peak, out = peak_rss([*BACKUPD, "--database-url", target, "restore", str(archive), "--yes"], env)
@@ -185,17 +320,39 @@ def main() -> int:
         seconds = timed([str(bin_dir / "pg_restore"), "--clean", "--if-exists", "--single-transaction",
                                "--no-owner", "-d", target, str(dump)])
         runs["pg_restore"].append(seconds)
-        print(f"  run {i + 1}: restore {runs['backupd_restore'][-1]:.1f} s  pg_restore {seconds:.1f} s")
+        line = f"  run {i + 1}: restore {runs['backupd_restore'][-1]:.1f} s  pg_restore {seconds:.1f} s"
+        for run in stores:
+            target = recreate(server_url, "backupd_bench_target", template="backupd_bench_src")
+            m = measure([*BACKUPD, "--database-url", target, "restore", "--latest", "--yes"], run.env)
+            run.restore.append(m.seconds)
+            run.rss["restore"] = max(run.rss.get("restore", 0), m.peak_rss_kib)
+            line += f"  [{run.label}] {m.seconds:.1f} s"
+        if args.pg_jobs:
+            # pg_restore cannot combine -j with --single-transaction; --clean --if-exists as above
+            target = recreate(server_url, "backupd_bench_target", template="backupd_bench_src")
+            seconds = timed([str(bin_dir / "pg_restore"), "--clean", "--if-exists", f"-j{args.pg_jobs}",
+                             "--no-owner", "-d", target, str(dump_dir)])
+            runs["pg_restore_dir"].append(seconds)
+            line += f"  pg_restore -j{args.pg_jobs} {seconds:.1f} s"
+        print(line, flush=True)
     _, rss["backup_n10"], _ = peak_rss([*BACKUPD, "--database-url", small, "backup", "-o", str(work / "s.zip")], env)
     floor = server_floor(bin_dir, src)
+    for run in stores:
+        store = open_bench_store(run)
+        run.archive_bytes = store.info(run.written[-1]).size  # type: ignore[index]
+        for name in run.written or []:
+            store.delete(name)
+    loadavg_end = os.getloadavg()
 
     med = {k: statistics.median(v) for k, v in runs.items()}
+    dump_dir_bytes = sum(p.stat().st_size for p in dump_dir.iterdir()) if args.pg_jobs else None
     result = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()} {os.cpu_count()} cores",
-        "server": psycopg.connect(src).info.server_version,
+        "server": server_version,
         "events": args.events,
         "repeat": args.repeat,
+        "loadavg_start_end": [round(loadavg_start[0], 2), round(loadavg_end[0], 2)],
         "seconds_median": med,
         "seconds_all": runs,
         "backup_ratio": med["backupd_backup"] / med["pg_dump"],
@@ -204,9 +361,28 @@ def main() -> int:
         "peak_rss_mib": {k: round(v / 1024, 1) for k, v in rss.items()},
         "rss_growth_n10_to_n": rss["backup_n"] / rss["backup_n10"],
         "archive_bytes": archive.stat().st_size,
+        "archive_uncompressed_bytes": uncompressed_bytes(archive),
         "dump_bytes": dump.stat().st_size,
         "size_ratio": archive.stat().st_size / dump.stat().st_size,
         "swap_lock_seconds_median": statistics.median(swap_lock) if swap_lock else None,
+        "pg_directory_dump": {"jobs": args.pg_jobs, "compress": 1, "dump_bytes": dump_dir_bytes,
+                              "backup_ratio": med["backupd_backup"] / med["pg_dump_dir"],
+                              "restore_ratio": med["backupd_restore"] / med["pg_restore_dir"]} if args.pg_jobs else None,
+        "stores": {
+            run.label: {
+                "spec": run.spec if run.label != "directory" else "dir",
+                "kind": run.kind,
+                "endpoint": run.env.get("BACKUPD_S3_ENDPOINT") if run.kind == "s3" else None,
+                "seconds_median": {"backup": statistics.median(run.backup), "restore": statistics.median(run.restore)},
+                "seconds_all": {"backup": run.backup, "restore": run.restore},
+                "backup_ratio": statistics.median(run.backup) / med["pg_dump"],
+                "restore_ratio": statistics.median(run.restore) / med["pg_restore"],
+                "peak_rss_mib": {k: round(v / 1024, 1) for k, v in run.rss.items()},
+                "peak_local_disk_mib": round(run.disk_peak / 2**20, 1),
+                "archive_bytes": run.archive_bytes,
+            }
+            for run in stores
+        },
     }
     rows = [
         ("backup (median s)", f"{med['backupd_backup']:.2f}", f"{med['pg_dump']:.2f}", f"{result['backup_ratio']:.2f}x", "<= 1.30x"),
@@ -218,13 +394,30 @@ def main() -> int:
         ("server floor: export COPY (s)", f"{floor:.2f}", "", "", ""),
         ("swap lock held (median s)", f"{result['swap_lock_seconds_median']:.2f}" if swap_lock else "n/a", "", "", ""),
     ]
+    if args.pg_jobs:
+        j = args.pg_jobs
+        rows += [
+            (f"backup vs pg_dump -Fd -j{j} -Z1", f"{med['backupd_backup']:.2f}", f"{med['pg_dump_dir']:.2f}",
+             f"{med['backupd_backup'] / med['pg_dump_dir']:.2f}x", ""),
+            (f"restore vs pg_restore -j{j}", f"{med['backupd_restore']:.2f}", f"{med['pg_restore_dir']:.2f}",
+             f"{med['backupd_restore'] / med['pg_restore_dir']:.2f}x", ""),
+        ]
     print()
     print(f"{'':32} {'backupd':>10} {'pg_dump/restore':>16} {'ratio':>8} {'bar':>10}")
     for row in rows:
         print(f"{row[0]:32} {row[1]:>10} {row[2]:>16} {row[3]:>8} {row[4]:>10}")
-    (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwrote {ROOT / 'results' / 'latest.json'}")
+    print()
+    print(f"{'store':36} {'backup s':>9} {'ratio':>6} {'restore s':>10} {'ratio':>6} {'RSS b/r MiB':>12} {'disk MiB':>9}")
+    for label, r in result["stores"].items():
+        print(f"{label[:36]:36} {r['seconds_median']['backup']:>9.2f} {r['backup_ratio']:>5.2f}x"
+              f" {r['seconds_median']['restore']:>10.2f} {r['restore_ratio']:>5.2f}x"
+              f" {r['peak_rss_mib']['backup']:>5.0f}/{r['peak_rss_mib']['restore']:<6.0f}"
+              f" {r['peak_local_disk_mib']:>9.1f}")
+    print(f"(archive {result['archive_uncompressed_bytes'] / 2**30:.2f} GiB uncompressed; load average"
+          f" {loadavg_start[0]:.2f} at start, {loadavg_end[0]:.2f} at end)")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {args.results}")
     if not args.keep:
         for name in ("backupd_bench_src", "backupd_bench_small", "backupd_bench_target"):
             drop(server_url, name)

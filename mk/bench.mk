@@ -1,7 +1,12 @@
-# `make bench [EVENTS=1000000] [REPEAT=3]`: backupd vs pg_dump/pg_restore on the same server.
+# `make bench [EVENTS=1000000] [REPEAT=3] [STORE="dir s3://bucket/prefix"]`: backupd vs pg_dump/pg_restore on
+# the same server. backupd runs with `-o PATH` and once per STORE (a BACKUPD_STORE value; `dir` is a fresh
+# directory store; s3:// stores use BACKUPD_S3_ENDPOINT and AWS_*). `make bench-rgw` (mk/s3.mk) adds radosgw.
 EVENTS ?= 1000000
 REPEAT ?= 3
+STORE  ?= dir
+BENCH_RESULTS ?= bench/results/latest.json
 
 .PHONY: bench
 bench: install
-	$(BIN)/python bench/run.py --events $(EVENTS) --repeat $(REPEAT)
+	$(BIN)/python bench/run.py --events $(EVENTS) --repeat $(REPEAT) $(foreach s,$(STORE),--store $(s)) \
+		--results $(BENCH_RESULTS)
