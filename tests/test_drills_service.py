@@ -17,8 +17,8 @@ from backupd import drills as drills_module
 from backupd.drills import DRILL_BUSY, INTERRUPTED, NOT_CONFIGURED, SAME_DATABASE, is_same_database, try_drill_lock
 from backupd.ids import uuid7
 
-from .test_api_support import fill_app_data, make_server, poll, run_backup  # noqa: F401
-from .test_schedule import manual, wait_idle
+from .test_api_support import fill_app_data, make_server, poll  # noqa: F401
+from .test_schedule import backup, manual, wait_idle
 
 
 def drill_done(body: dict[str, Any]) -> bool:
@@ -38,7 +38,7 @@ def test_drill_passes_then_fails_on_a_tampered_archive(make_server, db: psycopg.
     fill_app_data(db, events=300)
     server = make_server(drill_database_url=empty_database_url)
     with server.client() as c:
-        backup_id, seen = run_backup(c)
+        backup_id, seen = backup(server, c)
         counts = {k: v["count"] for k, v in seen[-1]["manifest"]["contents"].items()}
 
         passed = start_drill(c, backup_id)
@@ -74,7 +74,7 @@ def test_drill_refusals(make_server, db: psycopg.Connection, database_url: str, 
     fill_app_data(db, events=10)
     unconfigured = make_server()
     with unconfigured.client() as c:
-        backup_id, _ = run_backup(c)
+        backup_id, _ = backup(unconfigured, c)
         response = c.post(f"/api/backup/{backup_id}/drill")
         assert response.status_code == 400 and response.json() == {"detail": NOT_CONFIGURED}
         unknown = str(uuid.uuid4())
@@ -120,8 +120,8 @@ def test_scheduled_drill_and_reaping(make_server, db: psycopg.Connection, empty_
     scheduler = server.services.scheduler
     with server.client() as c:
         assert scheduler.tick() == []
-        older, _ = run_backup(c)
-        newest, _ = run_backup(c)
+        older, _ = backup(server, c)
+        newest, _ = backup(server, c)
         body = c.get("/api/schedule").json()
         assert body["drill_schedule"] == "0 4 * * *" and body["next_drill_at"] == "2026-03-01T04:00:00Z"
         assert body["drill_configured"] is True
@@ -148,7 +148,7 @@ def test_scheduled_drills_without_a_drill_database_start_nothing(make_server, db
     server = make_server(drill_schedule="0 4 * * *")
     clock = manual(server, "2026-03-01T03:00:00Z")
     with server.client() as c:
-        run_backup(c)
+        backup(server, c)
         assert c.get("/api/schedule").json()["next_drill_at"] is None
     assert server.services.scheduler.tick() == []
     clock.set("2026-03-01T04:00:01Z")

@@ -61,6 +61,14 @@ def wait_idle(server: ApiServer) -> None:
     assert server.services.runner.wait(60)
 
 
+def backup(server: ApiServer, c: httpx.Client) -> tuple[str, list[dict[str, Any]]]:
+    """run_backup, then wait for the job's thread: retention runs right after the job completes, still
+    holding the operation lock, so a backup started the instant the first one reads completed could get 409."""
+    job_id, seen = run_backup(c)
+    wait_idle(server)
+    return job_id, seen
+
+
 def scheduled_jobs(db: psycopg.Connection) -> list[tuple[str, str, str]]:
     return [(str(r[0]), r[1].strftime("%Y-%m-%dT%H:%M:%SZ"), r[2]) for r in db.execute(
         "SELECT b.id, s.scheduled_for AT TIME ZONE 'UTC', b.status FROM backup_jobs b"
@@ -225,7 +233,7 @@ def test_a_time_claimed_by_another_replica_is_not_started_again(make_server, db:
 def test_pin_and_unpin(make_server) -> None:
     server = make_server()
     with server.client() as c:
-        job_id, seen = run_backup(c)
+        job_id, seen = backup(server, c)
         assert seen[-1]["pinned"] is False and seen[-1]["trigger"] == "manual"
         pinned = c.patch(f"/api/backup/{job_id}", json={"pinned": True})
         assert pinned.status_code == 200 and pinned.json()["pinned"] is True and pinned.json()["id"] == job_id
@@ -311,11 +319,11 @@ def test_retention_runs_after_every_completed_backup(make_server, db: psycopg.Co
     fill_app_data(db, events=20)
     server = make_server(schedule="off", keep_last=2, keep_daily=0, keep_weekly=0, keep_monthly=0)
     with server.client() as c:
-        first, _ = run_backup(c)
-        second, _ = run_backup(c)
+        first, _ = backup(server, c)
+        second, _ = backup(server, c)
         c.patch(f"/api/backup/{first}", json={"pinned": True})
-        third, _ = run_backup(c)
-        fourth, seen = run_backup(c)
+        third, _ = backup(server, c)
+        fourth, seen = backup(server, c)
         assert seen[-1]["status"] == "completed"
         wait_idle(server)  # retention runs in the job's thread, right after it completes
         listed = [b["id"] for b in c.get("/api/backup").json()["backups"]]
