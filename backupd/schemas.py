@@ -135,6 +135,7 @@ class BackupJobResponse(BaseModel):
     # backupd additions (CONTRACT §9)
     trigger: BackupTrigger = Field(BackupTrigger.MANUAL, description="What started the backup")
     pinned: bool = Field(False, description="A pinned backup is never removed by retention")
+    encrypted: bool = Field(False, description="Stored age-encrypted (.zip.age, CONTRACT §10)")
 
 
 class BackupListItem(BaseModel):
@@ -149,6 +150,7 @@ class BackupListItem(BaseModel):
     # backupd additions (CONTRACT §9)
     trigger: BackupTrigger = Field(BackupTrigger.MANUAL, description="What started the backup")
     pinned: bool = Field(False, description="A pinned backup is never removed by retention")
+    encrypted: bool = Field(False, description="Stored age-encrypted (.zip.age, CONTRACT §10)")
 
 
 class BackupListResponse(BaseModel):

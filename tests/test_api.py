@@ -104,7 +104,7 @@ def test_backup_download_restore_round_trip(server: ApiServer, client: httpx.Cli
     assert listing["backups"][0] == {"id": job_id, "created_at": job["created_at"],
                                      "file_size_bytes": job["file_size_bytes"], "status": "completed",
                                      "download_url": f"/api/backup/{job_id}/download",
-                                     "trigger": "manual", "pinned": False}
+                                     "trigger": "manual", "pinned": False, "encrypted": False}
 
     download = client.get(f"/api/backup/{job_id}/download")
     assert download.status_code == 200
@@ -455,8 +455,8 @@ SEED_FIELDS = {
 }
 # Fields backupd adds to the seed's shapes (CONTRACT §5: added, never changing a seed field's meaning).
 ADDED_FIELDS = {
-    "BackupJobResponse": {"trigger", "pinned"},
-    "BackupListItem": {"trigger", "pinned"},
+    "BackupJobResponse": {"trigger", "pinned", "encrypted"},
+    "BackupListItem": {"trigger", "pinned", "encrypted"},
 }
 SEED_ENDPOINTS = {
     ("/api/backup", "post"): ("202", "BackupJobStartResponse"),

@@ -140,6 +140,8 @@ def test_encrypted_backups_through_the_api_download_as_stored(db: psycopg.Connec
         job_id = c.post("/api/backup").json()["job_id"]
         job = poll(c, f"/api/backup/{job_id}", until=lambda b: b["status"] in ("completed", "failed"))[-1]
         assert job["status"] == "completed" and job["file_path"].endswith(f"{job_id}.zip.age")
+        assert job["encrypted"] is True
+        assert [(b["id"], b["encrypted"]) for b in c.get("/api/backup").json()["backups"]] == [(job_id, True)]
         response = c.get(f"/api/backup/{job_id}/download")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/octet-stream"

@@ -119,6 +119,7 @@ def backup_job_response(row: dict[str, Any]) -> BackupJobResponse:
         error_message=row["error_message"],
         trigger=row.get("trigger") or "manual",
         pinned=bool(row.get("pinned")),
+        encrypted=(row.get("file_path") or "").endswith(".age"),
     )
 
 
@@ -132,6 +133,7 @@ def backup_list_item(row: dict[str, Any]) -> BackupListItem:
         download_url=download_url(job_id) if row["status"] == "completed" else None,
         trigger=row.get("trigger") or "manual",
         pinned=bool(row.get("pinned")),
+        encrypted=(row.get("file_path") or "").endswith(".age"),
     )
 
 
