@@ -13,8 +13,12 @@
  *   7. drop a file that is not a ZIP: the API's message is shown and nothing changes
  *   8. automatic backups: the schedule in words, an invalid schedule refused with the API's reason,
  *      a valid one saved; the backup pinned from the list; a restore drill into a staging database
+ *  8c. change the data again (SQL), "Restore…" the saved backup: the dry-run preview's numbers in words,
+ *      one table unticked, the safety backup on; check with SQL that the ticked tables are back and the
+ *      unticked one is not; "Undo this restore": check with SQL that the data is as just before it
  *   9. restart with BACKUPD_API_KEY: the page asks for the key once, downloads with it, deletes
- *  10. a phone-sized screen: no horizontal scrolling
+ *  10. a phone-sized screen (new archives now age-encrypted): the backup shows a lock and "encrypted",
+ *      no horizontal scrolling
  *
  * A screenshot of each step goes to frontend/e2e/screenshots/. The server is stopped and the
  * database dropped at the end, also on failure.
@@ -271,9 +275,9 @@ async function watchStatus(page, badgeLocator, stepLocator, isDone) {
   const seen = [];
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
-    const texts = [];
-    if (await badgeLocator.count()) texts.push((await badgeLocator.first().textContent())?.trim());
-    if (stepLocator && (await stepLocator.count())) texts.push((await stepLocator.first().textContent())?.trim());
+    // allTextContents() does not wait: the step line disappears the moment the job ends.
+    const texts = [(await badgeLocator.allTextContents())[0]?.trim()];
+    if (stepLocator) texts.push((await stepLocator.allTextContents())[0]?.trim());
     const line = texts.filter(Boolean).join(' — ');
     if (line && seen[seen.length - 1] !== line) seen.push(line);
     if (texts[0] && isDone(texts[0])) return seen;
@@ -457,10 +461,16 @@ async function main(state) {
   log('Escape closed the dialog and focus went back to "Restore from this file…"');
   await page.keyboard.press('Enter'); // reopen from the keyboard
   await dialog.waitFor();
-  await screenshot(page, 'restore-confirm-dialog', 'the confirmation dialog naming every table the restore replaces, Cancel focused', { fullPage: false });
+  const uploadSafety = dialog.getByRole('checkbox', { name: /safety backup/ });
+  check(await uploadSafety.isChecked(), 'the safety backup is not on by default in the upload dialog');
+  await screenshot(page, 'restore-confirm-dialog', 'the confirmation dialog naming every table the restore replaces, Cancel focused, safety backup on', { fullPage: false });
   sql(dbUrl, 'SELECT 1'); // still the changed data: nothing happened before confirming
   checkEqual(counts(fingerprint(dbUrl)), counts(changed), 'data before the restore is confirmed');
 
+  // This upload restores without a safety backup (form field safety_backup=false); the saved-backup
+  // restore of step 8c takes the default one and undoes the restore with it.
+  await uploadSafety.uncheck();
+  await dialog.getByText('Without a safety backup this restore cannot be undone.').waitFor();
   await dialog.getByRole('button', { name: 'Replace data and restore' }).click();
   const restoreJob = page.getByTestId('restore-job');
   await restoreJob.waitFor();
@@ -494,6 +504,11 @@ async function main(state) {
   checkEqual(sql(dbUrl, 'SELECT key, value::text FROM settings ORDER BY key'), originalSettings, 'settings after the restore');
   checkEqual(sql(dbUrl, "SELECT count(*) FROM settings WHERE key = 'e2e_stray'"), [[0]], 'the stray setting is gone');
   log(`restored: ${JSON.stringify(counts(restored))} — identical to the backup`);
+  const uploadJob = (await server.api(`/api/backup/restore/${await restoreJob.getAttribute('data-job-id')}`)).json;
+  checkEqual(uploadJob.safety_backup_id, null, 'safety_backup_id of an upload restore without a safety backup');
+  checkEqual((await server.api('/api/backup')).json.total, 1, 'backups after a restore without a safety backup');
+  checkEqual(await restoreJob.getByRole('button', { name: 'Undo this restore' }).count(), 0,
+    'an undo offered without a safety backup');
 
   // 8. a file that is not a ZIP, dropped on the drop zone: the API's message, nothing changes -----
   await page.evaluate(() => {
@@ -568,13 +583,134 @@ async function main(state) {
   checkEqual(counts(fingerprint(drillUrlObj.toString())), manifestCounts, 'rows in the staging database after the drill');
   await screenshotOf(drills, 'drill-passed', 'a restore drill of the saved backup: "Last verified restore: passed", and the history');
 
+  // 8c. restore the saved backup by id: dry-run preview, untick a table, safety backup, undo --------
+  const beforeChange = fingerprint(dbUrl);
+  checkEqual(beforeChange, original, 'data before the saved-backup restore (as at backup time)');
+  const firstSettingKeys = sql(dbUrl, 'SELECT key FROM settings ORDER BY key LIMIT 3').map(([k]) => k);
+  checkEqual(firstSettingKeys.length, 3, 'settings to change (demo data has at least three)');
+  check(original.household_members.count > 0, 'demo-data made no household members');
+  sql(
+    dbUrl,
+    // 40 events written after the backup (the restore removes them), 5 deleted (it brings them back;
+    // ones without alerts, so no alert goes with them), 3 settings changed and 1 added, 1 member deleted.
+    "INSERT INTO events (batch_id, camera_id, started_at, summary) " +
+      "SELECT 'e2e-after', camera_id, now(), 'written after the backup' FROM events ORDER BY id LIMIT 40; " +
+      'DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.batch_id <> \'e2e-after\' AND NOT EXISTS ' +
+      '(SELECT 1 FROM alerts a WHERE a.event_id = e.id) ORDER BY e.id LIMIT 5); ' +
+      `UPDATE settings SET value = '{"changed": "after the backup"}'::jsonb WHERE key IN (${firstSettingKeys
+        .map((k) => `'${k.replace(/'/g, "''")}'`)
+        .join(', ')}); ` +
+      `INSERT INTO settings (key, value) VALUES ('e2e_after', '"added after the backup"'::jsonb); ` +
+      'DELETE FROM household_members WHERE id = (SELECT min(id) FROM household_members);',
+  );
+  const changedAgain = fingerprint(dbUrl);
+  checkEqual(changedAgain.events.count, original.events.count + 35, 'events after the second change');
+  log(`changed again: ${JSON.stringify(counts(changedAgain))}`);
+
+  await page.reload(); // a fresh list (the drill panel is done)
+  const savedItem = page.locator(`.backup-item[data-backup-id="${backupId}"]`);
+  await savedItem.getByRole('button', { name: /^Restore the backup from/ }).click();
+  const restoreDialog = page.getByRole('alertdialog', { name: 'Restore this backup?' });
+  await restoreDialog.waitFor();
+  const previewBox = restoreDialog.getByTestId('restore-preview');
+  await restoreDialog.getByRole('checkbox', { name: 'Events', exact: true }).waitFor({ timeout: WAIT_MS });
+  const previewRow = async (label) =>
+    ((await restoreDialog.locator('li.table-choice', { has: page.getByRole('checkbox', { name: label, exact: true }) })
+      .locator('.table-choice-detail').textContent()) ?? '').trim();
+  const expectedPreview = {
+    Events: '40 events added since this backup will be removed; 5 events deleted since this backup will come back',
+    Settings: '1 setting added since this backup will be removed; 3 settings changed since this backup will be set back',
+    'Household members': '1 household member deleted since this backup will come back',
+    Alerts: `No change (${original.alerts.count.toLocaleString('en')} alerts, all as in the backup)`,
+  };
+  for (const [label, text] of Object.entries(expectedPreview)) checkEqual(await previewRow(label), text, `preview of ${label}`);
+  const dryRun = (await server.api(`/api/backup/restore/${await previewBox.getAttribute('data-job-id')}`)).json;
+  checkEqual([dryRun.status, dryRun.dry_run, dryRun.progress.current_step], ['completed', true, 'Dry run complete'], 'the dry run');
+  const pick = (ch) => ch && [ch.added, ch.removed, ch.changed];
+  checkEqual(
+    [pick(dryRun.changes.events), pick(dryRun.changes.settings), pick(dryRun.changes.household_members), pick(dryRun.changes.alerts)],
+    [[5, 40, 0], [0, 1, 3], [1, 0, 0], [0, 0, 0]],
+    'the dry run\'s changes (added, removed, changed)',
+  );
+  checkEqual(fingerprint(dbUrl), changedAgain, 'data after the dry run (it changes nothing)');
+  const savedSafety = restoreDialog.getByRole('checkbox', { name: /safety backup/ });
+  check(await savedSafety.isChecked(), 'the safety backup is not on by default');
+  check(await restoreDialog.getByRole('button', { name: 'Cancel' }).evaluate((el) => el === document.activeElement),
+    'focus is not on Cancel when the restore dialog opens');
+
+  // Leave household members as they are now.
+  await restoreDialog.getByRole('checkbox', { name: 'Household members', exact: true }).uncheck();
+  checkEqual(await previewRow('Household members'), 'Left as it is now', 'an unticked table');
+  await screenshot(page, 'restore-preview', 'Restore… of a saved backup: the dry run in words per table, household members unticked, safety backup on', { fullPage: false });
+
+  await restoreDialog.getByRole('button', { name: 'Restore 7 tables' }).click();
+  await restoreDialog.waitFor({ state: 'detached' });
+  const savedJob = page.getByTestId('saved-restore-job');
+  await savedJob.waitFor();
+  const savedStatuses = await watchStatus(page, savedJob.locator('[data-testid=restore-status]'), savedJob.locator('.current-step'),
+    (s) => /completed|failed/i.test(s));
+  log(`saved-backup restore statuses seen: ${savedStatuses.join(' | ')}`);
+  check(!/failed/i.test(savedStatuses[savedStatuses.length - 1]),
+    `restore of the saved backup failed: ${(await savedJob.locator('[role=alert]').allTextContents()).join(' ')}`);
+  const undoButton = savedJob.getByRole('button', { name: 'Undo this restore' });
+  await undoButton.waitFor();
+  await screenshotOf(page.locator('section[aria-labelledby=list-heading]'), 'saved-restore-completed',
+    'the saved backup restored (7 tables): rows per table and "Undo this restore"; the safety backup is listed');
+
+  const restoredById = fingerprint(dbUrl);
+  for (const t of TABLES.filter((t) => t !== 'household_members')) {
+    checkEqual(restoredById[t].digest, original[t].digest, `the rows of ${t} after restoring the saved backup vs at backup time`);
+  }
+  checkEqual(restoredById.household_members, changedAgain.household_members, 'household members (unticked) after the restore');
+  const savedJobId = await savedJob.getAttribute('data-job-id');
+  const byId = (await server.api(`/api/backup/restore/${savedJobId}`)).json;
+  checkEqual([byId.status, byId.dry_run, byId.backup_id], ['completed', false, backupId], 'the restore job');
+  checkEqual([...byId.tables].sort(), TABLES.filter((t) => t !== 'household_members').sort(), 'tables sent for the restore');
+  check(byId.safety_backup_id, 'the restore has no safety_backup_id');
+  const safetyBackup = (await server.api(`/api/backup/${byId.safety_backup_id}`)).json;
+  checkEqual([safetyBackup.status, safetyBackup.trigger], ['completed', 'safety'], 'the safety backup');
+  await page.locator(`.backup-item[data-backup-id="${byId.safety_backup_id}"]`).getByText('safety').waitFor({ timeout: WAIT_MS });
+  log(`restored by id: ${JSON.stringify(counts(restoredById))}; safety backup ${byId.safety_backup_id}`);
+
+  // Undo: restores the safety backup, i.e. the data as it was just before the restore.
+  await undoButton.click();
+  const undoDialog = page.getByRole('alertdialog', { name: 'Undo this restore?' });
+  await undoDialog.waitFor();
+  await screenshot(page, 'undo-confirm', 'Undo this restore asks first: what goes back, and that the undo takes its own safety backup', { fullPage: false });
+  await undoDialog.getByRole('button', { name: 'Undo the restore' }).click();
+  const undoJob = savedJob.getByTestId('undo-job');
+  await undoJob.waitFor();
+  const undoStatuses = await watchStatus(page, undoJob.locator('[data-testid=restore-status]'), undoJob.locator('.current-step'),
+    (s) => /completed|failed/i.test(s));
+  log(`undo statuses seen: ${undoStatuses.join(' | ')}`);
+  check(!/failed/i.test(undoStatuses[undoStatuses.length - 1]),
+    `the undo failed: ${(await undoJob.locator('[role=alert]').allTextContents()).join(' ')}`);
+  await undoJob.getByText(/^Undone .* just before the restore\./).waitFor();
+  await screenshotOf(savedJob, 'undo-completed', 'the restore undone: the tables it replaced are back as just before it');
+
+  checkEqual(fingerprint(dbUrl), changedAgain, 'data after the undo vs just before the restore');
+  const undone = (await server.api(`/api/backup/restore/${await undoJob.getAttribute('data-job-id')}`)).json;
+  checkEqual([undone.status, undone.backup_id], ['completed', byId.safety_backup_id], 'the undo job restores the safety backup');
+  log(`undone: ${JSON.stringify(counts(fingerprint(dbUrl)))} — as just before the restore`);
+
+  // Only the one backup again for the steps below (the API key section deletes it and expects none).
+  for (const id of [byId.safety_backup_id, undone.safety_backup_id].filter(Boolean)) {
+    const res = await fetch(`${server.base}/api/backup/${id}`, { method: 'DELETE' });
+    checkEqual(res.status, 200, `DELETE of safety backup ${id}`);
+  }
+  checkEqual((await server.api('/api/backup')).json.total, 1, 'backups after removing the safety backups');
+
   check(pageErrors.length === 0, `errors in the page: ${pageErrors.join('; ')}`);
   await context.close();
 
   // 9. with an API key: asked once, kept for the session, downloads and deletes work -------------
   await server.stop();
   const apiKey = `e2e-${randomBytes(8).toString('hex')}`;
-  await server.start({ BACKUPD_API_KEY: apiKey });
+  // From now on new archives are age-encrypted (the phone step's backup shows the lock).
+  const identityFile = path.join(state.tmp, 'age-identity.txt');
+  const recipient = runBackupd(['keygen', '-o', identityFile], env, 'backupd keygen').trim().split('\n')[0];
+  check(/^age1[0-9a-z]+$/.test(recipient), `backupd keygen printed no recipient: "${recipient}"`);
+  await server.start({ BACKUPD_API_KEY: apiKey, BACKUPD_ENCRYPT_TO: recipient, BACKUPD_AGE_IDENTITY_FILE: identityFile });
   checkEqual((await server.api('/api/backup')).status, 401, 'GET /api/backup without the key');
 
   const keyContext = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 }, reducedMotion: 'reduce' });
@@ -652,10 +788,29 @@ async function main(state) {
   const phoneJob = phonePage.getByTestId('backup-job');
   await phoneJob.waitFor();
   await watchStatus(phonePage, phoneJob.locator('.badge'), null, (s) => /completed|failed/i.test(s));
-  await phonePage.locator('.backup-item').first().waitFor({ timeout: WAIT_MS });
+  const phoneItem = phonePage.locator('.backup-item').first();
+  await phoneItem.waitFor({ timeout: WAIT_MS });
+  const lock = phoneItem.getByTestId('encrypted-badge');
+  await lock.waitFor({ timeout: WAIT_MS });
+  checkEqual((await lock.textContent())?.trim(), 'encrypted', 'the encrypted badge text');
+  checkEqual(await lock.getByRole('img', { name: 'Lock' }).count(), 1, 'the lock icon with its text alternative');
+  const phoneList = (await server.api('/api/backup', { key: apiKey })).json;
+  checkEqual(phoneList.backups.map((b) => b.encrypted), [true], 'the new backup is stored encrypted');
   const overflow = await phonePage.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, `the page scrolls sideways on a 390 px screen (${overflow} px too wide)`);
-  await screenshot(phonePage, 'phone', 'a 390×844 phone screen after a backup: one column, full-width buttons, no sideways scrolling');
+  await screenshot(phonePage, 'phone', 'a 390×844 phone screen after an (encrypted) backup: the lock and "encrypted", one column, full-width buttons, no sideways scrolling');
+
+  // The restore preview of the encrypted backup, on the phone: the dry run reads it with the identity.
+  await phoneItem.getByRole('button', { name: /^Restore the backup from/ }).tap();
+  const phoneDialog = phonePage.getByRole('alertdialog', { name: 'Restore this backup?' });
+  await phoneDialog.getByRole('checkbox', { name: 'Events', exact: true }).waitFor({ timeout: WAIT_MS });
+  const phoneEvents = (await phoneDialog.locator('li.table-choice[data-table=events] .table-choice-detail').textContent())?.trim();
+  check(/^No change \([\d,]+ events, all as in the backup\)$/.test(phoneEvents ?? ''), `preview of an unchanged table: "${phoneEvents}"`);
+  const dialogOverflow = await phoneDialog.evaluate((el) => el.scrollWidth - el.clientWidth);
+  check(dialogOverflow <= 0, `the restore dialog scrolls sideways on a 390 px screen (${dialogOverflow} px too wide)`);
+  await screenshot(phonePage, 'phone-restore-preview', 'the restore preview of the encrypted backup on a phone: nothing would change', { fullPage: false });
+  await phoneDialog.getByRole('button', { name: 'Cancel' }).tap();
+  await phoneDialog.waitFor({ state: 'detached' });
   check(phoneErrors.length === 0, `errors in the page: ${phoneErrors.join('; ')}`);
   await phone.close();
 }

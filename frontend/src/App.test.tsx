@@ -126,11 +126,11 @@ describe('restore', () => {
     });
   }
 
-  it('refuses a file that is not a .zip before uploading', async () => {
+  it('refuses a file that is not a .zip or .zip.age before uploading', async () => {
     const calls = restoreServer(['completed']);
     renderApp();
     chooseFile(new File(['x'], 'notes.txt', { type: 'text/plain' }));
-    expect((await screen.findByRole('alert')).textContent).toContain('is not a .zip file');
+    expect((await screen.findByRole('alert')).textContent).toContain('“notes.txt” is not a backup archive');
     expect(screen.queryByRole('button', { name: 'Restore from this file…' })).toBeNull();
     expect(calls.some((c) => c.url === '/api/backup/restore')).toBe(false);
   });

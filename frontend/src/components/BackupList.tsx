@@ -6,6 +6,9 @@ import type { BackupListItem } from '../types/backup';
 import { formatBytes, formatDateTime } from '../utils/format';
 import { ConfirmDialog } from './ConfirmDialog';
 import { DownloadLink } from './DownloadLink';
+import { EncryptedBadge } from './EncryptedBadge';
+import { RestoreBackupDialog } from './RestoreBackupDialog';
+import { SavedRestore } from './SavedRestore';
 
 const TRIGGER_TEXT = { manual: 'manual', schedule: 'scheduled', safety: 'safety' } as const;
 
@@ -18,8 +21,12 @@ export function BackupList({ onDeleted }: BackupListProps) {
   const remove = useDeleteBackup();
   const pin = usePinBackup();
   const [toDelete, setToDelete] = useState<BackupListItem | null>(null);
+  const [toRestore, setToRestore] = useState<BackupListItem | null>(null);
+  const [restoring, setRestoring] = useState<{ backup: BackupListItem; jobId: string } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const headingRef = useRef<HTMLHeadingElement>(null);
+  // No second restore from the list while one (or its undo) runs.
+  const [restoreRunning, setRestoreRunning] = useState(false);
 
   const backups = list.data?.backups ?? [];
   const total = list.data?.total ?? backups.length;
@@ -86,6 +93,7 @@ export function BackupList({ onDeleted }: BackupListProps) {
                         pinned
                       </span>
                     ) : null}
+                    {backup.encrypted ? <EncryptedBadge /> : null}
                   </span>
                 </div>
                 <div className="backup-actions">
@@ -99,6 +107,17 @@ export function BackupList({ onDeleted }: BackupListProps) {
                   >
                     {backup.pinned ? 'Unpin' : 'Pin'}
                   </button>
+                  {backup.status === 'completed' ? (
+                    <button
+                      type="button"
+                      className="button"
+                      aria-label={`Restore the backup from ${created}…`}
+                      disabled={restoreRunning}
+                      onClick={() => setToRestore(backup)}
+                    >
+                      Restore…
+                    </button>
+                  ) : null}
                   {backup.status === 'completed' ? (
                     <DownloadLink
                       jobId={backup.id}
@@ -126,6 +145,31 @@ export function BackupList({ onDeleted }: BackupListProps) {
             );
           })}
         </ul>
+      ) : null}
+
+      {restoring ? (
+        <SavedRestore
+          key={restoring.jobId}
+          backup={restoring.backup}
+          jobId={restoring.jobId}
+          onBusyChange={setRestoreRunning}
+          onDismiss={() => {
+            setRestoring(null);
+            setRestoreRunning(false);
+          }}
+        />
+      ) : null}
+
+      {toRestore ? (
+        <RestoreBackupDialog
+          backup={toRestore}
+          fallbackFocusRef={headingRef}
+          onCancel={() => setToRestore(null)}
+          onStarted={(jobId) => {
+            setRestoring({ backup: toRestore, jobId });
+            setToRestore(null);
+          }}
+        />
       ) : null}
 
       {toDelete ? (

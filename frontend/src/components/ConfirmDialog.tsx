@@ -16,6 +16,9 @@ export interface ConfirmDialogProps {
   /** An error to show inside the dialog (e.g. the API refused the action). */
   error?: string | null;
   fallbackFocusRef?: RefObject<HTMLElement | null>;
+  /** Keeps the confirm button disabled (e.g. until the user has chosen something). */
+  confirmDisabled?: boolean;
+  className?: string;
 }
 
 /** A destructive-action confirmation: Cancel has the focus first, Escape cancels. */
@@ -30,6 +33,8 @@ export function ConfirmDialog({
   busyLabel,
   error,
   fallbackFocusRef,
+  confirmDisabled = false,
+  className,
 }: ConfirmDialogProps) {
   const cancelRef = useRef<HTMLButtonElement>(null);
   return (
@@ -41,6 +46,7 @@ export function ConfirmDialog({
       }}
       initialFocusRef={cancelRef}
       fallbackFocusRef={fallbackFocusRef}
+      className={className}
     >
       <div className="dialog-content">{children}</div>
       {error ? (
@@ -52,7 +58,7 @@ export function ConfirmDialog({
         <button type="button" ref={cancelRef} className="button" onClick={onCancel} disabled={busy}>
           {cancelLabel}
         </button>
-        <button type="button" className="button button-danger" onClick={onConfirm} disabled={busy}>
+        <button type="button" className="button button-danger" onClick={onConfirm} disabled={busy || confirmDisabled}>
           {busy ? (busyLabel ?? confirmLabel) : confirmLabel}
         </button>
       </div>

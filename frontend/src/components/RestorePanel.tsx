@@ -2,61 +2,16 @@ import { useRef, useState } from 'react';
 import type { DragEvent } from 'react';
 
 import { isRestoreActive, useRestoreJob, useStartRestore } from '../hooks/useBackup';
-import type { RestoreJob } from '../types/backup';
-import { formatBytes, formatDateTime, joinWithAnd, orderedCounts, RESTORED_TABLES, tableLabel } from '../utils/format';
+import { formatBytes, joinWithAnd, RESTORED_TABLES } from '../utils/format';
 import { ConfirmDialog } from './ConfirmDialog';
-import { ProgressBar } from './ProgressBar';
+import { RestoreJobView } from './RestoreJobView';
+import { SafetyBackupOption } from './SafetyBackupOption';
+import { Stepper, UPLOAD_STAGES, useRestoreStage } from './Stepper';
+import { UndoRestore } from './UndoRestore';
 
-type Stage = 'upload' | 'validating' | 'restoring' | 'completed';
-
-const STAGES: { id: Stage; label: string }[] = [
-  { id: 'upload', label: 'Upload' },
-  { id: 'validating', label: 'Validate' },
-  { id: 'restoring', label: 'Restore' },
-  { id: 'completed', label: 'Done' },
-];
-
-const STATUS_TEXT: Record<RestoreJob['status'], string> = {
-  pending: 'Waiting to start…',
-  validating: 'Validating the backup…',
-  restoring: 'Restoring the data…',
-  completed: 'Restore completed',
-  failed: 'Restore failed',
-};
-
-function isZipName(name: string): boolean {
-  return /\.zip$/i.test(name);
-}
-
-function Stepper({ current, failed }: { current: Stage; failed: boolean }) {
-  const index = STAGES.findIndex((s) => s.id === current);
-  return (
-    <ol className="stepper" aria-label="Restore steps">
-      {STAGES.map((stage, i) => {
-        const state =
-          i < index || (current === 'completed' && i === index)
-            ? 'done'
-            : i === index
-              ? failed
-                ? 'failed'
-                : 'current'
-              : 'todo';
-        return (
-          <li key={stage.id} className={`step step-${state}`} aria-current={state === 'current' ? 'step' : undefined}>
-            <span className="step-dot" aria-hidden="true">
-              {state === 'done' ? '✓' : state === 'failed' ? '!' : i + 1}
-            </span>
-            <span className="step-label">
-              {stage.label}
-              <span className="visually-hidden">
-                {state === 'done' ? ' (done)' : state === 'current' ? ' (in progress)' : state === 'failed' ? ' (failed)' : ''}
-              </span>
-            </span>
-          </li>
-        );
-      })}
-    </ol>
-  );
+/** A backup archive: .zip, or .zip.age (age-encrypted; the server needs its identity to read it). */
+function isArchiveName(name: string): boolean {
+  return /\.zip(\.age)?$/i.test(name);
 }
 
 export function RestorePanel() {
@@ -67,7 +22,8 @@ export function RestorePanel() {
   const [jobId, setJobId] = useState<string | null>(null);
   // True from the moment the user confirms until "Restore another file".
   const [submitted, setSubmitted] = useState(false);
-  const lastActiveStage = useRef<Stage>('validating');
+  const [safety, setSafety] = useState(true);
+  const [undoActive, setUndoActive] = useState(false);
   const inputRef = useRef<HTMLInputElement>(null);
   const statusRef = useRef<HTMLDivElement>(null);
   const chooseRef = useRef<HTMLButtonElement>(null);
@@ -77,29 +33,22 @@ export function RestorePanel() {
   const data = job.data;
 
   const waitingForFirstStatus = !!jobId && !data && !job.error;
-  const running = start.isPending || waitingForFirstStatus || isRestoreActive(data?.status);
-  const finished = !!data && !isRestoreActive(data.status);
+  const running = start.isPending || waitingForFirstStatus || isRestoreActive(data?.status) || undoActive;
+  const finished = !!data && !isRestoreActive(data.status) && !undoActive;
   const showProgress = submitted;
-
-  let stage: Stage = 'upload';
-  if (data) {
-    if (data.status === 'restoring') stage = 'restoring';
-    else if (data.status === 'completed') stage = 'completed';
-    else if (data.status === 'failed') stage = lastActiveStage.current;
-    else stage = 'validating';
-    if (data.status === 'validating' || data.status === 'restoring') lastActiveStage.current = stage;
-  } else if (jobId) {
-    stage = 'validating';
-  }
+  const { stage, resetStage } = useRestoreStage(data, !!jobId);
 
   function choose(selected: File | null | undefined) {
     if (!selected) return;
     start.reset();
     setJobId(null);
     setSubmitted(false);
-    if (!isZipName(selected.name)) {
+    setSafety(true); // every new file starts with the safety backup on
+    if (!isArchiveName(selected.name)) {
       setFile(null);
-      setFileError(`“${selected.name}” is not a .zip file. Choose a backup archive (.zip) made by backupd.`);
+      setFileError(
+        `“${selected.name}” is not a backup archive. Choose a .zip (or encrypted .zip.age) file made by backupd.`,
+      );
       return;
     }
     setFileError(null);
@@ -124,7 +73,8 @@ export function RestorePanel() {
     start.reset();
     setJobId(null);
     setSubmitted(false);
-    lastActiveStage.current = 'validating';
+    resetStage();
+    setSafety(true);
     setFile(null);
     setFileError(null);
     if (inputRef.current) inputRef.current.value = '';
@@ -137,7 +87,8 @@ export function RestorePanel() {
     <section className="card" aria-labelledby="restore-heading">
       <h2 id="restore-heading">Restore from a backup</h2>
       <p className="lead">
-        Upload a backup .zip to put the database back the way it was when the backup was made.
+        Upload a backup (.zip, or an encrypted .zip.age) to put the database back the way it was when the backup
+        was made.
       </p>
 
       <div
@@ -159,12 +110,12 @@ export function RestorePanel() {
         }}
         onDrop={onDrop}
       >
-        <p className="dropzone-text">Drop a backup .zip here, or</p>
+        <p className="dropzone-text">Drop a backup file here, or</p>
         <input
           ref={inputRef}
           id="restore-file"
           type="file"
-          accept=".zip,application/zip,application/x-zip-compressed"
+          accept=".zip,.zip.age,.age,application/zip,application/x-zip-compressed"
           className="visually-hidden"
           tabIndex={-1}
           aria-label="Backup file"
@@ -178,7 +129,7 @@ export function RestorePanel() {
           disabled={running}
           onClick={() => inputRef.current?.click()}
         >
-          Choose a .zip file…
+          Choose a backup file…
         </button>
       </div>
 
@@ -205,8 +156,15 @@ export function RestorePanel() {
       ) : null}
 
       {showProgress ? (
-        <div className="job" ref={statusRef} tabIndex={-1} aria-live="polite" data-testid="restore-job">
-          <Stepper current={stage} failed={data?.status === 'failed' || (!!start.error && !jobId)} />
+        <div
+          className="job"
+          ref={statusRef}
+          tabIndex={-1}
+          aria-live="polite"
+          data-testid="restore-job"
+          data-job-id={jobId ?? undefined}
+        >
+          <Stepper stages={UPLOAD_STAGES} current={stage} failed={data?.status === 'failed' || (!!start.error && !jobId)} />
 
           {submitted && !jobId && !start.error ? (
             <p className="status-line">
@@ -229,71 +187,7 @@ export function RestorePanel() {
           ) : null}
 
           {data ? (
-            <>
-              <p className="status-line">
-                <span className={`badge badge-${data.status}`} data-testid="restore-status">
-                  {STATUS_TEXT[data.status] ?? data.status}
-                </span>
-                {isRestoreActive(data.status) && data.progress.current_step ? (
-                  <span className="current-step">{data.progress.current_step}</span>
-                ) : null}
-              </p>
-              <ProgressBar
-                label="Restore progress"
-                value={data.status === 'completed' ? 100 : data.progress.progress_percent}
-                valueText={data.progress.current_step ?? STATUS_TEXT[data.status]}
-                tone={data.status === 'failed' ? 'failed' : data.status === 'completed' ? 'done' : 'active'}
-              />
-              <p className="hint">
-                {data.progress.completed_tables} of {data.progress.total_tables} tables
-              </p>
-            </>
-          ) : null}
-
-          {data?.status === 'failed' ? (
-            <p className="message message-error" role="alert">
-              Restore failed: {data.error_message || 'the server gave no reason.'} Nothing was changed.
-            </p>
-          ) : null}
-
-          {data?.status === 'completed' ? (
-            <div className="result">
-              <p className="message message-success">
-                Restore completed {formatDateTime(data.completed_at)}.
-                {data.backup_created_at ? ` The data is now as it was on ${formatDateTime(data.backup_created_at)}.` : ''}
-              </p>
-              {data.items_restored ? (
-                <table className="counts" data-testid="items-restored">
-                  <caption>Rows restored per table</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Table</th>
-                      <th scope="col" className="num">
-                        Rows
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {orderedCounts(data.items_restored).map(([table, count]) => (
-                      <tr key={table} data-table={table}>
-                        <th scope="row">{tableLabel(table)}</th>
-                        <td className="num">{count.toLocaleString()}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                  <tfoot>
-                    <tr>
-                      <th scope="row">Total</th>
-                      <td className="num">
-                        {Object.values(data.items_restored)
-                          .reduce((a, b) => a + b, 0)
-                          .toLocaleString()}
-                      </td>
-                    </tr>
-                  </tfoot>
-                </table>
-              ) : null}
-            </div>
+            <RestoreJobView data={data} completedActions={<UndoRestore job={data} onActiveChange={setUndoActive} />} />
           ) : null}
 
           {finished || (start.error && !jobId) || job.error ? (
@@ -315,18 +209,16 @@ export function RestorePanel() {
             // there (the dialog's fallback, as the button that opened it is gone).
             setConfirming(false);
             setSubmitted(true);
-            lastActiveStage.current = 'validating';
-            start.mutate(file, { onSuccess: (res) => setJobId(res.job_id) });
+            resetStage();
+            start.mutate({ file, options: { safety_backup: safety } }, { onSuccess: (res) => setJobId(res.job_id) });
           }}
         >
           <p>
             Restoring <strong>{file.name}</strong> replaces the {tablesSentence} in the database with the contents
             of this backup.
           </p>
-          <p>
-            Anything added or changed since the backup was made will be lost. This cannot be undone; if you may need
-            the current data, create a backup of it first.
-          </p>
+          <p>Rows added since the backup was made are removed, and rows changed since are set back.</p>
+          <SafetyBackupOption checked={safety} onChange={setSafety} />
         </ConfirmDialog>
       ) : null}
     </section>

@@ -11,7 +11,10 @@ import {
   useBackupList,
   useCreateBackup,
   useDeleteBackup,
+  BUSY_RETRIES,
+  useRestoreBackup,
   useRestoreJob,
+  useRestorePreview,
   useStartRestore,
 } from './useBackup';
 import { setApiKeyPrompt } from '../services/backupApi';
@@ -391,5 +394,127 @@ describe('mutations', () => {
     act(() => result.current.mutate(new File(['hello'], 'notes.zip')));
     await waitFor(() => expect(result.current.isError).toBe(true));
     expect(result.current.error?.message).toBe('Invalid file type. Expected a .zip backup file.');
+  });
+});
+
+describe('restoring saved backups', () => {
+  const SAFETY_ID = '019478a1-5afe-7def-8901-234567890abc';
+  const CHANGES = {
+    events: { archive_rows: 200, live_rows: 240, added: 0, removed: 40, changed: 0, unchanged: 200 },
+    settings: { archive_rows: 5, live_rows: 5, added: 0, removed: 0, changed: 3, unchanged: 2 },
+  };
+
+  it('useRestoreBackup POSTs the options to /api/backup/{id}/restore', async () => {
+    const calls = stubFetch(() => json({ job_id: RESTORE_ID, status: 'pending', message: 'ok' }, 202));
+    const { result } = renderHook(() => useRestoreBackup(), { wrapper: wrapperFor(newClient()) });
+    await act(async () => {
+      await result.current.mutateAsync({ backupId: BACKUP_ID, options: { tables: ['settings'], safety_backup: false } });
+    });
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([`POST /api/backup/${BACKUP_ID}/restore`]);
+    expect(JSON.parse(String(calls[0].body))).toEqual({ tables: ['settings'], safety_backup: false });
+  });
+
+  it('useRestoreBackup asks again on a 409 (the previous job letting go of the lock), then starts', async () => {
+    let answers = 0;
+    const calls = stubFetch(() =>
+      answers++ < 2
+        ? detail(409, 'Another backup or restore is running')
+        : json({ job_id: RESTORE_ID, status: 'pending', message: 'ok' }, 202),
+    );
+    const { result } = renderHook(() => useRestoreBackup(5), { wrapper: wrapperFor(newClient()) });
+    act(() => result.current.mutate({ backupId: BACKUP_ID }));
+    await waitFor(() => expect(result.current.isSuccess).toBe(true));
+    expect(calls).toHaveLength(3);
+  });
+
+  it('useRestoreBackup gives up on a lasting 409 with its detail, and never retries a 400', async () => {
+    const busy = stubFetch(() => detail(409, 'Another backup or restore is running'));
+    const { result } = renderHook(() => useRestoreBackup(5), { wrapper: wrapperFor(newClient()) });
+    act(() => result.current.mutate({ backupId: BACKUP_ID }));
+    await waitFor(() => expect(result.current.isError).toBe(true), { timeout: 3000 });
+    expect(result.current.error?.message).toBe('Another backup or restore is running');
+    expect(busy).toHaveLength(BUSY_RETRIES + 1);
+
+    const refused = stubFetch(() => detail(400, 'Tables not in the archive: nope'));
+    act(() => result.current.mutate({ backupId: BACKUP_ID, options: { tables: ['nope'] } }));
+    await waitFor(() => expect(result.current.error?.message).toBe('Tables not in the archive: nope'));
+    expect(refused).toHaveLength(1);
+  });
+
+  it('useRestorePreview starts one dry run per backup and polls it until its changes are known', async () => {
+    let polls = 0;
+    const calls = stubFetch((call) => {
+      if (call.method === 'POST') return json({ job_id: RESTORE_ID, status: 'pending', message: 'ok' }, 202);
+      polls++;
+      return json(
+        polls < 3
+          ? restoreJob('validating', { dry_run: true })
+          : restoreJob('completed', {
+              dry_run: true,
+              items_restored: null,
+              changes: CHANGES,
+              progress: { total_tables: 8, completed_tables: 8, progress_percent: 100, current_step: 'Dry run complete' },
+            }),
+      );
+    });
+    const { result, rerender } = renderHook(() => useRestorePreview(BACKUP_ID, { pollInterval: POLL }), {
+      wrapper: wrapperFor(newClient()),
+    });
+    await waitFor(() => expect(result.current.job.data?.status).toBe('completed'));
+    rerender();
+    expect(result.current.job.data?.changes).toEqual(CHANGES);
+    const posts = calls.filter((c) => c.method === 'POST');
+    expect(posts.map((c) => c.url)).toEqual([`/api/backup/${BACKUP_ID}/restore`]);
+    expect(JSON.parse(String(posts[0].body))).toEqual({ dry_run: true });
+    await sleep(POLL * 5);
+    expect(polls).toBe(3);
+  });
+
+  it('useRestorePreview shows why a dry run could not start, and retry() starts a new one', async () => {
+    let refuse = true;
+    const calls = stubFetch((call) => {
+      if (call.method === 'POST') {
+        return refuse ? detail(404, `Backup job not found: ${BACKUP_ID}`) : json({ job_id: RESTORE_ID, status: 'pending', message: 'ok' }, 202);
+      }
+      return json(restoreJob('completed', { dry_run: true, changes: CHANGES }));
+    });
+    const { result } = renderHook(() => useRestorePreview(BACKUP_ID, { pollInterval: POLL }), {
+      wrapper: wrapperFor(newClient()),
+    });
+    await waitFor(() => expect(result.current.start.error?.message).toBe(`Backup job not found: ${BACKUP_ID}`));
+    refuse = false;
+    act(() => result.current.retry());
+    await waitFor(() => expect(result.current.job.data?.changes).toEqual(CHANGES));
+    expect(calls.filter((c) => c.method === 'POST')).toHaveLength(2);
+  });
+
+  it('useRestoreJob refreshes the backup list when a restore ends (its safety backup), not after a dry run', async () => {
+    stubFetch((call) => {
+      if (call.url === `/api/backup/restore/${RESTORE_ID}`) {
+        return json(restoreJob('completed', { safety_backup_id: SAFETY_ID }));
+      }
+      if (call.url === `/api/backup/restore/dry`) return json(restoreJob('completed', { id: 'dry', dry_run: true }));
+      return json(EMPTY_LIST);
+    });
+    const client = newClient();
+    const invalidate = vi.spyOn(client, 'invalidateQueries');
+    const dry = renderHook(() => useRestoreJob('dry', { pollInterval: POLL }), { wrapper: wrapperFor(client) });
+    await waitFor(() => expect(dry.result.current.data?.status).toBe('completed'));
+    await sleep(POLL * 2);
+    expect(invalidate).not.toHaveBeenCalled();
+    const real = renderHook(() => useRestoreJob(RESTORE_ID, { pollInterval: POLL }), { wrapper: wrapperFor(client) });
+    await waitFor(() => expect(real.result.current.data?.safety_backup_id).toBe(SAFETY_ID));
+    await waitFor(() => expect(invalidate).toHaveBeenCalledWith({ queryKey: ['backup', 'list'] }));
+  });
+
+  it('useStartRestore passes the options of an upload as form fields', async () => {
+    const calls = stubFetch(() => json({ job_id: RESTORE_ID, status: 'pending', message: 'ok' }, 202));
+    const { result } = renderHook(() => useStartRestore(), { wrapper: wrapperFor(newClient()) });
+    const file = new File([new Uint8Array([1])], 'backup.zip.age');
+    await act(async () => {
+      await result.current.mutateAsync({ file, options: { safety_backup: false } });
+    });
+    expect((calls[0].body as FormData).get('safety_backup')).toBe('false');
+    expect(((calls[0].body as FormData).get('file') as File).name).toBe('backup.zip.age');
   });
 });

@@ -14,13 +14,16 @@
  *   useCreateBackup() - Mutation to create backup
  *   useDeleteBackup() - Mutation to delete backup
  *   useStartRestore() - Mutation to start restore from file
+ *   useRestoreBackup() - Mutation to restore a saved backup (CONTRACT §11: tables, safety_backup, dry_run)
+ *   useRestorePreview(backupId) - Starts a dry run of a saved backup and polls it (what a restore would change)
  *
  * Job hooks poll every `pollInterval` ms (default 1 s) while the job is active
  * (backup: pending/running; restore: pending/validating/restoring) and stop as
- * soon as it is completed or failed. Mutations invalidate ['backup', 'list'].
+ * soon as it is completed or failed. Mutations invalidate ['backup', 'list'], and so
+ * does a restore (not a dry run) when it ends: its safety backup joins the list.
  */
 
-import { useEffect, useRef } from 'react';
+import { useCallback, useEffect, useRef } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { Query } from '@tanstack/react-query';
 
@@ -31,6 +34,7 @@ import {
   getBackupJob,
   getRestoreJob,
   listBackups,
+  restoreBackup,
   startRestore,
 } from '../services/backupApi';
 import type {
@@ -41,6 +45,7 @@ import type {
   RestoreJob,
   RestoreJobStartResponse,
   RestoreJobStatus,
+  RestoreOptions,
 } from '../types/backup';
 
 export const BACKUP_QUERY_KEYS = {
@@ -121,13 +126,28 @@ export function useBackupJob(jobId: string | null | undefined, options: JobQuery
 
 export function useRestoreJob(jobId: string | null | undefined, options: JobQueryOptions = {}) {
   const { enabled = true, pollInterval = DEFAULT_POLL_INTERVAL_MS } = options;
-  return useQuery<RestoreJob, Error, RestoreJob, readonly unknown[]>({
+  const queryClient = useQueryClient();
+  const query = useQuery<RestoreJob, Error, RestoreJob, readonly unknown[]>({
     queryKey: BACKUP_QUERY_KEYS.restore(jobId ?? ''),
     queryFn: () => getRestoreJob(jobId as string),
     enabled: enabled && !!jobId,
     refetchInterval: pollWhile<RestoreJob>((s) => isRestoreActive(s), pollInterval),
     refetchIntervalInBackground: true,
   });
+
+  // A restore that has just ended may have left a safety backup in the list (a dry run never does).
+  const status = query.data?.status;
+  const dryRun = !!query.data?.dry_run;
+  const previous = useRef<RestoreJobStatus | undefined>(undefined);
+  useEffect(() => {
+    const was = previous.current;
+    previous.current = status;
+    if (status && !dryRun && !isRestoreActive(status) && was !== status) {
+      void queryClient.invalidateQueries({ queryKey: BACKUP_QUERY_KEYS.list });
+    }
+  }, [status, dryRun, queryClient]);
+
+  return query;
 }
 
 export function useCreateBackup() {
@@ -146,10 +166,76 @@ export function useDeleteBackup() {
   });
 }
 
+/** What useStartRestore takes: the file alone, or the file and the restore's options. */
+export type StartRestoreVariables = File | { file: File; options?: RestoreOptions };
+
 export function useStartRestore() {
   const queryClient = useQueryClient();
-  return useMutation<RestoreJobStartResponse, Error, File>({
-    mutationFn: (file: File) => startRestore(file),
+  return useMutation<RestoreJobStartResponse, Error, StartRestoreVariables>({
+    mutationFn: (vars: StartRestoreVariables) =>
+      vars instanceof File ? startRestore(vars) : startRestore(vars.file, vars.options),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: BACKUP_QUERY_KEYS.list }),
   });
+}
+
+/**
+ * A 409 right after another job ended is usually that job's thread still letting go of the
+ * operation lock: ask again a few times before showing the API's message. Nothing was started
+ * by a 409, so asking again is safe.
+ */
+export const BUSY_RETRIES = 6;
+export const BUSY_RETRY_MS = 500;
+
+function retryWhileBusy(failureCount: number, error: Error): boolean {
+  return error instanceof ApiError && error.status === 409 && failureCount < BUSY_RETRIES;
+}
+
+export interface RestoreBackupVariables {
+  backupId: string;
+  options?: RestoreOptions;
+}
+
+/** POST /api/backup/{id}/restore: restore (or, with dry_run, preview) a saved backup. */
+export function useRestoreBackup(retryDelayMs: number = BUSY_RETRY_MS) {
+  return useMutation<RestoreJobStartResponse, Error, RestoreBackupVariables>({
+    mutationFn: ({ backupId, options }) => restoreBackup(backupId, options),
+    retry: retryWhileBusy,
+    retryDelay: retryDelayMs,
+  });
+}
+
+export interface RestorePreviewOptions extends JobQueryOptions {
+  /** Delay between the retries of a 409 (default BUSY_RETRY_MS). */
+  busyRetryMs?: number;
+}
+
+/**
+ * Starts a dry run of a saved backup once (per backup id) and polls it: `job.data.changes` is
+ * then what a real restore would change. `retry()` starts a new dry run after a failure.
+ */
+export function useRestorePreview(backupId: string | null | undefined, options: RestorePreviewOptions = {}) {
+  const { busyRetryMs, ...jobOptions } = options;
+  const start = useRestoreBackup(busyRetryMs);
+  const { mutate, reset } = start;
+  const startedFor = useRef<string | null>(null);
+
+  const run = useCallback(
+    (id: string) => {
+      startedFor.current = id;
+      reset();
+      mutate({ backupId: id, options: { dry_run: true } });
+    },
+    [mutate, reset],
+  );
+
+  // Once per backup id (React's StrictMode runs effects twice in development: the ref stops that).
+  useEffect(() => {
+    if (backupId && startedFor.current !== backupId) run(backupId);
+  }, [backupId, run]);
+
+  const job = useRestoreJob(start.data?.job_id, jobOptions);
+  const retry = useCallback(() => {
+    if (backupId) run(backupId);
+  }, [backupId, run]);
+  return { start, job, retry };
 }

@@ -12,6 +12,7 @@ import {
   getBackupJob,
   getRestoreJob,
   listBackups,
+  restoreBackup,
   setApiKey,
   setApiKeyPrompt,
   startRestore,
@@ -101,6 +102,46 @@ describe('request paths, methods and bodies', () => {
     expect((sent as File).size).toBe(file.size);
     // The browser must set the multipart boundary itself.
     expect(calls[0].headers.has('Content-Type')).toBe(false);
+  });
+
+  it('startRestore sends no option fields unless given', async () => {
+    const calls = stubFetch(() => json({ job_id: RESTORE_ID, status: 'pending', message: 'ok' }, 202));
+    await startRestore(zipFile());
+    expect([...(calls[0].body as FormData).keys()]).toEqual(['file']);
+  });
+
+  it('startRestore sends tables (comma-separated), safety_backup and dry_run as form fields', async () => {
+    const calls = stubFetch(() => json({ job_id: RESTORE_ID, status: 'pending', message: 'ok' }, 202));
+    await startRestore(zipFile('b.zip.age'), { tables: ['events', 'settings'], safety_backup: false, dry_run: true });
+    const form = calls[0].body as FormData;
+    expect(form.get('tables')).toBe('events,settings');
+    expect(form.get('safety_backup')).toBe('false');
+    expect(form.get('dry_run')).toBe('true');
+    expect((form.get('file') as File).name).toBe('b.zip.age');
+  });
+
+  it('restoreBackup POSTs the options as JSON to /api/backup/{id}/restore', async () => {
+    const start = { job_id: RESTORE_ID, status: 'pending', message: 'Restore job created.' };
+    const calls = stubFetch(routes({ [`POST /api/backup/${BACKUP_ID}/restore`]: json(start, 202) }));
+    await expect(restoreBackup(BACKUP_ID, { tables: ['settings'], safety_backup: true })).resolves.toEqual(start);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].headers.get('Content-Type')).toBe('application/json');
+    expect(JSON.parse(String(calls[0].body))).toEqual({ tables: ['settings'], safety_backup: true });
+  });
+
+  it('restoreBackup without options sends an empty body (the server defaults: every table, safety backup)', async () => {
+    const calls = stubFetch(() => json({ job_id: RESTORE_ID, status: 'pending', message: 'ok' }, 202));
+    await restoreBackup('a/b');
+    expect(calls[0].url).toBe('/api/backup/a%2Fb/restore');
+    expect(JSON.parse(String(calls[0].body))).toEqual({});
+  });
+
+  it('restoreBackup surfaces the 400 naming tables not in the archive', async () => {
+    stubFetch(() => detail(400, 'Tables not in the archive: a, b'));
+    const error = await restoreBackup(BACKUP_ID, { tables: ['a', 'b'] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(400);
+    expect((error as ApiError).message).toBe('Tables not in the archive: a, b');
   });
 
   it('getRestoreJob GETs /api/backup/restore/{id}', async () => {
@@ -208,7 +249,10 @@ describe('API key', () => {
     await startRestore(zipFile());
     await getRestoreJob(RESTORE_ID);
     await fetchBackupFile(BACKUP_ID);
-    expect(calls).toHaveLength(7);
+    await restoreBackup(BACKUP_ID, { dry_run: true });
+    expect(calls).toHaveLength(8);
+    // The JSON body keeps its Content-Type beside the key.
+    expect(calls[7].headers.get('Content-Type')).toBe('application/json');
     for (const call of calls) expect(call.headers.get('X-API-Key')).toBe('s3cret');
   });
 

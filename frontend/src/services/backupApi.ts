@@ -7,8 +7,10 @@
  *   GET    /api/backup/:id          - Get backup status
  *   GET    /api/backup/:id/download - Download backup file
  *   DELETE /api/backup/:id          - Delete backup
- *   POST   /api/backup/restore      - Start restore (multipart file upload)
+ *   POST   /api/backup/restore      - Start restore (multipart file upload; optional form fields
+ *                                      tables, safety_backup, dry_run)
  *   GET    /api/backup/restore/:id  - Get restore status
+ *   POST   /api/backup/:id/restore  - Restore a saved backup ({"tables", "safety_backup", "dry_run"})
  *   PATCH  /api/backup/:id          - Pin or unpin a backup ({"pinned": bool})
  *   GET    /api/schedule            - Automatic-backup schedule and retention
  *   PUT    /api/schedule            - Change them (any subset)
@@ -34,6 +36,7 @@ import type {
   DrillStartResponse,
   RestoreJob,
   RestoreJobStartResponse,
+  RestoreOptions,
   ScheduleResponse,
   ScheduleUpdate,
 } from '../types/backup';
@@ -207,8 +210,13 @@ export async function deleteBackup(jobId: string): Promise<void> {
   await apiFetch(`${API_BASE}/${encodeURIComponent(jobId)}`, { method: 'DELETE' });
 }
 
-export async function startRestore(file: File): Promise<RestoreJobStartResponse> {
+/** Uploads an archive (.zip, or .zip.age when the server holds the identity) and restores it. */
+export async function startRestore(file: File, options: RestoreOptions = {}): Promise<RestoreJobStartResponse> {
   const form = new FormData();
+  // Only the options given: the server's defaults apply to the others (safety backup on).
+  if (options.tables) form.append('tables', options.tables.join(','));
+  if (options.safety_backup !== undefined) form.append('safety_backup', String(options.safety_backup));
+  if (options.dry_run !== undefined) form.append('dry_run', String(options.dry_run));
   form.append('file', file, file.name);
   // No Content-Type header: the browser sets multipart/form-data with its boundary.
   return requestJson<RestoreJobStartResponse>(`${API_BASE}/restore`, { method: 'POST', body: form });
@@ -219,10 +227,27 @@ export async function getRestoreJob(jobId: string): Promise<RestoreJob> {
 }
 
 // ---------------------------------------------------------------------------
-// Pinning, schedule and drills (CONTRACT §9)
+// Restoring a saved backup (CONTRACT §11)
 // ---------------------------------------------------------------------------
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+/**
+ * Restores a saved backup straight from the store. With `dry_run` the job only reports
+ * `changes`; `tables` restricts the restore to those tables; `safety_backup` (server default
+ * true) first backs up the rows being replaced, and the job's `safety_backup_id` then undoes it.
+ */
+export async function restoreBackup(backupId: string, options: RestoreOptions = {}): Promise<RestoreJobStartResponse> {
+  return requestJson<RestoreJobStartResponse>(`${API_BASE}/${encodeURIComponent(backupId)}/restore`, {
+    method: 'POST',
+    headers: JSON_HEADERS,
+    body: JSON.stringify(options),
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Pinning, schedule and drills (CONTRACT §9)
+// ---------------------------------------------------------------------------
 
 export async function setBackupPinned(jobId: string, pinned: boolean): Promise<BackupJob> {
   return requestJson<BackupJob>(`${API_BASE}/${encodeURIComponent(jobId)}`, {

@@ -38,9 +38,11 @@ export interface BackupJob {
   file_size_bytes: number | null;
   manifest: BackupManifest | null;
   error_message: string | null;
-  /** backupd additions (CONTRACT §9); absent from servers that predate them. */
+  /** backupd additions (CONTRACT §9, §10); absent from servers that predate them. */
   trigger?: BackupTrigger;
   pinned?: boolean;
+  /** Stored age-encrypted (`….zip.age`); its download is the encrypted bytes. */
+  encrypted?: boolean;
 }
 
 export interface BackupListItem {
@@ -51,6 +53,7 @@ export interface BackupListItem {
   download_url: string | null;
   trigger?: BackupTrigger;
   pinned?: boolean;
+  encrypted?: boolean;
 }
 
 export interface BackupListResponse {
@@ -77,6 +80,39 @@ export interface RestoreJob {
   completed_at: string | null;
   items_restored: Record<string, number> | null;
   error_message: string | null;
+  /** backupd additions (CONTRACT §11); absent from servers that predate them. */
+  dry_run?: boolean;
+  /** The tables replaced; null means every table of the archive. */
+  tables?: string[] | null;
+  /** A completed backup (trigger "safety") of the rows this restore replaced: restoring it undoes it. */
+  safety_backup_id?: string | null;
+  /** Per table, what the restore changes (or, for a dry run, would change). */
+  changes?: Record<string, TableChanges> | null;
+}
+
+/**
+ * What a restore changes in one table, comparing the archive with the live table by primary key.
+ * added: rows in the backup that are not live now (the restore brings them back);
+ * removed: live rows that are not in the backup (the restore deletes them);
+ * changed: same key, different values (the restore puts the backup's values back).
+ */
+export interface TableChanges {
+  archive_rows: number;
+  live_rows: number;
+  added: number;
+  removed: number;
+  changed: number;
+  unchanged: number;
+}
+
+/** Body of POST /api/backup/{id}/restore (and the upload's form fields); all optional. */
+export interface RestoreOptions {
+  /** Only these tables are replaced (each must be in the archive); omitted: all of them. */
+  tables?: string[];
+  /** Back up the tables being replaced first (server default: true). */
+  safety_backup?: boolean;
+  /** Validate and stage, report `changes`, change nothing. */
+  dry_run?: boolean;
 }
 
 // API responses

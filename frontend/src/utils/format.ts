@@ -21,12 +21,12 @@ export function formatDateTime(iso: string | null | undefined): string {
   return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
-/** "household_members" -> "Household members"; "public.events" -> "Events". */
 /** "app.camera_zones" -> "camera_zones" */
-function bareName(table: string): string {
+export function bareName(table: string): string {
   return table.includes('.') ? table.slice(table.lastIndexOf('.') + 1) : table;
 }
 
+/** "household_members" -> "Household members"; "public.events" -> "Events". */
 export function tableLabel(table: string): string {
   const words = bareName(table).replace(/_/g, ' ').trim();
   return words ? words[0].toUpperCase() + words.slice(1) : table;

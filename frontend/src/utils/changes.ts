@@ -1,0 +1,68 @@
+/**
+ * What a restore changes, in plain words (CONTRACT §11's `changes`).
+ *
+ * The direction matters: `removed` counts live rows the backup does not have — rows added since
+ * the backup, which the restore deletes; `added` counts rows of the backup that are no longer
+ * live — rows deleted since the backup, which the restore brings back.
+ */
+
+import type { TableChanges } from '../types/backup';
+import { bareName, DEFAULT_TABLES, tableLabel } from './format';
+
+/** What one row of a table is called: "event", "household member"; "row" for other tables. */
+const ROW_NOUNS: Record<string, readonly [string, string]> = {
+  events: ['event', 'events'],
+  alerts: ['alert', 'alerts'],
+  cameras: ['camera', 'cameras'],
+  zones: ['zone', 'zones'],
+  prompts: ['prompt', 'prompts'],
+  baselines: ['baseline', 'baselines'],
+  household_members: ['household member', 'household members'],
+  settings: ['setting', 'settings'],
+};
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en');
+}
+
+/** "1 setting", "12,408 events", "3 rows" (for a table the page does not know). */
+export function rowCount(table: string, n: number): string {
+  const [one, many] = ROW_NOUNS[bareName(table)] ?? ['row', 'rows'];
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
+/** True when restoring the table would change nothing in it. */
+export function hasNoChange(c: TableChanges): boolean {
+  return c.added === 0 && c.removed === 0 && c.changed === 0;
+}
+
+/**
+ * One table's changes as a sentence, e.g. "12,408 events added since this backup will be removed;
+ * 25 events deleted since this backup will come back; 3 events changed since this backup will be
+ * set back". Without changes: "No change (200 events, all as in the backup)".
+ */
+export function describeTableChanges(table: string, c: TableChanges): string {
+  const parts: string[] = [];
+  if (c.removed > 0) parts.push(`${rowCount(table, c.removed)} added since this backup will be removed`);
+  if (c.added > 0) parts.push(`${rowCount(table, c.added)} deleted since this backup will come back`);
+  if (c.changed > 0) parts.push(`${rowCount(table, c.changed)} changed since this backup will be set back`);
+  if (parts.length === 0) {
+    if (c.archive_rows === 0) return 'No change (empty in the backup and now)';
+    return `No change (${rowCount(table, c.archive_rows)}, all as in the backup)`;
+  }
+  return parts.join('; ');
+}
+
+/** Table names: the default tables in the seed's order, then any others by name. */
+export function orderedTables(tables: Iterable<string>): string[] {
+  const rank = (t: string) => {
+    const i = (DEFAULT_TABLES as readonly string[]).indexOf(bareName(t));
+    return i === -1 ? DEFAULT_TABLES.length : i;
+  };
+  return [...tables].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/** "events and settings" (lower case, for the middle of a sentence). */
+export function tableWords(table: string): string {
+  return tableLabel(table).toLowerCase();
+}
