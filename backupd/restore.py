@@ -1,4 +1,4 @@
-"""The restore engine: validate, stage and verify everything, then swap in one short transaction.
+"""The restore engine: validate, stage and verify everything, then swap in one transaction.
 
 1. Validate (nothing touched yet): the archive's structure, manifest and version (ArchiveReader);
    its table set against the configured one; every table's columns against the live table; the
@@ -8,17 +8,25 @@
    counted on the way by the archive reader (a mismatch fails with its own message). While the
    next piece loads, another worker converts the last one into a typed chunk table shaped LIKE
    the live table, so parse, type, NOT NULL and CHECK errors surface here, naming table and line.
-3. Swap (one transaction): lock the set ACCESS EXCLUSIVE with a bounded lock_timeout; refuse if
-   rows of tables outside the set would be deleted or orphaned; TRUNCATE and reload the tables
-   parents-first, with their foreign keys and plain secondary indexes dropped and rebuilt after
-   the load (as pg_restore does: far cheaper than row-by-row maintenance); tables referenced
-   from outside the set cannot be truncated and a DELETE would cascade, so those are merged by
-   primary key instead (update changed rows, insert new ones, delete the rest). Then verify the
-   counts, raise the sequences, COMMIT, and ANALYZE.
+3. Swap (one transaction, retried whole while the tables are busy): lock the set in EXCLUSIVE
+   mode, which blocks writers but not readers; refuse if rows of tables outside the set would be
+   deleted or orphaned; DELETE the old rows children-first and INSERT the new ones parents-first
+   (one statement per typed chunk), with indexes and foreign keys kept and maintained row by row;
+   tables referenced from outside the set are merged by primary key instead (update changed
+   rows, insert new ones, delete the rest). Then verify the counts, raise the sequences, COMMIT,
+   and ANALYZE and VACUUM (the deleted rows) on parallel connections.
 
-Readers never see a mix: until COMMIT they are blocked or see the old rows; afterwards the new.
-(TRUNCATE is not MVCC-safe: a REPEATABLE READ transaction whose snapshot predates the COMMIT
-would see the truncated tables empty; backups avoid that by locking before their snapshot.)
+Plain readers are never blocked and never see a mix: until COMMIT they see the old rows,
+afterwards the new; a REPEATABLE READ transaction that began before the COMMIT keeps seeing
+all the old rows, because DELETE, unlike TRUNCATE, is MVCC-safe. Given up for this: TRUNCATE
+(such a transaction would see the tables empty), and ACCESS EXCLUSIVE to drop and rebuild
+indexes and foreign keys around the load (faster, but every reader queues behind that lock, and
+a reader holding one table of the set while it waits for another deadlocks with the swap; with
+readers running multi-table transactions back to back, retries never found a moment to lock
+them all). Any lock wait over a short per-attempt lock_timeout (or a deadlock with a writer)
+rolls the attempt back unchanged; the swap retries with random back-off until `lock_timeout`,
+then fails with "tables are busy". The price: the swap takes about twice as long as TRUNCATE
+and reload (writers wait for it), and the old rows take up room in the tables until the VACUUM.
 The caller must hold the operation lock (`locking.operation_lock`) so backups and restores never
 overlap; the CLI and the API take it before calling `restore_from_backup`.
 """
@@ -28,13 +36,14 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import random
 import re
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -43,13 +52,25 @@ from psycopg import sql
 from . import staging
 from .archive import ArchiveReader, Manifest, ManifestTable
 from .catalog import ForeignKey, Table, describe_tables, outside_references
+from .changes import TableChanges, table_changes
 from .config import Settings
 from .database import connect
 from .errors import ArchiveError, BackupdError, RestoreError
 from .progress import MonotonicProgress, ProgressCallback
 from .staging import StagedColumn, StagedTable
 
-DEFAULT_LOCK_TIMEOUT = "5s"
+# The swap's deadline: how long it keeps retrying to get its locks while other sessions hold
+# conflicting ones (writers, DDL, VACUUM; never plain readers) before the restore gives up.
+DEFAULT_LOCK_TIMEOUT = "60s"
+# Each attempt waits at most this long for any one lock (doubling per failed attempt up to the
+# maximum), so writers queued behind a waiting attempt are not held up for long. The maximum is
+# above PostgreSQL's default deadlock_timeout (1s), so a long attempt lets the server's deadlock
+# check run, which also cancels an autovacuum that blocks us.
+FIRST_ATTEMPT_LOCK_TIMEOUT = 0.2
+MAX_ATTEMPT_LOCK_TIMEOUT = 2.0
+# Random back-off between attempts: uniform up to BACKOFF * 2**attempt, at most MAX_BACKOFF.
+BACKOFF = 0.05
+MAX_BACKOFF = 1.0
 # Staging needs room for the raw lines and the typed rows; the live tables then grow by about the
 # same again until vacuum. Refuse early rather than fill the server's disk halfway through.
 DISK_FACTOR = 2.5
@@ -64,11 +85,13 @@ _VALIDATED, _STAGED, _CONVERTED, _SWAPPED = 2, 45, 80, 97
 
 @dataclass(frozen=True)
 class RestoreResult:
-    items_restored: dict[str, int]
+    items_restored: dict[str, int]  # rows now in each replaced table (what a dry run would restore)
     manifest: Manifest
     seconds: float
-    swap_lock_seconds: float  # how long the swap held ACCESS EXCLUSIVE on the set
+    swap_lock_seconds: float  # how long the swap held EXCLUSIVE on the set (writers waited, readers did not)
     staging_seconds: float
+    changes: dict[str, TableChanges] = field(default_factory=dict)  # archive vs live, before the swap
+    dry_run: bool = False
 
 
 def restore_from_backup(
@@ -76,25 +99,36 @@ def restore_from_backup(
     archive_path: Path | str,
     *,
     tables: Sequence[str] | None = None,
+    only: Sequence[str] | None = None,
+    dry_run: bool = False,
+    before_swap: Callable[[list[str]], None] | None = None,
     progress: ProgressCallback | None = None,
-    lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
+    lock_timeout: str | float = DEFAULT_LOCK_TIMEOUT,
     workers: int | None = None,
 ) -> RestoreResult:
     """Replace the rows of the table set with the archive's, all or nothing.
 
     `tables` defaults to the configured set (BACKUPD_TABLES). The caller holds the operation lock.
+    `only` replaces just those tables of the archive (CONTRACT §11; the out-of-set rule protects
+    the rest). Every restore reports `changes` (computed from the staged rows before the swap);
+    a `dry_run` stops there and changes nothing. `before_swap(keys)` runs after everything is
+    verified and before any lock is taken (the safety backup); if it raises, nothing changes.
+    `lock_timeout` is the swap's deadline (seconds, or PostgreSQL syntax such as '60s' or '500ms';
+    0 means no deadline): it retries while sessions holding conflicting locks (writers, DDL, never
+    plain readers) keep it from locking the set, then fails with "tables are busy".
     Raises ArchiveError for a bad archive, RestoreError when the restore is refused or fails;
     either way the database is unchanged and the staging schema is gone.
     """
     started = time.monotonic()
+    _seconds(lock_timeout)  # a malformed value fails here, not after staging
     names = list(tables) if tables is not None else list(Settings().tables)
     workers = workers or min(4, (os.cpu_count() or 2) + 1)  # one loads while the others convert
     with ArchiveReader(archive_path) as reader:
-        tracker = MonotonicProgress(progress, len(reader.manifest.contents))
+        tracker = MonotonicProgress(progress, len(only) if only else len(reader.manifest.contents))
         tracker.report("validating", 0, "Validating archive", 0)
         with connect(database_url, application_name="backupd-restore") as conn:
             _session_setup(conn)
-            plans = _validate(conn, reader, names)
+            plans = _validate(conn, reader, names, only)
             tracker.report("validating", _VALIDATED, "Validating archive", 0)
             try:
                 staging.drop_schema(conn)  # leftovers of a crashed run
@@ -102,21 +136,31 @@ def restore_from_backup(
                 stage_started = time.monotonic()
                 _Stager(database_url, reader, plans, tracker, workers, conn).run()
                 staging_seconds = time.monotonic() - stage_started
-                tracker.report("restoring", _CONVERTED, "Swapping tables", len(plans))
-                swap_seconds = _swap(conn, plans, lock_timeout)
-                tracker.report("restoring", _SWAPPED, "Analyzing tables", len(plans))
+                tracker.report("restoring", _CONVERTED, "Comparing with the live tables", len(plans))
+                changes = {p.key: table_changes(conn, p) for p in plans}
+                swap_seconds = 0.0
+                if not dry_run:
+                    if before_swap is not None:
+                        tracker.report("restoring", _CONVERTED, "Safety backup", len(plans))
+                        before_swap([p.key for p in plans])
+                    tracker.report("restoring", _CONVERTED, "Swapping tables", len(plans))
+                    swap_seconds = _swap(conn, plans, lock_timeout)
+                    tracker.report("restoring", _SWAPPED, "Analyzing tables", len(plans))
             finally:
                 _drop_staging_quietly(conn, database_url)
-        analyze_started = time.monotonic()
-        _after_commit(database_url, plans, workers)
-        log.debug("analyze %.2fs", time.monotonic() - analyze_started)
-    tracker.finish("completed", "Restore complete")
+        if not dry_run:
+            analyze_started = time.monotonic()
+            _after_commit(database_url, plans, workers)
+            log.debug("analyze %.2fs", time.monotonic() - analyze_started)
+    tracker.finish("completed", "Dry run complete" if dry_run else "Restore complete")
     return RestoreResult(
         items_restored={p.key: p.count for p in plans},
         manifest=reader.manifest,
         seconds=time.monotonic() - started,
         swap_lock_seconds=swap_seconds,
         staging_seconds=staging_seconds,
+        changes=changes,
+        dry_run=dry_run,
     )
 
 
@@ -150,12 +194,18 @@ def _drop_staging_quietly(conn: psycopg.Connection, database_url: str) -> None:
 # Validation
 
 
-def _validate(conn: psycopg.Connection, reader: ArchiveReader, names: list[str]) -> list[StagedTable]:
-    live = describe_tables(conn, names)
+def _validate(conn: psycopg.Connection, reader: ArchiveReader, names: list[str],
+              only: Sequence[str] | None = None) -> list[StagedTable]:
     archived = set(reader.manifest.contents)
+    if only:  # a subset of the archive's tables: each must be in it; the others are left alone
+        unknown = [t for t in only if t not in archived]
+        if unknown:
+            raise RestoreError(f"tables not in the archive: {', '.join(unknown)}")
+        names = list(only)
+    live = describe_tables(conn, names)
     configured = {t.key for t in live}
     missing = sorted(configured - archived)
-    extra = sorted(archived - configured)
+    extra = sorted(archived - configured) if not only else []
     if missing or extra:
         parts = []
         if missing:
@@ -463,8 +513,9 @@ def _drain(chunks: object) -> None:
 
 
 def _merged_tables(plans: list[StagedTable], outside: list[ForeignKey]) -> set[int]:
-    """Tables that cannot be truncated: referenced from outside the set, and (transitively) every
-    table of the set they reference, since TRUNCATE needs all referencing tables in its list."""
+    """Tables whose rows cannot all be deleted: referenced from outside the set (the deletes would
+    cascade to, or be refused by, rows outside it), and (transitively) every table of the set they
+    reference, for the same reason. These are merged by primary key instead."""
     in_set = {p.table.oid: p.table for p in plans}
     merged = {fk.ref_table_oid for fk in outside}
     todo = list(merged)
@@ -532,13 +583,14 @@ def _lost_parent(fk: ForeignKey, parent: StagedTable) -> sql.Composable:
     return sql.SQL("({} AND NOT EXISTS ({}))").format(not_null, exists)
 
 
-def _insert_sql(plan: StagedTable, only_new: bool) -> sql.Composed:
+def _insert_sql(plan: StagedTable, only_new: bool, source: sql.Composable | None = None) -> sql.Composed:
+    """INSERT the staged rows (of `source`, one typed chunk table, else of all of them)."""
     cols = plan.table.insertable_columns
     names = sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)
     values = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c.name)) for c in cols)
     overriding = sql.SQL(" OVERRIDING SYSTEM VALUE") if any(c.identity == "a" for c in cols) else sql.SQL("")
     query = sql.SQL("INSERT INTO {} ({}){} SELECT {} FROM {} AS s").format(
-        plan.table.ident, names, overriding, values, plan.typed
+        plan.table.ident, names, overriding, values, plan.typed if source is None else source
     )
     if only_new:
         query += sql.SQL(" WHERE NOT EXISTS (SELECT 1 FROM ONLY {} AS l WHERE {})").format(
@@ -573,163 +625,131 @@ def _delete_missing_sql(plan: StagedTable) -> sql.Composed:
     )
 
 
-@dataclass(frozen=True)
-class _DroppedKey:
-    table: str  # regclass text of the referencing table
-    name: str
-    definition: str  # pg_get_constraintdef: exact, including ON DELETE, MATCH, DEFERRABLE, NOT VALID
-    comment: str | None
+def _swap(conn: psycopg.Connection, plans: list[StagedTable], lock_timeout: str | float) -> float:
+    """Replace the set's rows in one transaction, retried whole while the tables are busy.
 
-
-def _drop_foreign_keys(conn: psycopg.Connection, truncated: list[StagedTable]) -> list[_DroppedKey]:
-    """Drop the foreign keys of the tables about to be reloaded, to re-add them after the load.
-
-    Re-adding validates every row with one join instead of one trigger query per inserted row
-    (the biggest cost of the swap: about half its time for the events table). Same transaction,
-    so readers never see the tables without them. Needs ownership; without it the keys stay.
+    Every statement of the swap is transactional, so an attempt that cannot get a lock within its
+    short lock_timeout (or is chosen as a deadlock victim) rolls back having changed nothing, waits
+    a random back-off and starts again, until `lock_timeout` (the deadline) is used up. Returns how
+    long the successful attempt held the set's EXCLUSIVE lock (writers waited; readers did not).
     """
-    rows = conn.execute(
-        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), obj_description(oid, 'pg_constraint')"
-        " FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY(%s) ORDER BY conrelid, conname",
-        [[p.table.oid for p in truncated]],
-    ).fetchall()
-    keys = [_DroppedKey(*row) for row in rows]
-    if not keys:
-        return []
-    try:
-        with conn.transaction():  # a savepoint: on failure keep the keys and insert row by row
-            for key in keys:
-                conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                    sql.SQL(key.table), sql.Identifier(key.name)))
-    except psycopg.errors.InsufficientPrivilege:
-        log.debug("not the owner: keeping foreign keys during the swap")
-        return []
-    return keys
-
-
-def _restore_foreign_keys(conn: psycopg.Connection, keys: list[_DroppedKey]) -> None:
-    for key in keys:
+    deadline = _seconds(lock_timeout)
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        left = started + deadline - time.monotonic() if deadline > 0 else MAX_ATTEMPT_LOCK_TIMEOUT
+        wait = max(0.01, min(FIRST_ATTEMPT_LOCK_TIMEOUT * 2 ** attempt, MAX_ATTEMPT_LOCK_TIMEOUT, left))
         try:
-            conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                sql.SQL(key.table), sql.Identifier(key.name), sql.SQL(key.definition)))
-        except psycopg.errors.ForeignKeyViolation as exc:
-            raise RestoreError(f"the archive breaks a foreign key: {exc.diag.message_primary or exc}") from exc
-        if key.comment is not None:
-            conn.execute(sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
-                sql.Identifier(key.name), sql.SQL(key.table), sql.Literal(key.comment)))
+            return _swap_once(conn, plans, wait)
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
+            attempt += 1
+            pause = random.uniform(0.005, min(MAX_BACKOFF, BACKOFF * 2 ** attempt))
+            if deadline > 0 and time.monotonic() + pause >= started + deadline:
+                raise RestoreError(
+                    f"tables are busy: could not lock them within {_duration_text(lock_timeout)}") from exc
+            log.debug("swap attempt %d: %s; again in %.3fs", attempt, exc.diag.message_primary or exc, pause)
+            time.sleep(pause)
 
 
-@dataclass(frozen=True)
-class _DroppedIndex:
-    name: str  # regclass text
-    definition: str  # pg_get_indexdef: exact CREATE INDEX statement
-    comment: str | None
+def _swap_once(conn: psycopg.Connection, plans: list[StagedTable], lock_wait: float) -> float:
+    """One attempt at the swap transaction; lock waits longer than `lock_wait` seconds abort it.
 
-
-def _drop_indexes(conn: psycopg.Connection, truncated: list[StagedTable]) -> list[_DroppedIndex]:
-    """Drop the plain secondary indexes of the tables about to be reloaded, to rebuild them after.
-
-    One sorted build per index (as pg_restore does) is several times cheaper than maintaining it
-    row by row, above all for GIN. Indexes backing a constraint, or with a tablespace, CLUSTER or
-    replica-identity role, stay (their DDL cannot be replayed from pg_get_indexdef alone).
+    EXCLUSIVE mode blocks writers (and SELECT FOR UPDATE/SHARE) but not plain readers, which keep
+    reading the old rows until COMMIT. No DDL runs here (it would need ACCESS EXCLUSIVE, which
+    readers queue behind and, holding other tables of the set, deadlock with), so old rows are
+    deleted (MVCC-safe, unlike TRUNCATE) and new rows inserted with indexes and foreign keys kept.
     """
-    rows = conn.execute(
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), obj_description(i.indexrelid, 'pg_class')"
-        " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-        " WHERE i.indrelid = ANY(%s) AND i.indisvalid AND i.indisready AND NOT i.indisclustered"
-        " AND NOT i.indisreplident AND c.reltablespace = 0"
-        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
-        " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass"
-        "                 AND d.refobjid = i.indexrelid AND d.deptype = 'n')"
-        " ORDER BY 1",
-        [[p.table.oid for p in truncated]],
-    ).fetchall()
-    indexes = [_DroppedIndex(*row) for row in rows]
-    if not indexes:
-        return []
-    try:
-        with conn.transaction():  # a savepoint: without ownership keep them and maintain row by row
-            conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(", ").join(sql.SQL(i.name) for i in indexes)))
-    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.DependentObjectsStillExist):
-        log.debug("keeping secondary indexes during the swap")
-        return []
-    return indexes
-
-
-def _rebuild_indexes(conn: psycopg.Connection, indexes: list[_DroppedIndex]) -> None:
-    for index in indexes:
-        conn.execute(sql.SQL(index.definition))
-        if index.comment is not None:
-            conn.execute(sql.SQL("COMMENT ON INDEX {} IS {}").format(sql.SQL(index.name), sql.Literal(index.comment)))
-
-
-def _swap(conn: psycopg.Connection, plans: list[StagedTable], lock_timeout: str) -> float:
-    """Replace the set's rows in one transaction; return how long ACCESS EXCLUSIVE was held."""
     lock_list = sql.SQL(", ").join(p.table.ident for p in plans)
-    with conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(lock_timeout)))
-        try:
-            conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(lock_list))
-        except psycopg.errors.LockNotAvailable as exc:
-            raise RestoreError(f"tables are busy: could not lock them within {lock_timeout}") from exc
-        locked = time.monotonic()
-        conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        outside = outside_references(conn, [p.table for p in plans])
-        _outside_dependants(conn, plans, outside)
-        merged = _merged_tables(plans, outside)
-        truncated = [p for p in plans if p.table.oid not in merged]
-        kept = [p for p in plans if p.table.oid in merged]  # parents first, like plans
-        dropped = _drop_foreign_keys(conn, truncated)
-        indexes = _drop_indexes(conn, truncated)
-        if truncated:
-            conn.execute(sql.SQL("TRUNCATE ONLY {}").format(sql.SQL(", ").join(p.table.ident for p in truncated)))
-        for plan in kept:
-            update = _update_sql(plan)
-            if update is not None:
-                conn.execute(update)
-            conn.execute(_insert_sql(plan, only_new=True))
-        for plan in reversed(kept):
-            conn.execute(_delete_missing_sql(plan))
-        for plan in truncated:
-            step = time.monotonic()
-            conn.execute(_insert_sql(plan, only_new=False))
-            log.debug("swap: insert %s %.2fs", plan.key, time.monotonic() - step)
-        step = time.monotonic()
-        _rebuild_indexes(conn, indexes)
-        log.debug("swap: indexes %.2fs", time.monotonic() - step)
-        step = time.monotonic()
-        _restore_foreign_keys(conn, dropped)
-        log.debug("swap: foreign keys %.2fs", time.monotonic() - step)
-        for plan in plans:
-            count = conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(plan.table.ident)).fetchone()[0]
-            if count != plan.count:
-                raise RestoreError(f"{plan.key}: {count} rows after the swap, the archive has {plan.count}")
-        for plan in plans:
-            _raise_sequences(conn, plan)
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{round(lock_wait * 1000)}ms")))
+            conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(lock_list))
+            locked = time.monotonic()
+            _replace_rows(conn, plans)
+    except psycopg.errors.ForeignKeyViolation as exc:
+        detail = " ".join((exc.diag.message_detail or "").split())
+        raise RestoreError(f"the archive breaks a foreign key: {exc.diag.message_primary or exc}"
+                           + (f" ({detail})" if detail else "")) from exc
     return time.monotonic() - locked
 
 
+def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
+    """Inside the locked swap transaction: every table of the set ends up with the archive's rows."""
+    outside = outside_references(conn, [p.table for p in plans])
+    _outside_dependants(conn, plans, outside)
+    merged = _merged_tables(plans, outside)
+    replaced = [p for p in plans if p.table.oid not in merged]
+    kept = [p for p in plans if p.table.oid in merged]  # parents first, like plans
+    for plan in reversed(replaced):  # children first: nothing left for ON DELETE actions to find
+        step = time.monotonic()
+        conn.execute(sql.SQL("DELETE FROM ONLY {}").format(plan.table.ident))
+        log.debug("swap: delete %s %.2fs", plan.key, time.monotonic() - step)
+    for plan in kept:
+        update = _update_sql(plan)
+        if update is not None:
+            conn.execute(update)
+        conn.execute(_insert_sql(plan, only_new=True))
+    for plan in reversed(kept):
+        conn.execute(_delete_missing_sql(plan))
+    for plan in replaced:
+        step = time.monotonic()
+        for n in range(plan.chunks):  # one statement per chunk bounds the queue of foreign-key checks
+            conn.execute(_insert_sql(plan, only_new=False, source=plan.chunk(n)))
+        log.debug("swap: insert %s %.2fs", plan.key, time.monotonic() - step)
+    for plan in plans:
+        count = conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(plan.table.ident)).fetchone()[0]
+        if count != plan.count:
+            raise RestoreError(f"{plan.key}: {count} rows after the swap, the archive has {plan.count}")
+    for plan in plans:
+        _raise_sequences(conn, plan)
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|h|d)?\s*")
+_UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _seconds(value: str | float) -> float:
+    """A number of seconds, or a string in PostgreSQL's lock_timeout syntax ('60s', '500ms', '2min';
+    a bare number means milliseconds, as there)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"invalid lock_timeout {value!r}: use e.g. '60s' or '500ms'")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "ms"]
+
+
+def _duration_text(value: str | float) -> str:
+    return value.strip() if isinstance(value, str) else f"{value:g}s"
+
+
 def _after_commit(database_url: str, plans: list[StagedTable], workers: int) -> None:
-    """Planner statistics (gone after TRUNCATE), on parallel connections, biggest tables first.
+    """ANALYZE (planner statistics), then VACUUM (the deleted old rows; the visibility map for
+    index-only scans), on parallel connections, biggest tables first.
 
     Failures here do not undo a committed restore (autovacuum would catch up), so they are logged.
     """
-    tasks = [sql.SQL("ANALYZE {}").format(p.table.ident) for p in sorted(plans, key=lambda p: -p.declared_bytes)]
+    biggest_first = sorted(plans, key=lambda p: -p.declared_bytes)
+    # Without TRUNCATE, VACUUM never takes ACCESS EXCLUSIVE to cut empty pages off the end of the
+    # table (readers would queue behind it); the next restore reuses that space anyway.
+    tasks = [[sql.SQL("ANALYZE {}").format(p.table.ident),
+              sql.SQL("VACUUM (TRUNCATE false) {}").format(p.table.ident)] for p in biggest_first]
     local = threading.local()
     opened: list[psycopg.Connection] = []
     guard = threading.Lock()
 
-    def run(query: sql.Composable) -> None:
+    def run(queries: list[sql.Composable]) -> None:
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = connect(database_url, application_name="backupd-restore")
             with guard:
                 opened.append(conn)
             local.conn = conn
-        try:
-            conn.execute(query)
-        except psycopg.Error as exc:
-            log.warning("after restore: %s failed: %s", query.as_string(conn), exc)
+        for query in queries:
+            try:
+                conn.execute(query)
+            except psycopg.Error as exc:
+                log.warning("after restore: %s failed: %s", query.as_string(conn), exc)
 
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backupd-analyze") as pool:

@@ -319,7 +319,7 @@ def test_busy_tables_fail_fast_and_change_nothing(db: psycopg.Connection, databa
     before = snapshot(db)
     with connect(database_url) as other:
         other.execute("BEGIN")
-        other.execute("SELECT count(*) FROM zones")  # holds ACCESS SHARE until the end of its transaction
+        other.execute("UPDATE zones SET priority = priority")  # a writer: ROW EXCLUSIVE until it ends (readers never block)
         started = time.monotonic()
         with pytest.raises(RestoreError, match=r"^tables are busy: could not lock them within 1s$"):
             restore_from_backup(database_url, archive, lock_timeout="1s")
