@@ -27,7 +27,7 @@ from psycopg.types.json import Jsonb
 
 from .archive import ArchiveSource
 from .database import connect
-from .errors import BackupdError, BusyError, one_line
+from .errors import BackupdError, BusyError, RestoreError, one_line
 from .ids import is_uuid
 from .locking import JOB_LOCK_CLASS, OperationLock, job_lock_key, try_operation_lock
 from .progress import Progress
@@ -132,12 +132,16 @@ class JobStore:
         return self._one("UPDATE backup_jobs SET pinned = %s WHERE id = %s RETURNING *", [pinned, job_id])
 
     def create_restore_job(self, job_id: str, total_tables: int, backup_id: str | None,
-                           backup_created_at: Any) -> dict[str, Any]:
+                           backup_created_at: Any, *, dry_run: bool = False,
+                           tables: list[str] | None = None) -> dict[str, Any]:
         return self._one(
-            "INSERT INTO restore_jobs (id, total_tables, backup_id, backup_created_at)"
-            " VALUES (%s, %s, %s, %s) RETURNING *",
-            [job_id, total_tables, (backup_id or None) and backup_id[:64], backup_created_at],
+            "INSERT INTO restore_jobs (id, total_tables, backup_id, backup_created_at, dry_run, tables)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
+            [job_id, total_tables, (backup_id or None) and backup_id[:64], backup_created_at, dry_run, tables],
         )  # type: ignore[return-value]
+
+    def set_safety_backup(self, job_id: str, backup_id: str) -> None:
+        self._one("UPDATE restore_jobs SET safety_backup_id = %s WHERE id = %s RETURNING id", [backup_id, job_id])
 
     def get(self, kind: JobKind, job_id: str) -> dict[str, Any] | None:
         """The job row, or None (also for text that is not a UUID: callers answer 404 either way)."""
@@ -198,13 +202,17 @@ class JobStore:
             [file_path, size_bytes, Jsonb(manifest), job_id],
         )
 
-    def complete_restore(self, job_id: str, *, items_restored: dict[str, int]) -> None:
+    def complete_restore(self, job_id: str, *, items_restored: dict[str, int] | None,
+                         changes: dict[str, dict[str, int]] | None = None, dry_run: bool = False) -> None:
+        """A dry run ends `completed` with current_step 'Dry run complete' and no items_restored."""
         self._one(
             "UPDATE restore_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
-            " completed_tables = total_tables, current_step = 'Restore complete',"
-            " items_restored = %s, error_message = NULL"
+            " completed_tables = total_tables, current_step = %s,"
+            " items_restored = %s, changes = %s, error_message = NULL"
             " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
-            [Jsonb(items_restored), job_id],
+            ["Dry run complete" if dry_run else "Restore complete",
+             None if items_restored is None else Jsonb(items_restored),
+             None if changes is None else Jsonb(changes), job_id],
         )
 
     def fail(self, kind: JobKind, job_id: str, message: str) -> bool:
@@ -275,6 +283,47 @@ class ProgressWriter:
 # Running jobs
 
 
+@dataclass(frozen=True)
+class RestoreRequest:
+    """What a restore job was asked for (CONTRACT §11)."""
+
+    tables: list[str] | None = None  # only these are replaced (None: the whole archive)
+    safety_backup: bool = True
+    dry_run: bool = False
+
+
+def take_safety_backup(store: JobStore, archives: Store, database_url: str, lock: OperationLock,
+                       tables: list[str], *, spool_dir: Path | None = None) -> str:
+    """Back up `tables` as a completed backup job with trigger 'safety' (the restore's undo); its id.
+
+    Runs inside the restore, under the restore's operation lock (and a job lock of its own, so a
+    replica can tell it is alive). If it fails, the restore fails before anything is swapped.
+    """
+    from .backup import create_backup
+    from .ids import uuid7
+
+    backup_id = uuid7()
+    target = archives.new_archive(backup_id)
+    lock.hold_job(backup_id)
+    store.create_backup_job(backup_id, len(tables), trigger="safety")
+    try:
+        store.mark_started("backup", backup_id, "running", file_path=target.location)
+        result = create_backup(database_url, target, tables=tables, backup_id=backup_id,
+                               spool_dir=None if target.encrypted else spool_dir)
+        store.complete_backup(backup_id, file_path=target.location, size_bytes=result.size_bytes,
+                              manifest=result.manifest.model_dump(mode="json", exclude_none=True))
+    except BaseException as exc:
+        with suppress(Exception):
+            store.fail("backup", backup_id, one_line(exc))
+        with suppress(Exception):
+            target.delete()
+        raise RestoreError(f"the safety backup failed, nothing was changed: {one_line(exc)}") from exc
+    finally:
+        with suppress(psycopg.Error):
+            lock.release_job(backup_id)
+    return backup_id
+
+
 @dataclass
 class JobRunner:
     """Starts engine runs in threads and records their outcome in the job tables."""
@@ -283,6 +332,7 @@ class JobRunner:
     database_url: str
     tables: tuple[str, ...]
     spool_dir: Path | None = None  # local scratch space of backups (see backup.SPOOL_LIMIT)
+    archives: Store | None = None  # where safety backups go
     # Called with the job id after a backup completed, still holding the operation lock (retention).
     after_backup: Callable[[str], None] | None = None
     _threads: dict[str, threading.Thread] = field(default_factory=dict)
@@ -292,9 +342,9 @@ class JobRunner:
         self._spawn(job_id, self._run_backup, job_id, target, lock)
 
     def start_restore(self, job_id: str, archive: ArchiveSource, lock: OperationLock, *,
-                      upload: Path | None = None) -> None:
+                      upload: Path | None = None, options: RestoreRequest | None = None) -> None:
         """Run restore_from_backup for a pending job; an uploaded file is removed afterwards."""
-        self._spawn(job_id, self._run_restore, job_id, archive, lock, upload)
+        self._spawn(job_id, self._run_restore, job_id, archive, lock, upload, options or RestoreRequest())
 
     def _spawn(self, job_id: str, target: Any, *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=f"backupd-job-{job_id[:8]}", daemon=True)
@@ -338,18 +388,30 @@ class JobRunner:
             lock.close()
             self._threads.pop(job_id, None)
 
-    def _run_restore(self, job_id: str, archive: ArchiveSource, lock: OperationLock, upload: Path | None) -> None:
+    def _run_restore(self, job_id: str, archive: ArchiveSource, lock: OperationLock, upload: Path | None,
+                     options: RestoreRequest) -> None:
+        from .restore import restore_from_backup
+
+        def safety_backup(tables: list[str]) -> None:
+            if self.archives is None:
+                raise RestoreError("no store for the safety backup")
+            backup_id = take_safety_backup(self.store, self.archives, self.database_url, lock, tables,
+                                           spool_dir=self.spool_dir)
+            self.store.set_safety_backup(job_id, backup_id)
+
         try:
             self.store.mark_started("restore", job_id, "validating")
-            from .restore import restore_from_backup  # written concurrently by another engineer
-
             result = restore_from_backup(
-                self.database_url, archive, tables=self.tables,
+                self.database_url, archive, tables=self.tables, only=options.tables, dry_run=options.dry_run,
+                before_swap=safety_backup if options.safety_backup and not options.dry_run else None,
                 progress=ProgressWriter(self.store, "restore", job_id,
                                         {"validating": "validating", "restoring": "restoring"}),
             )
-            self.store.complete_restore(job_id, items_restored=dict(result.items_restored))
-            log.info("restore %s completed: %s", job_id, result.items_restored)
+            self.store.complete_restore(
+                job_id, items_restored=None if options.dry_run else dict(result.items_restored),
+                changes={k: c.as_dict() for k, c in result.changes.items()}, dry_run=options.dry_run)
+            log.info("restore %s completed%s: %s", job_id, " (dry run)" if options.dry_run else "",
+                     result.items_restored)
         except BaseException as exc:
             self._record_failure("restore", job_id, exc)
         finally:

@@ -35,6 +35,10 @@ class OperationLock:
         """Mark `job_id` as run by this live session; call before the job's row is created."""
         self._conn.execute("SELECT pg_advisory_lock(%s, %s)", [JOB_LOCK_CLASS, job_lock_key(job_id)])
 
+    def release_job(self, job_id: str) -> None:
+        """A job run inside another (a restore's safety backup) has finished."""
+        self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_CLASS, job_lock_key(job_id)])
+
     def close(self) -> None:
         if not self._conn.closed:
             try:

@@ -182,6 +182,17 @@ class RestoreJobProgress(BaseModel):
     current_step: str | None = Field(None, description="Current step description")
 
 
+class TableChanges(BaseModel):
+    """What a restore changes in one table, comparing the archive's rows with the live ones by primary key."""
+
+    archive_rows: int = Field(..., description="Rows in the archive")
+    live_rows: int = Field(..., description="Rows in the live table before the restore")
+    added: int = Field(..., description="Keys only in the archive (rows the restore adds)")
+    removed: int = Field(..., description="Keys only in the live table (rows the restore removes)")
+    changed: int = Field(..., description="Same key, a different value in any column")
+    unchanged: int = Field(..., description="Same key, same values")
+
+
 class RestoreJobResponse(BaseModel):
     """Full status response for a restore job."""
 
@@ -205,6 +216,24 @@ class RestoreJobResponse(BaseModel):
 
     # Error (on failure)
     error_message: str | None = Field(None, description="Error message if failed")
+
+    # backupd additions (CONTRACT §11)
+    dry_run: bool = Field(False, description="A dry run validates and stages, reports `changes`, changes nothing")
+    tables: list[str] | None = Field(None, description="The tables replaced (all of the archive's when null)")
+    safety_backup_id: str | None = Field(
+        None, description="The backup of the replaced tables taken just before the swap: restoring it undoes this")
+    changes: dict[str, TableChanges] | None = Field(
+        None, description="Per table, what the restore changes (or would change), compared by primary key")
+
+
+class RestoreOptions(BaseModel):
+    """Body of `POST /api/backup/{job_id}/restore` (all optional)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"tables": ["settings"], "dry_run": True}})
+
+    tables: list[str] | None = Field(None, description="Only these tables are replaced (each must be in the archive)")
+    safety_backup: bool = Field(True, description="Back up the tables being replaced first (restoring it undoes this)")
+    dry_run: bool = Field(False, description="Validate and stage, report `changes`, change nothing")
 
 
 # =============================================================================

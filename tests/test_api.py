@@ -457,6 +457,7 @@ SEED_FIELDS = {
 ADDED_FIELDS = {
     "BackupJobResponse": {"trigger", "pinned", "encrypted"},
     "BackupListItem": {"trigger", "pinned", "encrypted"},
+    "RestoreJobResponse": {"dry_run", "tables", "safety_backup_id", "changes"},
 }
 SEED_ENDPOINTS = {
     ("/api/backup", "post"): ("202", "BackupJobStartResponse"),

@@ -50,7 +50,7 @@ def _prepare(settings: Settings) -> Services:
     store = JobStore(pool)
     archives = settings.open_store()
     services = Services(settings=settings, database_url=url, pool=pool, store=store, archives=archives,
-                        runner=JobRunner(store, url, tuple(settings.tables), spool_dir=settings.spool_dir))
+                        runner=JobRunner(store, url, tuple(settings.tables), spool_dir=settings.spool_dir, archives=archives))
     recover_interrupted_jobs(store, url, archives, services.uploads_dir)
     services.schedules, services.drills, services.scheduler = build_automation(
         settings, url, pool, store, services.runner, archives)

@@ -149,6 +149,10 @@ def restore_job_response(row: dict[str, Any]) -> RestoreJobResponse:
         completed_at=row["completed_at"],
         items_restored=row["items_restored"],
         error_message=row["error_message"],
+        dry_run=bool(row.get("dry_run")),
+        tables=row.get("tables"),
+        safety_backup_id=str(row["safety_backup_id"]) if row.get("safety_backup_id") else None,
+        changes=row.get("changes"),
     )
 
 

@@ -36,14 +36,20 @@ def declared_too_large(request: Request, max_bytes: int) -> bool:
     return int(value) > max_bytes + MULTIPART_OVERHEAD
 
 
+MAX_FIELD_BYTES = 64 * 1024  # a plain form field (tables, dry_run, …), never the archive
+
+
 class _FilePart:
-    """python-multipart callbacks collecting the bytes of the first part named `field`."""
+    """python-multipart callbacks collecting the bytes of the first part named `field`, and the
+    (small) values of the other fields."""
 
     def __init__(self, field: str) -> None:
         self.field = field
         self.pending = bytearray()
         self.found = False
         self.size = 0
+        self.fields: dict[str, bytearray] = {}
+        self._other: str | None = None
         self._in_target = False
         self._header_field = bytearray()
         self._header_value = bytearray()
@@ -52,6 +58,7 @@ class _FilePart:
     def on_part_begin(self) -> None:
         self._disposition = b""
         self._in_target = False
+        self._other = None
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._header_field += data[start:end]
@@ -71,11 +78,19 @@ class _FilePart:
         if name == self.field and not self.found:
             self.found = True
             self._in_target = True
+        elif name != self.field and name not in self.fields:
+            self._other = name
+            self.fields[name] = bytearray()
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_target:
             self.pending += data[start:end]
             self.size += end - start
+        elif self._other is not None:
+            value = self.fields[self._other]
+            value += data[start:end]
+            if len(value) > MAX_FIELD_BYTES:
+                raise UploadInvalid(f"form field '{self._other}' is too long")
 
     def on_part_end(self) -> None:
         self._in_target = False
@@ -86,8 +101,10 @@ class _FilePart:
             "on_headers_finished", "on_part_data", "on_part_end")}
 
 
-async def receive_upload(request: Request, dest: Path, *, max_bytes: int, field: str = "file") -> int:
-    """Write the `field` file of a multipart/form-data request to `dest`; return its size.
+async def receive_upload(request: Request, dest: Path, *, max_bytes: int,
+                         field: str = "file") -> tuple[int, dict[str, str]]:
+    """Write the `field` file of a multipart/form-data request to `dest`; return its size and the
+    values of the other (small) form fields.
 
     Raises UploadInvalid, UploadTooLarge, or starlette's ClientDisconnect; `dest` may be left
     partly written on error (the caller owns and removes it).
@@ -121,4 +138,4 @@ async def receive_upload(request: Request, dest: Path, *, max_bytes: int, field:
             part.pending.clear()
     finally:
         await anyio.to_thread.run_sync(out.close)
-    return part.size
+    return part.size, {name: bytes(value).decode("utf-8", "replace") for name, value in part.fields.items()}

@@ -1,6 +1,9 @@
-"""`backupd restore SOURCE|--latest [--yes]`: replace the table set's rows with an archive's, all or nothing.
+"""`backupd restore SOURCE|--latest [--tables a,b] [--dry-run] [--no-safety-backup] [--yes]`.
 
-On a new machine with an empty database (disaster recovery) the schema is created first.
+Replaces the rows of the archive's tables (or only `--tables`) all or nothing, after a safety
+backup of the rows it replaces (restoring that one undoes it); `--dry-run` only reports what
+would change. On a new machine with an empty database (disaster recovery) the schema is created
+first.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import sys
 from psycopg.conninfo import conninfo_to_dict
 
 from ..archive import ArchiveReader
+from ..changes import TableChanges
 from ..database import connect
+from ..jobs import ConnectionPool, JobStore, take_safety_backup
 from ..locking import operation_lock
 from ..migrations import apply_migrations, database_is_empty
 from ..restore import restore_from_backup
@@ -20,6 +25,10 @@ from ._common import add_source_arguments, database_url_from, fail, progress_dis
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("restore", help="restore an archive into the configured database (atomic)")
     add_source_arguments(parser, "restore")
+    parser.add_argument("--tables", metavar="A,B", help="replace only these tables of the archive")
+    parser.add_argument("--dry-run", action="store_true", help="validate and stage, print what would change, change nothing")
+    parser.add_argument("--no-safety-backup", dest="safety_backup", action="store_false",
+                        help="do not back up the replaced tables first")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(run=run)
 
@@ -45,30 +54,71 @@ def confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _is_safety_backup(url: str, backup_id: str) -> bool:
+    pool = ConnectionPool(url)
+    try:
+        row = JobStore(pool).get("backup", backup_id)
+    except Exception:  # noqa: BLE001 - an empty database has no job tables yet: not a safety backup
+        return False
+    finally:
+        pool.close()
+    return row is not None and row.get("trigger") == "safety"
+
+
+def print_changes(changes: dict[str, TableChanges]) -> None:
+    columns = ("archive_rows", "live_rows", "added", "removed", "changed", "unchanged")
+    print(f"  {'table':<24}" + "".join(f"{c:>13}" for c in columns))
+    for key, change in changes.items():
+        print(f"  {key:<24}" + "".join(f"{getattr(change, c):>13,}" for c in columns))
+
+
 def run(args: argparse.Namespace) -> int:
     settings, url = database_url_from(args)
     source = resolve_source(settings, args)
-    if not args.yes:
+    only = [t.strip() for t in args.tables.split(",") if t.strip()] if args.tables else None
+    with ArchiveReader(source) as reader:  # a bad archive or an unknown table fails before anything
+        manifest = reader.manifest
+    if only is None and _is_safety_backup(url, manifest.backup_id):  # it holds only the tables a restore replaced
+        only = list(manifest.contents)
+    unknown = [t for t in only or [] if t not in manifest.contents]
+    if unknown:
+        return fail(f"tables not in the archive: {', '.join(unknown)}")
+    if not args.yes and not args.dry_run:
         if not sys.stdin.isatty():
             return fail("refusing to restore without confirmation: stdin is not a terminal (pass --yes)")
-        with ArchiveReader(source) as reader:  # fail on a bad archive before asking
-            manifest = reader.manifest
-        tables = ", ".join(settings.tables)
+        tables = ", ".join(only or manifest.contents)
         question = (
             f"Replace all rows of {tables} in {describe_target(url)} with backup {manifest.backup_id}"
             f" of {manifest.created_at:%Y-%m-%d %H:%M:%S %Z}? [y/N]"
         )
         if not confirm(question):
             return fail("restore cancelled")
-    with operation_lock(url), progress_display("Restoring") as on_progress:
+    safety: list[str] = []
+    with operation_lock(url) as lock, progress_display("Restoring") as on_progress:
         with connect(url, application_name="backupd-migrate") as conn:
             if database_is_empty(conn):
                 applied = apply_migrations(conn)
                 print(f"empty database: applied migrations {', '.join(applied)}")
-        result = restore_from_backup(url, source, tables=settings.tables, progress=on_progress)
+        pool = ConnectionPool(url)
+
+        def safety_backup(tables: list[str]) -> None:
+            safety.append(take_safety_backup(JobStore(pool), settings.open_store(), url, lock, tables,
+                                             spool_dir=settings.spool_dir))
+
+        try:
+            result = restore_from_backup(
+                url, source, tables=settings.tables, only=only, dry_run=args.dry_run, progress=on_progress,
+                before_swap=safety_backup if args.safety_backup and not args.dry_run else None)
+        finally:
+            pool.close()
+    if args.dry_run:
+        print(f"dry run of backup {result.manifest.backup_id}: nothing was changed; the restore would change:")
+        print_changes(result.changes)
+        return 0
     total = sum(result.items_restored.values())
     print(f"restored backup {result.manifest.backup_id}: {total:,} rows in {result.seconds:.1f}s"
           f" (tables locked for {result.swap_lock_seconds:.2f}s)")
-    for key, count in result.items_restored.items():
-        print(f"  {key:<24} {count:>12,} rows")
+    if safety:
+        print(f"safety backup {safety[0]} holds the replaced rows: `backupd restore {safety[0]}` undoes this restore")
+    print_changes(result.changes)
     return 0

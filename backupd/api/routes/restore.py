@@ -7,20 +7,23 @@ so a bad file is a 400 with the reason rather than a job that fails a moment lat
 
 from __future__ import annotations
 
+import functools
 import os
 import zipfile
 from pathlib import Path
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 
 from ...archive import ArchiveReader, Manifest
 from ...age import MAGIC as AGE_MAGIC, AgeKeys, is_encrypted
 from ...errors import ArchiveError, BackupdError, BusyError
+from ...jobs import RestoreRequest
+from ...store import NotFound
 from ...store.local import ArchiveFile
 from ...ids import uuid7
 from ...locking import try_operation_lock
-from ...schemas import RestoreJobResponse, RestoreJobStartResponse, RestoreJobStatus
+from ...schemas import RestoreJobResponse, RestoreJobStartResponse, RestoreJobStatus, RestoreOptions
 from ..deps import Services, get_services
 from ..responses import error_responses, restore_job_response
 from ..upload import UploadInvalid, UploadTooLarge, declared_too_large, receive_upload
@@ -49,6 +52,25 @@ UPLOAD_BODY = {
 
 class NotAZip(Exception):
     pass
+
+
+def form_options(fields: dict[str, str]) -> RestoreRequest:
+    """The upload's optional form fields `tables` (comma-separated), `safety_backup`, `dry_run`."""
+    def flag(name: str, default: bool) -> bool:
+        value = fields.get(name, "").strip().lower()
+        if value in ("", "true", "false"):
+            return default if not value else value == "true"
+        raise UploadInvalid(f"form field '{name}' must be true or false, not {fields[name]!r}")
+
+    tables = [t.strip() for t in fields.get("tables", "").split(",") if t.strip()] or None
+    return RestoreRequest(tables=tables, safety_backup=flag("safety_backup", True), dry_run=flag("dry_run", False))
+
+
+def check_tables(options: RestoreRequest, archived: list[str]) -> None:
+    """400 naming every requested table the archive does not hold (CONTRACT §11)."""
+    unknown = [t for t in options.tables or [] if t not in archived]
+    if unknown:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"Tables not in the archive: {', '.join(unknown)}")
 
 
 def inspect_upload(path: Path, keys: AgeKeys) -> Manifest:
@@ -112,7 +134,8 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
     try:
         await anyio.to_thread.run_sync(lambda: uploads.mkdir(parents=True, exist_ok=True))
         try:
-            await receive_upload(request, partial, max_bytes=limit)
+            _, fields = await receive_upload(request, partial, max_bytes=limit)
+            options = form_options(fields)
         except UploadTooLarge as exc:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=str(exc)) from None
         except UploadInvalid as exc:
@@ -123,13 +146,14 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=NOT_A_ZIP_DETAIL) from None
         except BackupdError as exc:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
+        check_tables(options, list(manifest.contents))
         os.replace(partial, final)
         await anyio.to_thread.run_sync(lock.hold_job, job_id)
-        await anyio.to_thread.run_sync(
-            services.store.create_restore_job, job_id, len(manifest.contents), manifest.backup_id,
-            manifest.created_at,
-        )
-        services.runner.start_restore(job_id, ArchiveFile(final, services.archives.keys), lock, upload=final)
+        await anyio.to_thread.run_sync(functools.partial(
+            services.store.create_restore_job, job_id, len(options.tables or manifest.contents), manifest.backup_id,
+            manifest.created_at, dry_run=options.dry_run, tables=options.tables))
+        services.runner.start_restore(job_id, ArchiveFile(final, services.archives.keys), lock, upload=final,
+                                      options=options)
         handed_off = True
     finally:
         if not handed_off:
@@ -140,6 +164,66 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
         job_id=job_id,
         status=RestoreJobStatus.PENDING,
         message=f"Restore job created. Use GET /api/backup/restore/{job_id} to track progress.",
+    )
+
+
+@router.post(
+    "/{job_id}/restore",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RestoreJobStartResponse,
+    summary="Restore a saved backup from the store",
+    responses={
+        202: {"links": {"GetRestoreJob": {
+            "operationRef": "#/paths/~1api~1backup~1restore~1{job_id}/get",
+            "parameters": {"job_id": "$response.body#/job_id"}, "description": "Poll the job"}}},
+        **error_responses({
+            400: "Backup job is not complete (status: {status}) / Tables not in the archive: {names}",
+            404: "Backup job not found: {job_id} / Backup file not found in the store: {job_id}",
+            409: BUSY_DETAIL,
+        }),
+    },
+)
+async def restore_saved_backup(job_id: str, body: RestoreOptions | None = Body(None),
+                               services: Services = Depends(get_services)) -> RestoreJobStartResponse:
+    """Restore a completed backup straight from the store (CONTRACT §11): optionally only some
+    `tables`, as a `dry_run` that only reports `changes`, and (by default) after a safety backup."""
+    options = RestoreRequest(**(body or RestoreOptions()).model_dump())
+    row = await anyio.to_thread.run_sync(services.store.get, "backup", job_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Backup job not found: {job_id}")
+    if row["status"] != "completed":
+        raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                            detail=f"Backup job is not complete (status: {row['status']})")
+    manifest = row["manifest_json"] or {}
+    if options.tables is None and row.get("trigger") == "safety":  # it holds only the tables a restore replaced
+        options = RestoreRequest(list(manifest.get("contents", {})), options.safety_backup, options.dry_run)
+    check_tables(options, list(manifest.get("contents", {})))
+    name = services.object_name(row)
+    try:
+        if name is None:
+            raise NotFound(job_id)
+        await anyio.to_thread.run_sync(services.archives.info, name)
+    except NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Backup file not found in the store: {job_id}") from None
+    try:
+        lock = await anyio.to_thread.run_sync(try_operation_lock, services.database_url)
+    except BusyError:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=BUSY_DETAIL) from None
+    restore_id = uuid7()
+    try:
+        await anyio.to_thread.run_sync(lock.hold_job, restore_id)
+        await anyio.to_thread.run_sync(functools.partial(
+            services.store.create_restore_job, restore_id, len(options.tables or manifest.get("contents", {})),
+            str(row["id"]), row["created_at"], dry_run=options.dry_run, tables=options.tables))
+        services.runner.start_restore(restore_id, services.archives.archive(name), lock, options=options)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(lock.close)
+        raise
+    return RestoreJobStartResponse(
+        job_id=restore_id,
+        status=RestoreJobStatus.PENDING,
+        message=f"Restore job created. Use GET /api/backup/restore/{restore_id} to track progress.",
     )
 
 
