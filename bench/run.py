@@ -304,7 +304,8 @@ def main() -> int:
             name = open_bench_store(run).name_of(location)
             assert name, f"bench: backup wrote {location}, not in {run.spec}"
             run.written.append(name)  # type: ignore[union-attr]
-            line += f"  [{run.label}] {m.seconds:.1f} s"
+            line += (f"  [{run.label}] {m.seconds:.1f} s, {m.peak_rss_kib / 1024:.0f} MiB,"
+                     f" disk {(m.peak_disk_bytes or 0) / 2**20:.1f} MiB")
         if args.pg_jobs:
             shutil.rmtree(dump_dir, ignore_errors=True)
             seconds = timed([str(bin_dir / "pg_dump"), "-Fd", f"-j{args.pg_jobs}", "-Z1", *table_flags,
@@ -331,7 +332,7 @@ def main() -> int:
             m = measure([*BACKUPD, "--database-url", target, "restore", "--latest", "--yes", *restore_flags], run.env)
             run.restore.append(m.seconds)
             run.rss["restore"] = max(run.rss.get("restore", 0), m.peak_rss_kib)
-            line += f"  [{run.label}] {m.seconds:.1f} s"
+            line += f"  [{run.label}] {m.seconds:.1f} s, {m.peak_rss_kib / 1024:.0f} MiB"
         if args.pg_jobs:
             # pg_restore cannot combine -j with --single-transaction; --clean --if-exists as above
             target = recreate(server_url, "backupd_bench_target", template="backupd_bench_src")
