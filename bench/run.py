@@ -1,7 +1,7 @@
 """Benchmark backupd against pg_dump -Fc / pg_restore on the same server, in the same run.
 
-    python bench/run.py [--events N] [--repeat R] [--database-url URL]
-                        [--store SPEC ...] [--s3-endpoint URL] [--pg-jobs J] [--results PATH]
+    python bench/run.py [--events N] [--repeat R] [--database-url URL] [--db-prefix NAME]
+                        [--store SPEC ...] [--s3-endpoint URL] [--pg-jobs J] [--no-probes] [--results PATH]
 
 Fills a fresh database with `backupd demo-data`, then alternates the sides R times and
 quotes medians: backup vs `pg_dump -Fc` of the same tables, restore vs
@@ -16,11 +16,19 @@ spool files (st_blocks via /proc/PID/fd) plus the files under its BACKUPD_DATA_D
 default) is a fresh directory store; `s3://bucket/prefix` takes BACKUPD_S3_ENDPOINT / --s3-endpoint
 and the AWS_* variables. With --pg-jobs J > 0 (default 2) `pg_dump -Fd -jJ -Z1` and `pg_restore -jJ`
 from that directory dump are timed too (PostgreSQL's fastest settings on this machine).
+
+During every restore, bench/probes.py samples pg_locks every ~5 ms for the longest ACCESS EXCLUSIVE
+and EXCLUSIVE hold on a restored table, and a reader runs `SELECT * FROM events WHERE id = $1`
+every 20 ms, recording its longest wait and its errors (--no-probes: neither). backupd's restore and
+`pg_restore --single-transaction` run R times at N/10 events too (lock holds and RSS at both sizes).
+The output ends with issue 13's figures side by side, as text and as a Markdown table for the README
+(`python bench/figures.py RESULTS` prints that table again from any results file).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
@@ -32,7 +40,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -44,6 +52,9 @@ from backupd.backup import export_query
 from backupd.catalog import describe_tables
 from backupd.config import Settings
 from backupd.database import connect, resolve_database_url
+
+import figures  # bench/ siblings: bench/ is sys.path[0] when this runs as a script
+from probes import Watched, watch
 
 ROOT = Path(__file__).resolve().parent
 BACKUPD = [sys.executable, "-m", "backupd"]
@@ -193,6 +204,7 @@ class StoreRun:
     disk_peak: int = 0
     archive_bytes: int = 0
     written: list[str] | None = None  # object names, removed at the end
+    watched: list[Watched] = field(default_factory=list)  # the probes' view of each restore
 
     @property
     def kind(self) -> str:
@@ -225,6 +237,44 @@ def server_floor(bin_dir: Path, url: str) -> float:
         return time.perf_counter() - started
 
 
+def id_range(url: str) -> tuple[int, int]:
+    """The events' id range, from which the reader probe picks (a missing id is fine)."""
+    with psycopg.connect(url) as conn:
+        low, high = conn.execute("SELECT min(id), max(id) FROM events").fetchone()
+    return (low or 1, high or 1)
+
+
+def summarize(watched: list[Watched]) -> tuple[dict, dict] | tuple[None, None]:
+    """(restore_lock, reader_probe) of one tool at one size: medians over the runs, and every run."""
+    if not watched or not watched[0].restore_lock:
+        return None, None
+    locks = [w.restore_lock for w in watched]
+    probes = [w.reader_probe for w in watched]
+    restore_lock = {
+        "access_exclusive_max_s": statistics.median(r["access_exclusive_max_s"] for r in locks),
+        "exclusive_max_s": statistics.median(r["exclusive_max_s"] for r in locks),
+        "runs": locks,
+    }
+    reader_probe = {
+        "max_wait_s": statistics.median(r["max_wait_s"] for r in probes),
+        "queries": statistics.median(r["queries"] for r in probes),
+        "errors": statistics.median(r["errors"] for r in probes),
+        "queries_total": sum(r["queries"] for r in probes),
+        "errors_total": sum(r["errors"] for r in probes),
+        "runs": probes,
+    }
+    return restore_lock, reader_probe
+
+
+def watched_text(w: Watched) -> str:
+    """One run's lock and reader figures for the progress lines."""
+    if not w.restore_lock:
+        return ""
+    lock, probe = w.restore_lock, w.reader_probe
+    return (f" (AE {lock['access_exclusive_max_s']:.2f} s, EX {lock['exclusive_max_s']:.2f} s,"
+            f" reader max {probe['max_wait_s']:.2f} s, {probe['errors']}/{probe['queries']} failed)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -237,6 +287,10 @@ def main() -> int:
                         help="S3 endpoint for s3:// stores (default: $BACKUPD_S3_ENDPOINT, else AWS)")
     parser.add_argument("--pg-jobs", type=int, default=2,
                         help="also time pg_dump -Fd -jJ -Z1 / pg_restore -jJ with J jobs (0: skip)")
+    parser.add_argument("--db-prefix", default="backupd_bench",
+                        help="names of the databases this creates and drops: PREFIX_src, _small, _target")
+    parser.add_argument("--no-probes", dest="probes", action="store_false",
+                        help="no lock sampler and no reader probe during the restores (times only)")
     parser.add_argument("--results", type=Path, default=ROOT / "results" / "latest.json", help="where to write the JSON")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     args = parser.parse_args()
@@ -266,14 +320,30 @@ def main() -> int:
     print(f"server {server_url.split('@')[-1]}  tools {bin_dir}  events {args.events:,}  repeat {args.repeat}"
           f"  stores {', '.join(s.label for s in stores)}  load {loadavg_start[0]:.2f}")
 
-    src = recreate(server_url, "backupd_bench_src")
-    small = recreate(server_url, "backupd_bench_small")
-    for url, n in ((src, args.events), (small, max(args.events // 10, 1))):
+    names = {part: f"{args.db_prefix}_{part}" for part in ("src", "small", "target")}
+
+    @atexit.register  # also when a step fails (sys.exit): a 1M-event run leaves gigabytes otherwise
+    def clean_up() -> None:
+        if not args.keep:
+            for name in names.values():
+                drop(server_url, name)
+        shutil.rmtree(work, ignore_errors=True)
+
+    src = recreate(server_url, names["src"])
+    small = recreate(server_url, names["small"])
+    n10 = max(args.events // 10, 1)
+    for url, n in ((src, args.events), (small, n10)):
         seconds = timed([*BACKUPD, "--database-url", url, "demo-data", "--events", str(n)], env)
         print(f"demo-data {n:,} events: {seconds:.1f} s")
     with psycopg.connect(src, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         server_version = conn.info.server_version
+    ids = {"n": id_range(src), "n10": id_range(small)}
+    tools = ["backupd", "pg_restore_single_transaction"] + (["pg_restore_dir"] if args.pg_jobs else [])
+    watched: dict[str, dict[str, list[Watched]]] = {"n": {t: [] for t in tools}, "n10": {t: [] for t in tools[:2]}}
+
+    def probed(size: str, target: str):
+        return watch(target, DEFAULT_TABLES, ids[size], enabled=args.probes)
 
     archive = work / "bench.zip"
     dump = work / "bench.dump"
@@ -283,6 +353,7 @@ def main() -> int:
         runs.update({"pg_dump_dir": [], "pg_restore_dir": []})
     rss: dict[str, int] = {}
     swap_lock: list[float] = []
+    swap_lock_n10: list[float] = []
     # pg_restore takes no safety backup of the rows it replaces; neither does backupd here (a safety backup
     # is a whole backup more, and it would become the store's --latest)
     restore_help = subprocess.run([*BACKUPD, "restore", "--help"], capture_output=True, text=True, env=env).stdout
@@ -313,35 +384,72 @@ def main() -> int:
             runs["pg_dump_dir"].append(seconds)
             line += f"  pg_dump -Fd -j{args.pg_jobs} -Z1 {seconds:.1f} s"
         print(line, flush=True)
+    pg_restore_1 = [str(bin_dir / "pg_restore"), "--clean", "--if-exists", "--single-transaction", "--no-owner"]
+
+    def clone(template: str) -> str:
+        return recreate(server_url, names["target"], template=names[template])
+
     for i in range(args.repeat):
-        target = recreate(server_url, "backupd_bench_target", template="backupd_bench_src")
-        seconds, peak, out = peak_rss([*BACKUPD, "--database-url", target, "restore", str(archive), "--yes",
-                                       *restore_flags], env)
-        runs["backupd_restore"].append(seconds)
-        rss["restore_n"] = max(rss.get("restore_n", 0), peak)
-        match = re.search(r"tables locked for ([0-9.]+)s", out)
+        target = clone("src")
+        with probed("n", target) as w:
+            m = measure([*BACKUPD, "--database-url", target, "restore", str(archive), "--yes", *restore_flags], env)
+        runs["backupd_restore"].append(m.seconds)
+        watched["n"]["backupd"].append(w)
+        rss["restore_n"] = max(rss.get("restore_n", 0), m.peak_rss_kib)
+        match = re.search(r"tables locked for ([0-9.]+)s", m.stdout)
         if match:
             swap_lock.append(float(match.group(1)))
-        target = recreate(server_url, "backupd_bench_target", template="backupd_bench_src")
-        seconds = timed([str(bin_dir / "pg_restore"), "--clean", "--if-exists", "--single-transaction",
-                               "--no-owner", "-d", target, str(dump)])
+        line = f"  run {i + 1}: restore {m.seconds:.1f} s{watched_text(w)}"
+        target = clone("src")
+        with probed("n", target) as w:
+            seconds = timed([*pg_restore_1, "-d", target, str(dump)])
         runs["pg_restore"].append(seconds)
-        line = f"  run {i + 1}: restore {runs['backupd_restore'][-1]:.1f} s  pg_restore {seconds:.1f} s"
+        watched["n"]["pg_restore_single_transaction"].append(w)
+        line += f"  pg_restore {seconds:.1f} s{watched_text(w)}"
         for run in stores:
-            target = recreate(server_url, "backupd_bench_target", template="backupd_bench_src")
-            m = measure([*BACKUPD, "--database-url", target, "restore", "--latest", "--yes", *restore_flags], run.env)
+            target = clone("src")
+            with probed("n", target) as w:
+                m = measure([*BACKUPD, "--database-url", target, "restore", "--latest", "--yes", *restore_flags],
+                            run.env)
             run.restore.append(m.seconds)
+            run.watched.append(w)
             run.rss["restore"] = max(run.rss.get("restore", 0), m.peak_rss_kib)
             line += f"  [{run.label}] {m.seconds:.1f} s, {m.peak_rss_kib / 1024:.0f} MiB"
         if args.pg_jobs:
             # pg_restore cannot combine -j with --single-transaction; --clean --if-exists as above
-            target = recreate(server_url, "backupd_bench_target", template="backupd_bench_src")
-            seconds = timed([str(bin_dir / "pg_restore"), "--clean", "--if-exists", f"-j{args.pg_jobs}",
-                             "--no-owner", "-d", target, str(dump_dir)])
+            target = clone("src")
+            with probed("n", target) as w:
+                seconds = timed([str(bin_dir / "pg_restore"), "--clean", "--if-exists", f"-j{args.pg_jobs}",
+                                 "--no-owner", "-d", target, str(dump_dir)])
             runs["pg_restore_dir"].append(seconds)
-            line += f"  pg_restore -j{args.pg_jobs} {seconds:.1f} s"
+            watched["n"]["pg_restore_dir"].append(w)
+            line += f"  pg_restore -j{args.pg_jobs} {seconds:.1f} s{watched_text(w)}"
         print(line, flush=True)
-    _, rss["backup_n10"], _ = peak_rss([*BACKUPD, "--database-url", small, "backup", "-o", str(work / "s.zip")], env)
+
+    # N/10: the backup's RSS, then backupd's restore and pg_restore --single-transaction again (R times),
+    # so that lock holds, reader waits and the restore's RSS can be compared across a 10x size change
+    small_archive, small_dump = work / "s.zip", work / "s.dump"
+    _, rss["backup_n10"], _ = peak_rss([*BACKUPD, "--database-url", small, "backup", "-o", str(small_archive)], env)
+    timed([str(bin_dir / "pg_dump"), "-Fc", *table_flags, "-f", str(small_dump), "-d", small])
+    runs_n10: dict[str, list[float]] = {"backupd_restore": [], "pg_restore": []}
+    for i in range(args.repeat):
+        target = clone("small")
+        with probed("n10", target) as w:
+            m = measure([*BACKUPD, "--database-url", target, "restore", str(small_archive), "--yes", *restore_flags],
+                        env)
+        runs_n10["backupd_restore"].append(m.seconds)
+        watched["n10"]["backupd"].append(w)
+        rss["restore_n10"] = max(rss.get("restore_n10", 0), m.peak_rss_kib)
+        match = re.search(r"tables locked for ([0-9.]+)s", m.stdout)
+        if match:
+            swap_lock_n10.append(float(match.group(1)))
+        line = f"  N/10 run {i + 1}: restore {m.seconds:.1f} s{watched_text(w)}"
+        target = clone("small")
+        with probed("n10", target) as w:
+            seconds = timed([*pg_restore_1, "-d", target, str(small_dump)])
+        runs_n10["pg_restore"].append(seconds)
+        watched["n10"]["pg_restore_single_transaction"].append(w)
+        print(f"{line}  pg_restore {seconds:.1f} s{watched_text(w)}", flush=True)
     floor = server_floor(bin_dir, src)
     for run in stores:
         store = open_bench_store(run)
@@ -351,6 +459,14 @@ def main() -> int:
     loadavg_end = os.getloadavg()
 
     med = {k: statistics.median(v) for k, v in runs.items()}
+    med_n10 = {k: statistics.median(v) for k, v in runs_n10.items()}
+    restore_lock: dict[str, dict] = {}
+    reader_probe: dict[str, dict] = {}
+    for size, events in (("n", args.events), ("n10", n10)):
+        restore_lock[size] = {"events": events}
+        reader_probe[size] = {"events": events, "interval_s": 0.02, "id_range": list(ids[size])}
+        for tool, seen in watched[size].items():
+            restore_lock[size][tool], reader_probe[size][tool] = summarize(seen)
     dump_dir_bytes = sum(p.stat().st_size for p in dump_dir.iterdir()) if args.pg_jobs else None
     result = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -366,11 +482,19 @@ def main() -> int:
         "server_floor_seconds": floor,
         "peak_rss_mib": {k: round(v / 1024, 1) for k, v in rss.items()},
         "rss_growth_n10_to_n": rss["backup_n"] / rss["backup_n10"],
+        "restore_rss_growth_n10_to_n": rss["restore_n"] / rss["restore_n10"],
         "archive_bytes": archive.stat().st_size,
         "archive_uncompressed_bytes": uncompressed_bytes(archive),
         "dump_bytes": dump.stat().st_size,
         "size_ratio": archive.stat().st_size / dump.stat().st_size,
         "swap_lock_seconds_median": statistics.median(swap_lock) if swap_lock else None,
+        "n10": {"events": n10, "seconds_median": med_n10, "seconds_all": runs_n10,
+                "restore_ratio": med_n10["backupd_restore"] / med_n10["pg_restore"],
+                "swap_lock_seconds_median": statistics.median(swap_lock_n10) if swap_lock_n10 else None},
+        # per size (n, n10) and per tool (backupd, pg_restore_single_transaction, pg_restore_dir): medians
+        # over the runs, and each run (None with --no-probes); see bench/probes.py
+        "restore_lock": restore_lock if args.probes else None,
+        "reader_probe": reader_probe if args.probes else None,
         "restore_flags": restore_flags,
         "pg_directory_dump": {"jobs": args.pg_jobs, "compress": 1, "dump_bytes": dump_dir_bytes,
                               "backup_ratio": med["backupd_backup"] / med["pg_dump_dir"],
@@ -387,6 +511,8 @@ def main() -> int:
                 "peak_rss_mib": {k: round(v / 1024, 1) for k, v in run.rss.items()},
                 "peak_local_disk_mib": round(run.disk_peak / 2**20, 1),
                 "archive_bytes": run.archive_bytes,
+                "restore_lock": summarize(run.watched)[0],
+                "reader_probe": summarize(run.watched)[1],
             }
             for run in stores
         },
@@ -397,7 +523,11 @@ def main() -> int:
         ("size (MB)", f"{result['archive_bytes'] / 1e6:.1f}", f"{result['dump_bytes'] / 1e6:.1f}", f"{result['size_ratio']:.2f}x", "<= 1.50x"),
         ("peak RSS backup N (MiB)", f"{result['peak_rss_mib']['backup_n']:.0f}", "", "", "<= 150"),
         ("peak RSS backup N/10 (MiB)", f"{result['peak_rss_mib']['backup_n10']:.0f}", "", f"{result['rss_growth_n10_to_n']:.2f}x", "<= 1.30x"),
-        ("peak RSS restore N (MiB)", f"{result['peak_rss_mib']['restore_n']:.0f}", "", "", ""),
+        ("peak RSS restore N (MiB)", f"{result['peak_rss_mib']['restore_n']:.0f}", "", "", "<= 100"),
+        ("peak RSS restore N/10 (MiB)", f"{result['peak_rss_mib']['restore_n10']:.0f}", "",
+         f"{result['restore_rss_growth_n10_to_n']:.2f}x", "<= 1.30x"),
+        ("restore N/10 (median s)", f"{med_n10['backupd_restore']:.2f}", f"{med_n10['pg_restore']:.2f}",
+         f"{result['n10']['restore_ratio']:.2f}x", ""),
         ("server floor: export COPY (s)", f"{floor:.2f}", "", "", ""),
         ("swap lock held (median s)", f"{result['swap_lock_seconds_median']:.2f}" if swap_lock else "n/a", "", "", ""),
     ]
@@ -424,11 +554,11 @@ def main() -> int:
           f" {loadavg_start[0]:.2f} at start, {loadavg_end[0]:.2f} at end)")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nIssue 13's figures (medians of {args.repeat}; N/10 and N events):\n")
+    print(figures.text(result))
+    print("\nFor the README's Performance section:\n")
+    print(figures.markdown(result))
     print(f"\nwrote {args.results}")
-    if not args.keep:
-        for name in ("backupd_bench_src", "backupd_bench_small", "backupd_bench_target"):
-            drop(server_url, name)
-    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
