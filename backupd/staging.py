@@ -1,25 +1,39 @@
-"""SQL for the restore's private staging schema: raw JSON lines, typed chunk tables, diagnostics.
+"""The restore's private schemas and the SQL that loads typed rows into shadow tables.
 
-Staging lives in committed UNLOGGED tables of one schema (`backupd_staging`) so several worker
-connections can fill it at once and no WAL is written for it. Because it is committed, a crashed
-run leaves it behind; every restore drops the schema before it starts and after it ends.
+Each table of the set gets a shadow: a real (logged) table of the same name and shape in a
+staging schema, loaded straight from the archive's JSON lines and later swapped in by catalog
+operations (`swap.py`). Tables of the i-th schema of the set stage in `backupd_staging` (i = 0)
+or `backupd_staging_<i>`, and the swap moves the old tables to `backupd_old[_<i>]`, so names of
+tables, indexes and sequences never collide and need no renaming. Everything is committed, so a
+crashed run leaves these schemas behind; every restore drops them before it starts and after.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
+from psycopg.adapt import Dumper
 
-from .backup import COPY_OPTIONS
 from .catalog import Column, Table
 
 STAGING_SCHEMA = "backupd_staging"
-# A member is copied in pieces of about this many bytes (cut at line boundaries), each committed
-# and converted while the next one loads: small enough to overlap loading with conversion and to
-# diagnose a bad line quickly, big enough that per-statement costs do not matter.
-PIECE_BYTES = 32 * 1024 * 1024
+OLD_SCHEMA = "backupd_old"
+_OURS = re.compile(r"^backupd_(staging|old)(_\d+)?$")
+# A member is sent in pieces of about this many bytes (cut at line boundaries), one INSERT each,
+# several in flight on parallel connections: small enough to bound memory (each piece is held
+# twice while it is sent), big enough that per-statement costs do not matter.
+PIECE_BYTES = 4 * 1024 * 1024
+
+
+def staging_schema(n: int) -> str:
+    return STAGING_SCHEMA if n == 0 else f"{STAGING_SCHEMA}_{n}"
+
+
+def old_schema(n: int) -> str:
+    return OLD_SCHEMA if n == 0 else f"{OLD_SCHEMA}_{n}"
 
 
 @dataclass(frozen=True)
@@ -52,137 +66,102 @@ class StagedTable:
     declared_bytes: int
     columns: list[StagedColumn]  # the archive's columns, in live order (generated ones included)
     sequences: dict[str, int | None] = field(default_factory=dict)  # archived last_value per column
-    state: str = "waiting"  # waiting | loading | converting | converted (for progress steps)
-    chunks: int = 0  # pieces loaded (each becomes one typed chunk table)
-    chunks_done: int = 0
-    converted_rows: int = 0
-    staged_bytes: int = 0
-    converted_bytes: int = 0
+    schema_index: int = 0  # which staging/old schema pair this table uses
+    state: str = "waiting"  # waiting | loading | loaded (for progress steps)
+    loaded_rows: int = 0
+    loaded_bytes: int = 0
 
     @property
     def key(self) -> str:
         return self.table.key
 
-    def raw(self, n: int) -> sql.Identifier:
-        return sql.Identifier(STAGING_SCHEMA, f"t{self.index}_r{n}")
-
-    def chunk(self, n: int) -> sql.Identifier:
-        return sql.Identifier(STAGING_SCHEMA, f"t{self.index}_c{n}")
-
     @property
     def typed(self) -> sql.Identifier:
-        """A view over the typed chunk tables in archive (primary key) order."""
-        return sql.Identifier(STAGING_SCHEMA, f"t{self.index}_typed")
+        """The shadow table: the archive's typed rows (with every index once they are built)."""
+        return sql.Identifier(staging_schema(self.schema_index), self.table.name)
+
+    @property
+    def old(self) -> sql.Identifier:
+        """Where the swap moves the live table before it drops it."""
+        return sql.Identifier(old_schema(self.schema_index), self.table.name)
 
 
-def drop_schema(conn: psycopg.Connection) -> None:
-    conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(STAGING_SCHEMA)))
+def assign_schemas(plans: list[StagedTable]) -> None:
+    order: dict[str, int] = {}
+    for plan in plans:
+        plan.schema_index = order.setdefault(plan.table.schema, len(order))
 
 
-def create_schema(conn: psycopg.Connection) -> None:
-    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(STAGING_SCHEMA)))
+def drop_schemas(conn: psycopg.Connection) -> None:
+    """Drop every schema a restore (this one or a crashed one) left behind."""
+    names = [r[0] for r in conn.execute(
+        "SELECT nspname FROM pg_namespace WHERE nspname ~ '^backupd_(staging|old)(_[0-9]+)?$'")]
+    for name in names:
+        if _OURS.match(name):
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
-def create_raw_table(conn: psycopg.Connection, staged: StagedTable, n: int) -> None:
-    conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (doc text)").format(staged.raw(n)))
+def create_schemas(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
+    for n in sorted({p.schema_index for p in plans}):
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging_schema(n))))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(old_schema(n))))
 
 
-def copy_raw_sql(staged: StagedTable, n: int) -> sql.Composed:
-    return sql.SQL("COPY {} (doc) FROM STDIN {}").format(staged.raw(n), COPY_OPTIONS)
+class TextBytes(bytes):
+    """Bytes that travel as a text parameter (UTF-8 JSON), not as bytea."""
 
 
-def drop_raw_table(conn: psycopg.Connection, staged: StagedTable, n: int) -> None:
-    conn.execute(sql.SQL("DROP TABLE {}").format(staged.raw(n)))
+class _TextBytesDumper(Dumper):
+    oid = 25  # text
+
+    def dump(self, obj: bytes) -> bytes:
+        return obj
 
 
-def create_chunk_table(conn: psycopg.Connection, staged: StagedTable, n: int) -> None:
-    """Same columns, types, NOT NULL and CHECK constraints as the live table; no identity,
-    defaults, generation or indexes, so bad values fail here, before the swap takes its lock."""
-    conn.execute(
-        sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING CONSTRAINTS)").format(
-            staged.chunk(n), staged.table.ident
-        )
-    )
+def register_text_bytes(conn: psycopg.Connection) -> None:
+    conn.adapters.register_dumper(TextBytes, _TextBytesDumper)
 
 
-def convert_sql(staged: StagedTable, n: int, source: sql.Composable, where: sql.Composable) -> sql.Composed:
-    """INSERT typed rows into chunk table n from JSON lines in `source` (aliased s, column doc).
+def json_array(piece: bytes) -> TextBytes:
+    """JSON lines (each ending in a newline) as one JSON array: a line cannot hold a raw newline
+    (JSON escapes them), so joining the lines with commas is exact."""
+    return TextBytes(b"[" + piece[:-1].replace(b"\n", b",") + b"]")
 
-    json_to_record over `json` (not jsonb) keeps -0, big numbers and every string exactly;
+
+def load_sql(staged: StagedTable) -> sql.Composed:
+    """INSERT a piece's rows (one text parameter: a JSON array of the lines) into the shadow.
+
+    json_to_recordset over `json` (not jsonb) keeps -0, big numbers and every string exactly;
     json/jsonb columns arrive as text and are cast back, so JSON null and SQL NULL stay apart.
+    Type, NOT NULL and CHECK errors surface here, before anything is locked.
     """
-    names = sql.SQL(", ").join(sql.Identifier(c.column.name) for c in staged.columns)
-    values = sql.SQL(", ").join(c.value for c in staged.columns)
+    names = sql.SQL(", ").join(sql.Identifier(c.column.name) for c in staged.columns if not c.column.generated)
+    values = sql.SQL(", ").join(c.value for c in staged.columns if not c.column.generated)
     record = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c.column.name), c.record_type) for c in staged.columns
     )
-    return sql.SQL(
-        "INSERT INTO {chunk} ({names}) SELECT {values} FROM {source} AS s"
-        " CROSS JOIN LATERAL json_to_record(s.doc::json) AS r({record}) WHERE {where}"
-    ).format(chunk=staged.chunk(n), names=names, values=values, source=source, record=record, where=where)
+    overriding = sql.SQL(" OVERRIDING SYSTEM VALUE") if any(
+        c.column.identity == "a" for c in staged.columns) else sql.SQL("")
+    return sql.SQL("INSERT INTO {shadow} ({names}){overriding} SELECT {values}"
+                   " FROM json_to_recordset(%s::json) AS r({record})").format(
+        shadow=staged.typed, names=names, overriding=overriding, values=values, record=record)
 
 
-def convert_chunk(conn: psycopg.Connection, staged: StagedTable, n: int) -> int:
-    """Typed rows of raw piece n into chunk table n; returns the number of rows."""
-    create_chunk_table(conn, staged, n)
-    cur = conn.execute(convert_sql(staged, n, staged.raw(n), sql.SQL("true")))
-    return cur.rowcount
-
-
-# A per-row retry of one chunk in a subtransaction each, to find the first line that fails.
-# Only runs after a chunk failed, so its cost (a few seconds for a chunk) does not matter.
-_FIRST_BAD_LINE = """
-CREATE OR REPLACE FUNCTION pg_temp.backupd_first_bad_line(source text, q text)
-RETURNS TABLE (pos bigint, message text) LANGUAGE plpgsql AS $$
-DECLARE
-    d text;
-    n bigint := 0;
-BEGIN
-    FOR d IN EXECUTE format('SELECT doc FROM %s ORDER BY ctid', source) LOOP
-        n := n + 1;
-        BEGIN
-            IF d IS NULL THEN
-                RAISE EXCEPTION 'empty line';
-            END IF;
-            EXECUTE q USING d;
-        EXCEPTION WHEN OTHERS THEN
-            pos := n;
-            message := SQLERRM;
-            RETURN NEXT;
-            RETURN;
-        END;
-    END LOOP;
-END $$
-"""
-
-
-def first_bad_line(conn: psycopg.Connection, staged: StagedTable, n: int) -> tuple[int, str] | None:
-    """(line within piece n, error message) of the piece's first line that fails to convert.
-
-    Rows of a freshly COPYed table lie in ctid order, which is the order of the lines.
-    """
-    conn.execute(_FIRST_BAD_LINE)
-    single = convert_sql(staged, n, sql.SQL("(SELECT $1::text AS doc)"), sql.SQL("true")).as_string(conn)
-    row = conn.execute(
-        "SELECT pos, message FROM pg_temp.backupd_first_bad_line(%s, %s)",
-        [sql.Composed([staged.raw(n)]).as_string(conn), single],
-    ).fetchone()
-    return None if row is None else (int(row[0]), str(row[1]))
-
-
-def first_non_object_line(conn: psycopg.Connection, staged: StagedTable, n: int) -> int | None:
-    """Line within piece n of its first empty or non-object line (json_to_record yields no row)."""
-    row = conn.execute(
-        sql.SQL(
-            "SELECT n FROM (SELECT row_number() OVER (ORDER BY ctid) AS n, doc FROM {}) AS s"
-            " WHERE doc IS NULL OR json_typeof(doc::json) <> 'object' ORDER BY n LIMIT 1"
-        ).format(staged.raw(n))
-    ).fetchone()
-    return None if row is None else int(row[0])
-
-
-def create_typed_view(conn: psycopg.Connection, staged: StagedTable) -> None:
-    """The typed rows of all chunks in archive order (UNION ALL keeps each chunk's order)."""
-    names = sql.SQL(", ").join(sql.Identifier(c.column.name) for c in staged.columns)
-    parts = [sql.SQL("SELECT {} FROM {}").format(names, staged.chunk(n)) for n in range(staged.chunks)]
-    conn.execute(sql.SQL("CREATE VIEW {} AS {}").format(staged.typed, sql.SQL(" UNION ALL ").join(parts)))
+def first_bad_line(conn: psycopg.Connection, staged: StagedTable, piece: bytes) -> tuple[int, str] | None:
+    """(line within the piece, message) of the first line that fails alone; nothing is kept."""
+    query = load_sql(staged)
+    with conn.transaction(force_rollback=True):
+        for n, line in enumerate(piece.split(b"\n")[:-1], start=1):
+            if not line.strip():
+                return n, "empty line"
+            try:
+                with conn.transaction():
+                    cur = conn.execute(query, [json_array(line + b"\n")])
+            except psycopg.Error as exc:
+                message = exc.diag.message_primary or str(exc)
+                if "must be an array of objects" in message:
+                    message = "not a JSON object"
+                return n, message
+            if cur.rowcount != 1:
+                return n, "not a JSON object"
+    return None

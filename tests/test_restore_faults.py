@@ -252,24 +252,37 @@ def volume_archive(db: psycopg.Connection, database_url: str, backup_dir: Path) 
     return path, new, fingerprint(db)
 
 
+# (pattern of the restore's statement to kill it in, waiting for a lock?, data expected, set-up):
+# set-up "writer" holds the swap's lock back (readers never do for long); "sequence" holds the
+# events sequence, which the catalog swap re-owns after it has moved tables; "rule" is something
+# the catalog swap cannot carry, so the restore replaces the rows in place.
 MOMENTS = [
-    ("loading", 'COPY "backupd_staging".%', False, "old"),
-    ("converting", 'INSERT INTO "backupd_staging".%', False, "old"),
-    ("waiting-for-lock", "LOCK TABLE %", True, "old"),
-    ("swapping", 'INSERT INTO "public"."events"%', False, "old"),
-    ("analyzing", "ANALYZE %", False, "new"),
+    ("loading", 'INSERT INTO "backupd_staging".%', False, "old", None),
+    ("building", 'CREATE %INDEX % ON "backupd_staging".%', False, "old", None),
+    ("waiting-for-lock", "LOCK TABLE %", True, "old", "writer"),
+    ("mid-catalog-swap", "ALTER SEQUENCE %", True, "old", "sequence"),
+    ("in-place-waiting-for-lock", "LOCK TABLE %", True, "old", "writer+rule"),
+    ("in-place-swapping", 'INSERT INTO "public"."events"%', False, "old", "rule"),
+    ("in-place-analyzing", 'ANALYZE "public".%', False, "new", "rule"),
 ]
 
 
-@pytest.mark.parametrize(("pattern", "waiting", "expect"), [m[1:] for m in MOMENTS], ids=[m[0] for m in MOMENTS])
+@pytest.mark.parametrize(("pattern", "waiting", "expect", "setup"), [m[1:] for m in MOMENTS],
+                         ids=[m[0] for m in MOMENTS])
 def test_sigkill_leaves_old_or_new_data(db: psycopg.Connection, database_url: str, volume_archive: tuple[Path, dict, dict],
-                                        pattern: str, waiting: bool, expect: str) -> None:
+                                        pattern: str, waiting: bool, expect: str, setup: str | None) -> None:
     path, new, old = volume_archive
     blocker = None
-    if waiting:
+    if setup and "rule" in setup:
+        db.execute("CREATE RULE settings_notify AS ON UPDATE TO settings DO ALSO NOTIFY settings_changed")
+    if setup and setup.startswith("writer"):
         blocker = connect(database_url)
         blocker.execute("BEGIN")
-        blocker.execute("UPDATE zones SET priority = priority")  # a writer holds the swap back (readers never do)
+        blocker.execute("UPDATE zones SET priority = priority")  # a writer holds the swap back
+    elif setup == "sequence":
+        blocker = connect(database_url)
+        blocker.execute("BEGIN")
+        blocker.execute("SELECT setval('events_id_seq', last_value, is_called) FROM events_id_seq")
     proc = restore_process(database_url, path)
     try:
         wait_for_query(db, proc, pattern, waiting)

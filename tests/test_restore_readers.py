@@ -1,5 +1,6 @@
-"""Restores while applications read and write: readers never make a restore fail, never wait for it,
-and only ever see the whole old or the whole new data; busy writers delay it up to its deadline.
+"""Restores while applications read and write: readers never make a restore fail, wait for it at
+most briefly, and only ever see the whole old or the whole new data; busy writers delay it up to
+its deadline.
 
 Issue 9 defect 2: with dashboards reading several tables per REPEATABLE READ transaction, a restore
 died of a deadlock (its ACCESS EXCLUSIVE lock queue against readers holding other tables), and
@@ -204,29 +205,68 @@ def test_multi_table_readers_never_fail_a_restore_nor_see_a_mix(demo_archives: D
     transactions = sum(n for per_reader in seen for n in per_reader.values())
     print(f"\n{transactions} reader transactions; longest reader statement {max(longest):.3f}s;"
           f" samples of a reader waiting for the restore: {len(lock_waits)}; restores "
-          + ", ".join(f"{r.seconds:.1f}s (swap lock {r.swap_lock_seconds:.1f}s)" for r in results))
-    # Readers never queue behind the swap (nor its VACUUM): a statement takes its own run time
-    # (a generous bound: on a loaded two-core machine a count(*) of the events can take seconds).
-    assert not lock_waits, lock_waits[:5]
+          + ", ".join(f"{r.seconds:.1f}s ({r.swap_mode} swap, lock {r.swap_lock_seconds:.3f}s)" for r in results))
+    # Readers queue behind the catalog swap's ACCESS EXCLUSIVE only while one attempt waits for
+    # its locks (at most swap.LOCK_WAIT) plus the milliseconds it holds them; on a loaded two-core
+    # machine a count(*) of the events alone can take seconds, hence the generous bound.
     assert max(longest) < 30
+    assert all(r.swap_mode in ("catalog", "in place") for r in results)
+
+
+def test_point_reader_waits_milliseconds_for_the_catalog_swap(demo_archives: DemoArchives) -> None:
+    """The issue 13 probe: `SELECT … FROM events WHERE id = $1` every 20 ms while 200k events
+    are restored; no query waits more than a few seconds (the benchmark holds the real figure)."""
+    arch = demo_archives
+    stop = threading.Event()
+    waits: list[float] = []
+    errors: list[BaseException] = []
+
+    def probe() -> None:
+        try:
+            with connect(arch.url, application_name="test-probe") as conn:
+                n = 0
+                while not stop.is_set():
+                    n += 1
+                    started = time.monotonic()
+                    conn.execute("SELECT * FROM events WHERE id = %s", [1 + n * 7919 % DEMO_EVENTS]).fetchall()
+                    waits.append(time.monotonic() - started)
+                    stop.wait(0.02)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    try:
+        result = restore(arch.url, arch.a)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not errors, errors
+    assert result.swap_mode == "catalog", result.fallback_reason
+    assert counts_of(arch.url) == arch.counts_a
+    print(f"\n{len(waits)} probe queries; longest {max(waits):.3f}s; swap held ACCESS EXCLUSIVE"
+          f" {result.swap_lock_seconds * 1000:.0f} ms; restore {result.seconds:.1f}s")
+    assert len(waits) > 50
+    assert max(waits) < 5
+    assert result.swap_lock_seconds < 5
+
+
+def counts_of(url: str) -> tuple[int, ...]:
+    with connect(url) as conn:
+        return counts(conn)
 
 
 # ---------------------------------------------------------------------------------------------
 # One reader that holds a table and then reads another while the swap runs
 
 
-SLOW_SWAP_SQL = """
-CREATE FUNCTION test_slow_swap() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;
-CREATE TRIGGER slow_swap AFTER INSERT ON alerts FOR EACH STATEMENT EXECUTE FUNCTION test_slow_swap();
-"""
-
-
 def test_reader_holding_one_table_then_reading_another_cannot_fail_the_restore(
         db: psycopg.Connection, database_url: str, backup_dir: Path) -> None:
-    """The reader takes alerts (the last table the swap locks), then reads events and the rest
-    while the restore is busy: it used to deadlock with the swap's ACCESS EXCLUSIVE lock queue
-    (the restore died of it), and a snapshot older than the COMMIT saw TRUNCATEd tables empty."""
+    """The reader takes alerts, then reads events and the rest while the swap waits for alerts:
+    with the swap holding some tables and wanting the reader's, that is a deadlock, which the
+    swap resolves by giving up its attempt within its short lock wait (before the server's 1 s
+    deadlock check could cancel the reader). The reader sees the whole old state; the restore
+    swaps once it has committed."""
     fill_volume(db, 5000)
     archive = create_backup(database_url, backup_dir / "a.zip").path
     new = counts(db)
@@ -235,20 +275,14 @@ def test_reader_holding_one_table_then_reading_another_cannot_fail_the_restore(
     db.execute("DELETE FROM cameras WHERE id = 'vol-4'")
     old = counts(db)
     assert old != new
-    # A statement trigger keeps the swap transaction open (after every row is in) for 3 s.
-    db.execute(SLOW_SWAP_SQL)
 
     with connect(database_url, application_name="test-reader") as reader, connect(database_url) as watch:
         reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         held = reader.execute("SELECT count(*) FROM alerts").fetchone()[0]
         worker = RestoreThread(database_url, archive)
         worker.start()
-        # Before the fix the restore waits for our alerts lock here; after it, it never waits
-        # for readers and reaches the end of its swap transaction.
         wait_until(lambda: restore_sessions(watch, "LOCK TABLE %", waiting_for_lock=True)
-                   or restore_sessions(watch, 'INSERT INTO "public"."alerts"%', wait_event="PgSleep")
-                   or not worker.is_alive(), "the restore to lock or swap")
-        during_swap = bool(restore_sessions(watch, 'INSERT INTO "public"."alerts"%', wait_event="PgSleep"))
+                   or not worker.is_alive(), "the swap to wait for the reader's lock")
         longest = 0.0
         by_table = {"alerts": held}
         for table in ("events", "cameras", "zones", "prompts", "baselines", "household_members", "settings"):
@@ -256,14 +290,14 @@ def test_reader_holding_one_table_then_reading_another_cannot_fail_the_restore(
             by_table[table] = reader.execute(
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
             longest = max(longest, time.monotonic() - started)
-        still_in_swap = bool(restore_sessions(watch, 'INSERT INTO "public"."alerts"%', wait_event="PgSleep"))
+        assert worker.is_alive()  # it cannot swap while we read
         reader.execute("COMMIT")
         result = worker.join_result()
 
-    assert tuple(by_table[t] for t in TABLES) == old  # the whole old state, read during the swap
-    assert during_swap  # (the trigger makes this deterministic)
-    assert still_in_swap, f"the reader's statements took {longest:.2f}s: they waited for the swap"
+    assert tuple(by_table[t] for t in TABLES) == old  # the whole old state, read during the swap's attempts
+    assert longest < 5, f"a reader statement waited {longest:.2f}s"
     assert counts(db) == new
+    assert result.swap_mode == "catalog", result.fallback_reason
     assert result.items_restored["events"] == 5000
     assert not staging_schema_exists(db)
 
@@ -328,6 +362,10 @@ def test_restore_outlasts_a_busy_writer_and_an_idle_reader(
         reader.execute("COMMIT")
     assert counts(db) == new  # the writer's row is gone: the archive has no such setting
     assert result.swap_lock_seconds > 0
+    # The idle reader holds every table open: the catalog swap could never lock them, so once the
+    # writer is gone the rows are replaced in place, which readers do not block.
+    assert result.swap_mode == "in place"
+    assert result.fallback_reason is not None and "idle in its transaction" in result.fallback_reason
 
 
 def test_writer_in_the_opposite_lock_order_is_not_deadlocked(

@@ -154,7 +154,8 @@ def differences(conn: psycopg.Connection, schema: str, tables: Sequence[str] = D
 
 
 def staging_schema_exists(conn: psycopg.Connection) -> bool:
-    return conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'backupd_staging'").fetchone()[0] > 0
+    """Any of the restore's private schemas (shadow tables, old tables) left behind?"""
+    return conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname ~ '^backupd_(staging|old)'").fetchone()[0] > 0
 
 
 def rewrite_archive(src: Path, dst: Path, replace: dict[str, bytes | None], manifest: bytes | None = None) -> None:
