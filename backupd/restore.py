@@ -37,7 +37,7 @@ from psycopg import sql
 from . import staging
 from .archive import ArchiveReader, Manifest, ManifestTable
 from .catalog import Table, describe_tables
-from .changes import TableChanges, table_changes
+from .changes import TableChanges, compare_all
 from .config import Settings
 from .database import connect
 from .errors import ArchiveError, BackupdError, RestoreError
@@ -124,13 +124,16 @@ def restore_from_backup(
                 loaded_xid = conn.execute("SELECT pg_current_xact_id()::xid::text").fetchone()[0]
                 staging_seconds = time.monotonic() - stage_started
                 tracker.report("restoring", _BUILT, "Comparing with the live tables", len(plans))
-                changes = {p.key: table_changes(conn, p) for p in plans}
+                log.debug("loaded and built in %.2fs", staging_seconds)
+                changes = compare_all(database_url, plans, workers)
+                log.debug("changes computed in %.2fs", time.monotonic() - stage_started - staging_seconds)
                 if not dry_run:
                     if before_swap is not None:
                         tracker.report("restoring", _BUILT, "Safety backup", len(plans))
                         before_swap([p.key for p in plans])
                     tracker.report("restoring", _BUILT, "Swapping tables", len(plans))
                     outcome = swap(conn, plans, carry, reason, lock_timeout, loaded_xid)
+                    log.debug("swapped (%s) holding the lock %.3fs", outcome.mode, outcome.lock_seconds)
                     tracker.report("restoring", _SWAPPED, "Finishing", len(plans))
             finally:
                 _drop_staging_quietly(conn, database_url)

@@ -24,8 +24,9 @@ OLD_SCHEMA = "backupd_old"
 _OURS = re.compile(r"^backupd_(staging|old)(_\d+)?$")
 # A member is sent in pieces of about this many bytes (cut at line boundaries), one INSERT each,
 # several in flight on parallel connections: small enough to bound memory (each piece is held
-# twice while it is sent), big enough that per-statement costs do not matter.
-PIECE_BYTES = 4 * 1024 * 1024
+# twice, and once more in its connection's send buffer), big enough that per-statement costs do
+# not matter.
+PIECE_BYTES = 2 * 1024 * 1024
 
 
 def staging_schema(n: int) -> str:
@@ -107,10 +108,6 @@ def create_schemas(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(old_schema(n))))
 
 
-class TextBytes(bytes):
-    """Bytes that travel as a text parameter (UTF-8 JSON), not as bytea."""
-
-
 class _TextBytesDumper(Dumper):
     oid = 25  # text
 
@@ -119,17 +116,18 @@ class _TextBytesDumper(Dumper):
 
 
 def register_text_bytes(conn: psycopg.Connection) -> None:
-    conn.adapters.register_dumper(TextBytes, _TextBytesDumper)
+    """On the loading connections, bytes parameters travel as text (the UTF-8 JSON as it is), not
+    as bytea: no decoding, no copy."""
+    conn.adapters.register_dumper(bytes, _TextBytesDumper)
 
 
-def json_array(piece: bytes) -> TextBytes:
-    """JSON lines (each ending in a newline) as one JSON array: a line cannot hold a raw newline
-    (JSON escapes them), so joining the lines with commas is exact."""
-    return TextBytes(b"[" + piece[:-1].replace(b"\n", b",") + b"]")
 
 
 def load_sql(staged: StagedTable) -> sql.Composed:
-    """INSERT a piece's rows (one text parameter: a JSON array of the lines) into the shadow.
+    """INSERT a piece's rows (one text parameter: its JSON lines) into the shadow.
+
+    The server makes the lines one JSON array: a line cannot hold a raw newline (JSON escapes
+    them), so turning the newlines into commas is exact, and the client keeps one copy.
 
     json_to_recordset over `json` (not jsonb) keeps -0, big numbers and every string exactly;
     json/jsonb columns arrive as text and are cast back, so JSON null and SQL NULL stay apart.
@@ -143,7 +141,8 @@ def load_sql(staged: StagedTable) -> sql.Composed:
     overriding = sql.SQL(" OVERRIDING SYSTEM VALUE") if any(
         c.column.identity == "a" for c in staged.columns) else sql.SQL("")
     return sql.SQL("INSERT INTO {shadow} ({names}){overriding} SELECT {values}"
-                   " FROM json_to_recordset(%s::json) AS r({record})").format(
+                   " FROM json_to_recordset(('[' || replace(left(%s, -1), E'\\n', ',') || ']')::json)"
+                   " AS r({record})").format(
         shadow=staged.typed, names=names, overriding=overriding, values=values, record=record)
 
 
@@ -156,7 +155,7 @@ def first_bad_line(conn: psycopg.Connection, staged: StagedTable, piece: bytes) 
                 return n, "empty line"
             try:
                 with conn.transaction():
-                    cur = conn.execute(query, [json_array(line + b"\n")])
+                    cur = conn.execute(query, [line + b"\n"])
             except psycopg.Error as exc:
                 message = exc.diag.message_primary or str(exc)
                 if "must be an array of objects" in message:

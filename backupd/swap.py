@@ -40,7 +40,7 @@ from .staging import StagedTable, old_schema
 # Catalog swap: per-attempt lock wait (doubling from the first), and how long busy readers may
 # keep it from its locks before the in-place swap (which readers do not block) takes over.
 FIRST_LOCK_WAIT, LOCK_WAIT = 0.1, 0.9
-READER_PATIENCE = 10.0
+READER_PATIENCE = 30.0
 OLD_SNAPSHOT_PATIENCE = 5.0
 # In-place swap: EXCLUSIVE does not queue readers, so it may wait past the deadlock check (which
 # also cancels an autovacuum in its way).

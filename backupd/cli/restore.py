@@ -116,8 +116,9 @@ def run(args: argparse.Namespace) -> int:
         print_changes(result.changes)
         return 0
     total = sum(result.items_restored.values())
+    how = f": rows replaced in place, because {result.fallback_reason}" if result.swap_mode == "in place" else ""
     print(f"restored backup {result.manifest.backup_id}: {total:,} rows in {result.seconds:.1f}s"
-          f" (tables locked for {result.swap_lock_seconds:.2f}s)")
+          f" (tables locked for {result.swap_lock_seconds:.3f}s{how})")
     if safety:
         print(f"safety backup {safety[0]} holds the replaced rows: `backupd restore {safety[0]}` undoes this restore")
     print_changes(result.changes)
