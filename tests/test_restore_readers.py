@@ -130,8 +130,10 @@ def demo_archives(pg_server_url: str, template_database: str,
 
 def test_multi_table_readers_never_fail_a_restore_nor_see_a_mix(demo_archives: DemoArchives) -> None:
     """Four readers loop over REPEATABLE READ transactions reading all eight tables, each in its
-    own order, while five restores alternate between the two archives. Every restore succeeds;
-    every reader transaction sees exactly one whole state; no reader waits for the swap."""
+    own order, while three restores alternate between the two archives. Every restore succeeds;
+    every reader transaction sees exactly one whole state; readers wait for the swap at most
+    briefly. (Such readers may keep the catalog swap from its locks until swap.READER_PATIENCE;
+    then the rows are replaced in place, which readers do not block.)"""
     arch = demo_archives
     states = {arch.counts_a: "a", arch.counts_b: "b"}
     orders = [TABLES[2 * k:] + TABLES[:2 * k] for k in range(4)]
@@ -188,7 +190,7 @@ def test_multi_table_readers_never_fail_a_restore_nor_see_a_mix(demo_archives: D
     try:
         wait_until(lambda: all(seen) or errors, "every reader's first transaction")
         with connect(arch.url) as check:
-            for i in range(5):
+            for i in range(3):
                 target, expected = (arch.a, arch.counts_a) if i % 2 == 0 else (arch.b, arch.counts_b)
                 results.append(restore(arch.url, target))
                 assert counts(check) == expected
