@@ -75,7 +75,7 @@ def swap(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry | N
     deadline = seconds(lock_timeout)
     started = time.monotonic()
     if carry is not None:
-        reader_wait = old_wait = 0.0
+        readers_since = old_since = None  # when readers (or an old snapshot) first stood in the way
         attempt = 0
         deadlock_check = conn.execute(
             "SELECT extract(epoch FROM current_setting('deadlock_timeout')::interval)").fetchone()[0]
@@ -89,18 +89,19 @@ def swap(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry | N
                 reason = str(exc)
                 break
             except _OldSnapshot as exc:
-                old_wait += time.monotonic() - tried
-                if old_wait > OLD_SNAPSHOT_PATIENCE:
+                old_since = old_since or tried
+                if time.monotonic() - old_since > OLD_SNAPSHOT_PATIENCE:
                     reason = str(exc)
                     break
+                _busy_unless_time_left(started, deadline, lock_timeout, exc)
             except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
                 holders = _lock_holders(conn, plans, carry)
                 if holders.startswith("idle"):
                     reason = holders
                     break
                 if holders.startswith("readers"):
-                    reader_wait += time.monotonic() - tried
-                    if reader_wait > READER_PATIENCE:
+                    readers_since = readers_since or tried
+                    if time.monotonic() - readers_since > READER_PATIENCE:
                         reason = f"{holders} for {READER_PATIENCE:g}s"
                         break
                 _busy_unless_time_left(started, deadline, lock_timeout, exc)
@@ -188,11 +189,7 @@ def _refuse_old_snapshots(conn: psycopg.Connection, loaded_xid: str) -> None:
 
 
 def _move(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry) -> None:
-    def run(query, params=None):  # noqa
-        t = time.monotonic()
-        r = conn.execute(query, params)
-        log.debug("swap %.1fms %s", (time.monotonic() - t) * 1000, query.as_string(conn)[:80] if not isinstance(query, str) else query[:80])
-        return r
+    run = conn.execute
     for child, name, _ in carry.outside_fks:
         run(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(child, sql.Identifier(name)))
     identity_values: dict[tuple[int, str], int] = {}

@@ -394,3 +394,25 @@ def test_writer_in_the_opposite_lock_order_is_not_deadlocked(
     assert counts(db) == new
     assert db.execute("SELECT notes FROM events WHERE id = 5").fetchone()[0] is None  # restored
     assert result.items_restored["events"] == 200
+
+
+def test_snapshot_older_than_the_load_never_sees_empty_tables(
+        db: psycopg.Connection, database_url: str, backup_dir: Path) -> None:
+    """A REPEATABLE READ transaction that took its snapshot before the shadows were loaded, but has
+    not read the set yet, would see the swapped-in tables empty (their rows are newer than its
+    snapshot). The catalog swap waits for it, then replaces the rows in place (MVCC-safe)."""
+    fill_volume(db, 300)
+    archive = create_backup(database_url, backup_dir / "a.zip").path
+    new = counts(db)
+    db.execute("DELETE FROM alerts WHERE event_id > 200")
+    db.execute("DELETE FROM events WHERE id > 200")
+    old = counts(db)
+    with connect(database_url, application_name="test-reader") as reader:
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT count(*) FROM pg_class").fetchone()  # the snapshot, no table of the set
+        result = restore(database_url, archive)
+        assert counts(reader) == old  # the whole old state, not empty tables
+        reader.execute("COMMIT")
+    assert counts(db) == new
+    assert result.swap_mode == "in place"
+    assert "a transaction older than the restore's load is open" in (result.fallback_reason or "")
