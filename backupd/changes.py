@@ -12,14 +12,13 @@ connections); no row travels to Python.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from .database import connect
+from .database import ThreadConnections, connect
 from .staging import StagedTable
 
 SPLIT_ROWS = 200_000  # tables with more rows than this are compared in key ranges, in parallel
@@ -45,18 +44,11 @@ def compare_all(database_url: str, plans: list[StagedTable], workers: int) -> di
     with connect(database_url, application_name="backupd-restore") as conn:
         for plan in sorted(plans, key=lambda p: -p.count):
             tasks += [(plan, r) for r in _key_ranges(conn, plan, workers)]
-    local = threading.local()
-    opened: list[psycopg.Connection] = []
-    guard = threading.Lock()
+    conns = ThreadConnections(database_url, application_name="backupd-restore",
+                              setup=lambda conn: conn.execute("SET work_mem = '64MB'"))
 
     def run(task: tuple[StagedTable, tuple[int, int] | None]) -> tuple[str, TableChanges]:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = local.conn = connect(database_url, application_name="backupd-restore")
-            conn.execute("SET work_mem = '64MB'")
-            with guard:
-                opened.append(conn)
-        return task[0].key, table_changes(conn, task[0], task[1])
+        return task[0].key, table_changes(conns.get(), task[0], task[1])
 
     totals: dict[str, TableChanges] = {}
     try:
@@ -64,8 +56,7 @@ def compare_all(database_url: str, plans: list[StagedTable], workers: int) -> di
             for key, part in pool.map(run, tasks):
                 totals[key] = _add(totals[key], part) if key in totals else part
     finally:
-        for conn in opened:
-            conn.close()
+        conns.close()
     return {p.key: totals[p.key] for p in plans}
 
 

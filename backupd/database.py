@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import psycopg
 from psycopg.conninfo import make_conninfo
 
@@ -55,3 +58,36 @@ def check_database(url: str, timeout_seconds: int = 3) -> None:
             conn.execute("SELECT 1").fetchone()
     except psycopg.Error as exc:
         raise ConfigError(first_line(exc)) from exc
+
+
+class ThreadConnections:
+    """One connection per worker thread, opened on first use (then `setup(conn)`) and all closed
+    by close(): pools of threads that each keep a session (its settings, its COPY) reuse it."""
+
+    def __init__(self, url: str, *, application_name: str = "backupd",
+                 setup: Callable[[psycopg.Connection], None] | None = None) -> None:
+        self.url = url
+        self.application_name = application_name
+        self.setup = setup
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[psycopg.Connection] = []
+
+    def get(self) -> psycopg.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.url, application_name=self.application_name)
+            with self._lock:
+                self._opened.append(conn)
+            self._local.conn = conn
+            if self.setup is not None:
+                self.setup(conn)
+        return conn
+
+    def opened(self) -> list[psycopg.Connection]:
+        with self._lock:
+            return list(self._opened)
+
+    def close(self) -> None:
+        for conn in self.opened():
+            conn.close()

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from . import staging
 from .archive import ArchiveReader
-from .database import connect
+from .database import ThreadConnections
 from .errors import ArchiveError, RestoreError
 from .progress import MonotonicProgress
 from .shadow import CannotCarry, SetCarry
@@ -76,8 +76,7 @@ class Loader:
         self.main = main
         self.span = progress_span  # percent at start, after loading, after building
         self.cancelled = threading.Event()
-        self._local = threading.local()
-        self._conns: list[psycopg.Connection] = []
+        self._conns = ThreadConnections(database_url, application_name="backupd-restore", setup=session_setup)
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(workers + 1)
         self.loaded_tables = 0
@@ -90,22 +89,13 @@ class Loader:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _conn(self) -> psycopg.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.database_url, application_name="backupd-restore")
-            session_setup(conn)
-            with self._lock:
-                self._conns.append(conn)
-            self._local.conn = conn
-        return conn
+        return self._conns.get()
 
     def _cancel(self, pending: set[Future[None]]) -> None:
         self.cancelled.set()
         for fut in pending:
             fut.cancel()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
+        for conn in self._conns.opened():
             try:
                 conn.cancel_safe()
             except (psycopg.Error, AttributeError):
@@ -190,8 +180,7 @@ class Loader:
             log.debug("constraints, keys, analyze done at %.2fs", time.monotonic() - started)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            for conn in self._conns:
-                conn.close()
+            self._conns.close()
 
     def _pieces(self) -> Iterator[Callable[[], None]]:
         """Tasks that load one piece each, biggest table first; each table's index builds follow

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +38,7 @@ from .archive import ArchiveReader, Manifest, ManifestTable
 from .catalog import Table, describe_tables
 from .changes import TableChanges, compare_all
 from .config import Settings
-from .database import connect
+from .database import ThreadConnections, connect
 from .errors import ArchiveError, BackupdError, RestoreError
 from .loader import Loader, session_setup
 from .progress import MonotonicProgress, ProgressCallback
@@ -204,17 +203,10 @@ def _after_commit(database_url: str, plans: list[StagedTable], carry: SetCarry |
                  for p in sorted(plans, key=lambda p: -p.declared_bytes)]
     if not tasks:
         return
-    local = threading.local()
-    opened: list[psycopg.Connection] = []
-    guard = threading.Lock()
+    conns = ThreadConnections(database_url, application_name="backupd-restore")
 
     def run(queries: list[sql.Composable]) -> None:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = connect(database_url, application_name="backupd-restore")
-            with guard:
-                opened.append(conn)
-            local.conn = conn
+        conn = conns.get()
         for query in queries:
             try:
                 conn.execute(query)
@@ -225,8 +217,7 @@ def _after_commit(database_url: str, plans: list[StagedTable], carry: SetCarry |
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backupd-after") as pool:
             list(pool.map(run, tasks))
     finally:
-        for conn in opened:
-            conn.close()
+        conns.close()
 
 
 # --------------------------------------------------------------------------------------------
