@@ -1,9 +1,9 @@
 """Loading the archive into shadow tables and building them, on a small pool of connections.
 
 The main thread reads each member (inflating, hashing and counting it through the archive
-reader), cuts it into pieces at line boundaries and hands each piece to a worker, which inserts
-its typed rows into the shadow in one statement (`staging.load_sql`). At most `workers + 1`
-pieces are in memory. When a table is loaded its indexes are built on the pool while the next
+reader), cuts it into pieces at line boundaries and hands each piece to a worker, which loads
+its rows into the shadow: decoded here and sent by COPY (`rows.py`), or typed by the server
+(`staging.load_sql`). At most `workers + 1` pieces are in memory. When a table is loaded its indexes are built on the pool while the next
 tables load; then keys, foreign keys (validated in parallel), triggers, grants and the rest are
 added and the shadows ANALYZEd, so that after the swap the tables are ready at once.
 The first error cancels everything else and is the one raised.
@@ -11,7 +11,6 @@ The first error cancels everything else and is the one raised.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import threading
 import time
@@ -21,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 import psycopg
 from psycopg import sql
 
-from . import staging
+from . import rows, staging
 from .archive import ArchiveReader
 from .database import ThreadConnections
 from .errors import ArchiveError, RestoreError
@@ -31,17 +30,6 @@ from .staging import StagedTable
 
 PROGRESS_INTERVAL = 0.2
 log = logging.getLogger(__name__)
-
-
-def _return_big_buffers_to_the_system() -> None:
-    """Pieces are megabytes each and allocated on several threads: glibc's malloc would raise its
-    mmap threshold after the first free and keep them in per-thread arenas, so the process would
-    keep the high-water mark of every thread (≈+50 MiB). A fixed threshold keeps them mmapped,
-    returned on free. Elsewhere (no glibc) this does nothing."""
-    try:
-        ctypes.CDLL(None).mallopt(-3, 1024 * 1024)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
 
 
 def session_setup(conn: psycopg.Connection) -> None:
@@ -56,6 +44,15 @@ def session_setup(conn: psycopg.Connection) -> None:
     if conn.info.server_version >= 140000:
         conn.execute("SET client_connection_check_interval = 1000")
     staging.register_text_bytes(conn)
+    rows.register_raw_numbers(conn)
+
+
+def _loading_setup(conn: psycopg.Connection) -> None:
+    """The loading connections also do not wait for WAL flushes of their pieces: nothing is
+    visible before the swap, whose commit (on the main connection, synchronous) flushes the WAL
+    up to itself, the loaded rows included."""
+    session_setup(conn)
+    conn.execute("SET synchronous_commit = off")
 
 
 class _Cancelled(Exception):
@@ -76,7 +73,7 @@ class Loader:
         self.main = main
         self.span = progress_span  # percent at start, after loading, after building
         self.cancelled = threading.Event()
-        self._conns = ThreadConnections(database_url, application_name="backupd-restore", setup=session_setup)
+        self._conns = ThreadConnections(database_url, application_name="backupd-restore", setup=_loading_setup)
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(workers + 1)
         self.loaded_tables = 0
@@ -85,6 +82,7 @@ class Loader:
         self.total_bytes = sum(p.declared_bytes for p in plans) or 1
         self._extra: list[Callable[[], None]] = []  # tasks queued by workers (index builds)
         self._chunks: Iterator[bytes] | None = None  # the member being read
+        self._decoders = {p.key: rows.line_decoder(p) for p in plans}  # None: the server decodes
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -170,7 +168,6 @@ class Loader:
     # -- the work ----------------------------------------------------------------------------
 
     def run(self) -> None:
-        _return_big_buffers_to_the_system()
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="backupd-restore")
         try:
             started = time.monotonic()
@@ -220,21 +217,34 @@ class Loader:
                 raise _Cancelled
             conn = self._conn()
             try:
-                rows = conn.execute(staging.load_sql(plan), [piece]).rowcount
+                stored = self._load_piece(conn, plan, piece)
             except psycopg.Error as exc:
                 if self.cancelled.is_set():
                     raise _Cancelled from exc
                 raise self._bad_piece(conn, plan, piece, first_line, exc) from exc
-            if rows != lines:
+            if stored != lines:
                 raise self._bad_piece(conn, plan, piece, first_line, None)
             with self._lock:
-                plan.loaded_rows += rows
+                plan.loaded_rows += stored
                 plan.loaded_bytes += len(piece)
                 remaining[0] -= 1
                 if remaining[0] == 0 and table_done.is_set():
                     self._loaded(plan)
         finally:
             self._slots.release()
+
+    def _load_piece(self, conn: psycopg.Connection, plan: StagedTable, piece: bytes) -> int:
+        """Decoded here and COPied where the table allows; else (or for a piece that does not
+        decode) typed by the server from the JSON."""
+        decoder = self._decoders[plan.key]
+        if decoder is not None:
+            try:
+                decoded = decoder.rows(piece)
+            except rows.DecodeError:
+                pass
+            else:
+                return rows.copy_rows(conn, rows.copy_sql(plan, decoder), decoded)
+        return conn.execute(staging.load_sql(plan), [piece]).rowcount
 
     def _bad_piece(self, conn: psycopg.Connection, plan: StagedTable, piece: bytes, first_line: int,
                    exc: psycopg.Error | None) -> RestoreError:

@@ -202,7 +202,9 @@ def _indexes(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) -> 
         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
         LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
                                     AND con.contype IN ('p', 'u', 'x')
-        WHERE i.indrelid = %s ORDER BY ic.relname""", [carry.plan.table.oid])
+        WHERE i.indrelid = %s
+        ORDER BY (SELECT amname FROM pg_am WHERE oid = ic.relam) = 'btree', pg_relation_size(i.indexrelid) DESC,
+                 ic.relname""", [carry.plan.table.oid])  # the longest builds first: the last one ends sooner
     schema = staging_schema(carry.plan.schema_index)
     for (name, definition, conname, contype, deferrable, deferred, condef, clustered, replident, valid,
          tablespace, comment, con_comment) in rows:
