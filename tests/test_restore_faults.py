@@ -257,7 +257,7 @@ def volume_archive(db: psycopg.Connection, database_url: str, backup_dir: Path) 
 # events sequence, which the catalog swap re-owns after it has moved tables; "rule" is something
 # the catalog swap cannot carry, so the restore replaces the rows in place.
 MOMENTS = [
-    ("loading", 'INSERT INTO "backupd_staging".%', False, "old", None),
+    ("loading", 'COPY "backupd_staging".%', False, "old", None),
     ("building", 'CREATE %INDEX % ON "backupd_staging".%', False, "old", None),
     ("waiting-for-lock", "LOCK TABLE %", True, "old", "writer"),
     ("mid-catalog-swap", "ALTER SEQUENCE %", True, "old", "sequence"),
