@@ -73,6 +73,10 @@ class Loader:
         self.main = main
         self.span = progress_span  # percent at start, after loading, after building
         self.cancelled = threading.Event()
+        # Set once every table is loaded and its primary key index built (what `changes` merges
+        # on), so the comparison can run beside the remaining builds; also set when the run ends.
+        self.keys_ready = threading.Event()
+        self._keys_pending = {p.key for p in plans}
         self._conns = ThreadConnections(database_url, application_name="backupd-restore", setup=_loading_setup)
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(workers + 1)
@@ -176,6 +180,7 @@ class Loader:
             self._build(pool)
             log.debug("constraints, keys, analyze done at %.2fs", time.monotonic() - started)
         finally:
+            self.keys_ready.set()
             pool.shutdown(wait=True, cancel_futures=True)
             self._conns.close()
 
@@ -256,16 +261,26 @@ class Loader:
     def _loaded(self, plan: StagedTable) -> None:
         """Called (under the lock) once all of a table's rows are in: queue its index builds."""
         plan.state = "loaded"
-        if self.carry is not None:
-            carry = next(t for t in self.carry.tables if t.plan is plan)
-            self._extra.extend((lambda q=q: self._build_one(q)) for q in carry.indexes)
+        carry = next((t for t in self.carry.tables if t.plan is plan), None) if self.carry else None
+        if carry is None or carry.key_index is None:
+            self._key_built(plan.key)
+        else:
+            self._extra.extend((lambda q=q, key=plan.key if q is carry.key_index else None: self._build_one(q, key))
+                               for q in carry.indexes)
 
-    def _build_one(self, statement: sql.Composable) -> None:
+    def _key_built(self, key: str) -> None:
+        self._keys_pending.discard(key)
+        if not self._keys_pending:
+            self.keys_ready.set()
+
+    def _build_one(self, statement: sql.Composable, key: str | None) -> None:
         if self.cancelled.is_set():
             raise _Cancelled
         self._conn().execute(statement)
         with self._lock:
             self.builds_done += 1
+            if key is not None:
+                self._key_built(key)
 
     def _build(self, pool: ThreadPoolExecutor) -> None:
         """Keys and constraints, foreign keys (validated in parallel), the rest, ANALYZE."""

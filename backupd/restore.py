@@ -118,14 +118,16 @@ def restore_from_backup(
                 stage_started = time.monotonic()
                 loader = Loader(database_url, reader, plans, carry, tracker, workers, conn,
                                 (_VALIDATED, _LOADED, _BUILT))
-                loader.run()
-                carry, reason = loader.carry, loader.fallback_reason or reason
-                loaded_xid = conn.execute("SELECT pg_current_xact_id()::xid::text").fetchone()[0]
-                staging_seconds = time.monotonic() - stage_started
-                tracker.report("restoring", _BUILT, "Comparing with the live tables", len(plans))
-                log.debug("loaded and built in %.2fs", staging_seconds)
-                changes = compare_all(database_url, plans, workers)
-                log.debug("changes computed in %.2fs", time.monotonic() - stage_started - staging_seconds)
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backupd-changes") as side:
+                    comparing = side.submit(_compare_when_loaded, database_url, plans, workers, loader)
+                    loader.run()
+                    carry, reason = loader.carry, loader.fallback_reason or reason
+                    loaded_xid = conn.execute("SELECT pg_current_xact_id()::xid::text").fetchone()[0]
+                    staging_seconds = time.monotonic() - stage_started
+                    log.debug("loaded and built in %.2fs", staging_seconds)
+                    tracker.report("restoring", _BUILT, "Comparing with the live tables", len(plans))
+                    changes = comparing.result()
+                log.debug("changes computed by %.2fs", time.monotonic() - stage_started)
                 if not dry_run:
                     if before_swap is not None:
                         tracker.report("restoring", _BUILT, "Safety backup", len(plans))
@@ -150,6 +152,17 @@ def restore_from_backup(
         swap_mode=outcome.mode if outcome else "",
         fallback_reason=outcome.fallback_reason if outcome else None,
     )
+
+
+def _compare_when_loaded(database_url: str, plans: list[StagedTable], workers: int,
+                         loader: Loader) -> dict[str, TableChanges]:
+    """`changes`, computed beside the last index builds, keys and ANALYZE: it only reads the
+    rows, so it can start once they are all in and the primary keys it merges on are built."""
+    loader.keys_ready.wait()
+    if loader.cancelled.is_set():  # the loader failed: its error is the one reported
+        return {}
+    log.debug("comparing")
+    return compare_all(database_url, plans, workers)
 
 
 def _plan_carry(conn: psycopg.Connection, plans: list[StagedTable]) -> tuple[SetCarry | None, str | None]:

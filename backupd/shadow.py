@@ -52,6 +52,7 @@ class Carry:
     plan: StagedTable
     create: sql.Composable = field(default_factory=lambda: sql.SQL(""))
     indexes: list[sql.Composable] = field(default_factory=list)  # independent: built in parallel
+    key_index: sql.Composable | None = None  # the one of `indexes` behind the primary key
     constraints: list[sql.Composable] = field(default_factory=list)  # after the indexes, in order
     foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)  # after every table's keys
     finish: list[sql.Composable] = field(default_factory=list)  # triggers, policies, grants, …
@@ -203,8 +204,10 @@ def _indexes(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) -> 
         LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
                                     AND con.contype IN ('p', 'u', 'x')
         WHERE i.indrelid = %s
-        ORDER BY (SELECT amname FROM pg_am WHERE oid = ic.relam) = 'btree', pg_relation_size(i.indexrelid) DESC,
-                 ic.relname""", [carry.plan.table.oid])  # the longest builds first: the last one ends sooner
+        ORDER BY (SELECT amname FROM pg_am WHERE oid = ic.relam) = 'btree', NOT i.indisprimary,
+                 pg_relation_size(i.indexrelid) DESC, ic.relname""", [carry.plan.table.oid])
+    # The longest builds first (the last one ends sooner), but the primary key before other B-trees:
+    # the comparison of the restore's changes waits for it.
     schema = staging_schema(carry.plan.schema_index)
     for (name, definition, conname, contype, deferrable, deferred, condef, clustered, replident, valid,
          tablespace, comment, con_comment) in rows:
@@ -219,6 +222,8 @@ def _indexes(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) -> 
         else:
             carry.indexes.append(sql.SQL(_retarget(definition, f" ON {live_name} USING ", f" ON {shadow.as_string(None)} USING ",
                                                    f"index {name} of {carry.plan.key}")))
+            if contype == "p":
+                carry.key_index = carry.indexes[-1]
         if contype in ("p", "u"):
             kind = "PRIMARY KEY" if contype == "p" else "UNIQUE"
             timing = (" DEFERRABLE" + (" INITIALLY DEFERRED" if deferred else "")) if deferrable else ""
