@@ -43,7 +43,8 @@ class LineDecoder:
 
 def line_decoder(staged: StagedTable) -> LineDecoder | None:
     """A decoder for the table's lines, or None where only the server path carries its values
-    exactly: arrays (JSON arrays), and json/jsonb embedded as JSON (seed-style manifests)."""
+    exactly: arrays (JSON arrays), json/jsonb embedded as JSON (seed-style manifests), and
+    column names msgspec cannot take."""
     names: list[str] = []
     types: list[object] = []
     for col in staged.columns:
@@ -62,7 +63,10 @@ def line_decoder(staged: StagedTable) -> LineDecoder | None:
             kind = str  # every other type is a JSON string of its text form (or a composite: then it fails)
         names.append(column.name)
         types.append(kind)
-    return LineDecoder(names, types)
+    try:
+        return LineDecoder(names, types)
+    except ValueError:  # msgspec refuses field names with '\\', '"' or control characters
+        return None
 
 
 def copy_sql(staged: StagedTable, decoder: LineDecoder) -> sql.Composed:
