@@ -75,10 +75,11 @@ def test_disaster_recovery_from_the_store_alone(db: psycopg.Connection, database
 
 def test_a_backup_killed_mid_upload_leaves_no_object_and_its_upload_is_aborted_next_time(
         db: psycopg.Connection, database_url: str, s3_env: dict[str, str], s3_server: S3Server) -> None:
-    # Random text does not compress: several 8 MiB parts are on their way when the process dies.
+    # Random text does not compress: several 8 MiB parts are on their way when the process dies
+    # (60 MiB: with 20 MiB a fast run once finished between two looks at the bucket).
     db.execute("INSERT INTO cameras (id, name, folder_path) VALUES ('cam', 'Cam', '/c')")
     db.execute("INSERT INTO events (batch_id, camera_id, started_at, notes)"
-               " SELECT 'b', 'cam', now(), string_agg(md5(random()::text), '') FROM generate_series(1, 40000) g,"
+               " SELECT 'b', 'cam', now(), string_agg(md5(random()::text), '') FROM generate_series(1, 120000) g,"
                " generate_series(1, 16) h GROUP BY g")
     bucket = s3_env["BACKUPD_STORE"].removeprefix("s3://").split("/")[0]
     env = {**os.environ, **s3_env, "BACKUPD_DATABASE_URL": database_url}
@@ -89,7 +90,7 @@ def test_a_backup_killed_mid_upload_leaves_no_object_and_its_upload_is_aborted_n
         while not s3_server.uploads(bucket):
             assert proc.poll() is None, proc.stderr.read()
             assert time.monotonic() < deadline, "no multipart upload started"
-            time.sleep(0.05)
+            time.sleep(0.02)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
