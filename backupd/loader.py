@@ -3,7 +3,8 @@
 The main thread reads each member (inflating, hashing and counting it through the archive
 reader), cuts it into pieces at line boundaries and hands each piece to a worker, which loads
 its rows into the shadow: decoded here and sent by COPY (`rows.py`), or typed by the server
-(`staging.load_sql`). At most `workers + 1` pieces are in memory. When a table is loaded its indexes are built on the pool while the next
+(`staging.load_sql`). At most `workers + 1` pieces are in memory. When a table is loaded its
+indexes are built on the pool (the primary key's early: `changes` waits for it) while the next
 tables load; then keys, foreign keys (validated in parallel), triggers, grants and the rest are
 added and the shadows ANALYZEd, so that after the swap the tables are ready at once.
 The first error cancels everything else and is the one raised.
@@ -248,7 +249,7 @@ class Loader:
             except rows.DecodeError:
                 pass
             else:
-                return rows.copy_rows(conn, rows.copy_sql(plan, decoder), decoded)
+                return rows.copy_rows(conn, decoder.copy_sql, decoded)
         return conn.execute(staging.load_sql(plan), [piece]).rowcount
 
     def _bad_piece(self, conn: psycopg.Connection, plan: StagedTable, piece: bytes, first_line: int,

@@ -28,13 +28,16 @@ DecodeError = msgspec.MsgspecError
 
 
 class LineDecoder:
-    """Decodes a piece of one table's JSON lines into rows in the order of `copy_sql`."""
+    """Decodes a piece of one table's JSON lines into rows in the order of its `copy_sql`."""
 
-    def __init__(self, names: list[str], types: list[object]) -> None:
+    def __init__(self, staged: StagedTable, names: list[str], types: list[object]) -> None:
         fields = [(f"c{i}", kind if kind is msgspec.Raw else kind | None) for i, kind in enumerate(types)]
         row = msgspec.defstruct("Row", fields, rename={f"c{i}": name for i, name in enumerate(names)}, gc=False)
         self.names = names
         self._decoder = msgspec.json.Decoder(row)
+        # COPY writes identity ALWAYS columns as given, like OVERRIDING SYSTEM VALUE.
+        self.copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            staged.typed, sql.SQL(", ").join(sql.Identifier(name) for name in names))
 
     def rows(self, piece: bytes) -> list[tuple[object, ...]]:
         astuple = msgspec.structs.astuple
@@ -64,15 +67,9 @@ def line_decoder(staged: StagedTable) -> LineDecoder | None:
         names.append(column.name)
         types.append(kind)
     try:
-        return LineDecoder(names, types)
+        return LineDecoder(staged, names, types)
     except ValueError:  # msgspec refuses field names with '\\', '"' or control characters
         return None
-
-
-def copy_sql(staged: StagedTable, decoder: LineDecoder) -> sql.Composed:
-    """COPY writes identity ALWAYS columns as given, like OVERRIDING SYSTEM VALUE."""
-    names = sql.SQL(", ").join(sql.Identifier(name) for name in decoder.names)
-    return sql.SQL("COPY {} ({}) FROM STDIN").format(staged.typed, names)
 
 
 class _RawNumberDumper(Dumper):
