@@ -107,19 +107,22 @@ def manifest_from_bytes(raw: bytes) -> Manifest:
 
 
 class MemberDigest:
-    """Running SHA-256, byte count and line count of a member's uncompressed bytes."""
+    """Running SHA-256, byte count and line count of a member's uncompressed bytes (lines only
+    when asked: a reader that counts them itself need not pay for it twice)."""
 
-    __slots__ = ("sha256", "bytes", "lines")
+    __slots__ = ("sha256", "bytes", "lines", "count_lines")
 
-    def __init__(self) -> None:
+    def __init__(self, count_lines: bool = True) -> None:
         self.sha256 = hashlib.sha256()
         self.bytes = 0
         self.lines = 0
+        self.count_lines = count_lines
 
     def update(self, chunk: bytes | bytearray | memoryview) -> None:
         self.sha256.update(chunk)
         self.bytes += len(chunk)
-        self.lines += bytes(chunk).count(b"\n") if isinstance(chunk, memoryview) else chunk.count(b"\n")
+        if self.count_lines:
+            self.lines += bytes(chunk).count(b"\n") if isinstance(chunk, memoryview) else chunk.count(b"\n")
 
     @property
     def checksum(self) -> str:
@@ -270,8 +273,10 @@ class ArchiveReader:
     def total_declared_bytes(self) -> int:
         return sum(self.declared_bytes(key) for key in self.manifest.contents)
 
-    def member_chunks(self, key: str, chunk_size: int = READ_CHUNK_BYTES) -> Iterator[bytes]:
-        """Yield a member's uncompressed bytes; at the end check size, line count and SHA-256.
+    def member_chunks(self, key: str, chunk_size: int = READ_CHUNK_BYTES, count_lines: bool = True
+                      ) -> Iterator[bytes]:
+        """Yield a member's uncompressed bytes; at the end check size, line count and SHA-256
+        (the line count only if `count_lines`: else the caller must check it).
 
         Raises ArchiveError (naming the table) on corruption, and stops as soon as the member
         inflates past its declared size rather than inflating a bomb to the end.
@@ -279,7 +284,7 @@ class ArchiveReader:
         entry = self.manifest.contents[key]
         info = self._infos[key + MEMBER_SUFFIX]
         budget = info.file_size if entry.bytes is None else min(entry.bytes, info.file_size)
-        digest = MemberDigest()
+        digest = MemberDigest(count_lines)
         last = b""
         try:
             for chunk in self._inflate(info, budget, chunk_size):
@@ -294,7 +299,7 @@ class ArchiveReader:
             raise ArchiveError(f"member {info.filename} does not end with a newline")
         if digest.checksum != entry.checksum:
             raise ArchiveError(f"Checksum mismatch for {key}: expected {entry.checksum}, got {digest.checksum}")
-        if digest.lines != entry.count:
+        if count_lines and digest.lines != entry.count:
             raise ArchiveError(f"Row count mismatch for {key}: expected {entry.count}, got {digest.lines}")
 
 

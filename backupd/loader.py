@@ -194,7 +194,7 @@ class Loader:
             first_line = 1
             remaining: list[int] = [0]
             table_done = threading.Event()
-            self._chunks = iter(self.reader.member_chunks(plan.key))
+            self._chunks = iter(self.reader.member_chunks(plan.key, count_lines=False))  # counted here
             for piece in _pieces(self._chunks, staging.PIECE_BYTES):
                 if self.cancelled.is_set():
                     raise _Cancelled
@@ -336,14 +336,23 @@ def _same_privileges(conn: psycopg.Connection, plan: StagedTable) -> None:
 
 
 def _pieces(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:
-    """A member's bytes in pieces of about `limit` bytes, each ending at a line end."""
-    buffer = bytearray()
+    """A member's bytes in pieces that end at the first line end past `limit` bytes (or at the
+    member's end). Each byte is copied once, by the join: the chunks are held as views."""
+    parts: list[memoryview] = []
+    size = 0
     for chunk in chunks:
-        buffer += chunk
-        if len(buffer) >= limit:
-            cut = buffer.rfind(b"\n") + 1
-            if cut:
-                yield bytes(memoryview(buffer)[:cut])
-                del buffer[:cut]
-    if buffer:
-        yield bytes(buffer) if buffer.endswith(b"\n") else bytes(buffer) + b"\n"
+        view = memoryview(chunk)
+        start = 0
+        while size + len(chunk) - start >= limit:
+            end = chunk.find(b"\n", start + max(0, limit - size - 1)) + 1
+            if not end:  # the piece's last line goes on in the next chunk
+                break
+            parts.append(view[start:end])
+            yield b"".join(parts)
+            parts, size, start = [], 0, end
+        if start < len(chunk):
+            parts.append(view[start:])
+            size += len(chunk) - start
+    if parts:
+        piece = b"".join(parts)
+        yield piece if piece.endswith(b"\n") else piece + b"\n"
