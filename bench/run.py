@@ -387,32 +387,52 @@ def main() -> int:
     pg_restore_1 = [str(bin_dir / "pg_restore"), "--clean", "--if-exists", "--single-transaction", "--no-owner"]
 
     def clone(template: str) -> str:
-        """A fresh copy of the source, its writes flushed (CREATE DATABASE writes the copy through the WAL
-        and shared buffers), so that no tool is timed while the server writes out the previous clone."""
+        """A fresh copy of the source with every write of the machine on disk (CREATE DATABASE writes the
+        copy through the WAL and shared buffers, and the previous run leaves gigabytes to flush), so that no
+        tool is timed while the server or the kernel writes out what came before it."""
         url = recreate(server_url, names["target"], template=names[template])
         try:
             admin(server_url, sql.SQL("CHECKPOINT"))
         except psycopg.errors.InsufficientPrivilege:  # neither superuser nor pg_checkpoint: go on unflushed
             pass
+        os.sync()
         return url
 
+    def restore_pair(i: int, size: str, archive: Path, dump: Path, times: dict[str, list[float]],
+                     locks: list[float]) -> str:
+        """backupd's restore and `pg_restore --single-transaction`, each into a fresh clone, in turn order
+        (backupd first in odd runs, pg_restore first in even ones, so neither always follows the same thing);
+        returns their part of the run's line."""
+        template = "src" if size == "n" else "small"
+        parts: dict[str, str] = {}
+
+        def backupd_restore() -> None:
+            target = clone(template)
+            with probed(size, target) as w:
+                m = measure([*BACKUPD, "--database-url", target, "restore", str(archive), "--yes", *restore_flags],
+                            env)
+            times["backupd_restore"].append(m.seconds)
+            watched[size]["backupd"].append(w)
+            rss[f"restore_{size}"] = max(rss.get(f"restore_{size}", 0), m.peak_rss_kib)
+            match = re.search(r"tables locked for ([0-9.]+)s", m.stdout)
+            if match:
+                locks.append(float(match.group(1)))
+            parts["backupd"] = f" restore {m.seconds:.1f} s{watched_text(w)}"
+
+        def pg_restore() -> None:
+            target = clone(template)
+            with probed(size, target) as w:
+                seconds = timed([*pg_restore_1, "-d", target, str(dump)])
+            times["pg_restore"].append(seconds)
+            watched[size]["pg_restore_single_transaction"].append(w)
+            parts["pg_restore"] = f"  pg_restore {seconds:.1f} s{watched_text(w)}"
+
+        for step in (backupd_restore, pg_restore) if i % 2 == 0 else (pg_restore, backupd_restore):
+            step()
+        return parts["backupd"] + parts["pg_restore"]
+
     for i in range(args.repeat):
-        target = clone("src")
-        with probed("n", target) as w:
-            m = measure([*BACKUPD, "--database-url", target, "restore", str(archive), "--yes", *restore_flags], env)
-        runs["backupd_restore"].append(m.seconds)
-        watched["n"]["backupd"].append(w)
-        rss["restore_n"] = max(rss.get("restore_n", 0), m.peak_rss_kib)
-        match = re.search(r"tables locked for ([0-9.]+)s", m.stdout)
-        if match:
-            swap_lock.append(float(match.group(1)))
-        line = f"  run {i + 1}: restore {m.seconds:.1f} s{watched_text(w)}"
-        target = clone("src")
-        with probed("n", target) as w:
-            seconds = timed([*pg_restore_1, "-d", target, str(dump)])
-        runs["pg_restore"].append(seconds)
-        watched["n"]["pg_restore_single_transaction"].append(w)
-        line += f"  pg_restore {seconds:.1f} s{watched_text(w)}"
+        line = f"  run {i + 1}:" + restore_pair(i, "n", archive, dump, runs, swap_lock)
         for run in stores:
             target = clone("src")
             with probed("n", target) as w:
@@ -440,23 +460,8 @@ def main() -> int:
     timed([str(bin_dir / "pg_dump"), "-Fc", *table_flags, "-f", str(small_dump), "-d", small])
     runs_n10: dict[str, list[float]] = {"backupd_restore": [], "pg_restore": []}
     for i in range(args.repeat):
-        target = clone("small")
-        with probed("n10", target) as w:
-            m = measure([*BACKUPD, "--database-url", target, "restore", str(small_archive), "--yes", *restore_flags],
-                        env)
-        runs_n10["backupd_restore"].append(m.seconds)
-        watched["n10"]["backupd"].append(w)
-        rss["restore_n10"] = max(rss.get("restore_n10", 0), m.peak_rss_kib)
-        match = re.search(r"tables locked for ([0-9.]+)s", m.stdout)
-        if match:
-            swap_lock_n10.append(float(match.group(1)))
-        line = f"  N/10 run {i + 1}: restore {m.seconds:.1f} s{watched_text(w)}"
-        target = clone("small")
-        with probed("n10", target) as w:
-            seconds = timed([*pg_restore_1, "-d", target, str(small_dump)])
-        runs_n10["pg_restore"].append(seconds)
-        watched["n10"]["pg_restore_single_transaction"].append(w)
-        print(f"{line}  pg_restore {seconds:.1f} s{watched_text(w)}", flush=True)
+        print(f"  N/10 run {i + 1}:" + restore_pair(i, "n10", small_archive, small_dump, runs_n10, swap_lock_n10),
+              flush=True)
     floor = server_floor(bin_dir, src)
     for run in stores:
         store = open_bench_store(run)
