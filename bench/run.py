@@ -5,7 +5,8 @@
 
 Fills a fresh database with `backupd demo-data`, then alternates the sides R times and
 quotes medians: backup vs `pg_dump -Fc` of the same tables, restore vs
-`pg_restore --clean --if-exists --single-transaction` into identical clones of the source.
+`pg_restore --clean --if-exists --single-transaction` into identical clones of the source (each
+clone checkpointed and synced before its run; the two restores take turns going first).
 Also records backupd's peak RSS at N and N/10 events, archive vs dump size, and the server's
 floor (the export COPY into nothing, via psql). Prints a table, writes bench/results/latest.json.
 
