@@ -1,7 +1,7 @@
 """Loading the archive into shadow tables and building them, on a small pool of connections.
 
-The main thread reads each member (inflating, hashing and counting it through the archive
-reader), cuts it into pieces at line boundaries and hands each piece to a worker, which loads
+The main thread reads each member (inflated and hashed by the archive reader), cuts it into
+pieces at line boundaries, counts their lines and hands each piece to a worker, which loads
 its rows into the shadow: decoded here and sent by COPY (`rows.py`), or typed by the server
 (`staging.load_sql`). At most `workers + 1` pieces are in memory. When a table is loaded its
 indexes are built on the pool (the primary key's early: `changes` waits for it) while the next
