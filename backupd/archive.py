@@ -1,4 +1,4 @@
-"""The archive format, version 1.0 (CONTRACT §4): writing it atomically and reading it defensively.
+"""The archive format, versions 1.0 and 1.1 (docs/archive-format.md): writing it atomically and reading it defensively.
 
 An archive is a ZIP of one `<table>.jsonl` member per table plus `manifest.json` (written last).
 Readers treat every byte as hostile: names, sizes and the manifest are checked before any data is
@@ -28,7 +28,8 @@ try:  # zlib-ng deflates 3-4x faster than zlib at a similar ratio; the archive i
 except ImportError:  # pragma: no cover - platforms without zlib-ng wheels
     deflate_lib = zlib  # type: ignore[assignment]
 
-from . import ARCHIVE_FORMAT_VERSION
+from . import READABLE_FORMAT_VERSIONS
+from .definitions import TableDefinition, TypeDefinition
 from .errors import ArchiveError
 
 MANIFEST_NAME = "manifest.json"
@@ -48,6 +49,8 @@ class ManifestColumn(BaseModel):
     type: str
     encoding: str | None = None  # "text": a json/jsonb value carried as its exact text in a JSON string
     generated: bool | None = None  # true for stored generated columns (exported, never inserted)
+    # true: values with lower bounds other than 1 are carried as their PostgreSQL text in a JSON string
+    array_text: bool | None = None
 
 
 class ManifestTable(BaseModel):
@@ -59,6 +62,7 @@ class ManifestTable(BaseModel):
     columns: list[ManifestColumn] | None = None
     primary_key: list[str] | None = None
     sequences: dict[str, int | None] | None = None
+    definition: TableDefinition | None = None  # 1.1: what a restore into an empty database creates
 
 
 class Manifest(BaseModel):
@@ -74,9 +78,11 @@ class Manifest(BaseModel):
     table_order: list[str] | None = None
     server_version: str | None = None
     settings: dict[str, str] | None = None
+    types: list[TypeDefinition] | None = None  # 1.1: enum and domain types the tables' columns use
+    warnings: list[str] | None = None  # 1.1: e.g. a table referencing one outside the set
 
     def to_json_bytes(self) -> bytes:
-        return (self.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
+        return (self.model_dump_json(indent=2, exclude_none=True, by_alias=True) + "\n").encode()
 
 
 def manifest_from_bytes(raw: bytes) -> Manifest:
@@ -88,8 +94,9 @@ def manifest_from_bytes(raw: bytes) -> Manifest:
     if not isinstance(data, dict):
         raise ArchiveError("manifest.json is not a JSON object")
     version = data.get("version")
-    if version != ARCHIVE_FORMAT_VERSION:
-        raise ArchiveError(f"Unsupported backup version: {version}. Expected: {ARCHIVE_FORMAT_VERSION}")
+    if version not in READABLE_FORMAT_VERSIONS:
+        expected = " or ".join(READABLE_FORMAT_VERSIONS)
+        raise ArchiveError(f"Unsupported backup version: {version}. Expected: {expected}")
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:

@@ -31,6 +31,7 @@ from .archive import (
     write_archive,
 )
 from .catalog import Table, describe_tables, resolve_table
+from .definitions import capture_definitions
 from .database import OUTPUT_SETTINGS, connect
 from .errors import BackupdError
 from .ids import uuid7
@@ -65,23 +66,39 @@ def export_query(table: Table, where: sql.Composable | None = None,
     """COPY … TO STDOUT producing one JSON object per row, in primary-key order.
 
     json/jsonb columns are cast to text so they travel as exact strings (see Column.carried_as_text).
+    Other arrays stay JSON arrays, except those with a lower bound other than 1 (which a JSON
+    array cannot carry): they travel as their PostgreSQL text (`"[0:2]={7,8,9}"`) in a JSON string,
+    which json_to_recordset reads back exactly. The check costs little per row: array_lower and
+    array_ndims, and array_dims with a regex only for multi-dimensional arrays. The row is built in
+    a LATERAL subquery (flattened by the planner) so the sort keys keep their own types even when
+    the JSON value is rewritten.
     """
     items = []
+    wrapped: set[str] = set()  # columns whose JSON value is not the column itself: sort by t.<column>
     for col in table.columns:
         ident = sql.Identifier(col.name)
-        items.append(sql.SQL("t.{}::text AS {}").format(ident, ident) if col.carried_as_text
-                     else sql.SQL("t.{}").format(ident))
+        if col.carried_as_text:
+            items.append(sql.SQL("t.{}::text AS {}").format(ident, ident))
+        elif col.is_array:
+            wrapped.add(col.name)
+            items.append(sql.SQL(
+                "CASE WHEN array_lower(t.{0}, 1) <> 1 OR (array_ndims(t.{0}) > 1 AND array_dims(t.{0}) ~ '\\[(?!1:)')"
+                " THEN to_json(t.{0}::text) ELSE to_json(t.{0}) END AS {0}").format(ident))
+        else:
+            items.append(sql.SQL("t.{}").format(ident))
     only = sql.SQL("") if table.partitioned else sql.SQL("ONLY ")  # a partitioned parent holds no rows itself
-    inner = sql.SQL("SELECT {} FROM {}{} AS t").format(sql.SQL(", ").join(items), only, table.ident)
+    select = sql.SQL("SELECT row_to_json(r.*) FROM {}{} AS t CROSS JOIN LATERAL (SELECT {}) AS r").format(
+        only, table.ident, sql.SQL(", ").join(items))
     if where is not None:
-        inner += sql.SQL(" WHERE ") + where
+        select += sql.SQL(" WHERE ") + where
     keys = list(order_by) if order_by is not None else list(table.primary_key)
     if keys:
-        order = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(k)) for k in keys)
+        order = sql.SQL(", ").join(
+            sql.SQL("t.{}" if k in wrapped else "r.{}").format(sql.Identifier(k)) for k in keys)
     else:  # no primary key: order by the whole row so identical data still gives identical bytes
         order = sql.SQL("row_to_json(r.*)::text COLLATE \"C\"")
     # `r.*`, not `r`: a bare `r` would mean a column named r if the table has one (any name may exist).
-    select = sql.SQL("SELECT row_to_json(r.*) FROM ({}) AS r ORDER BY {}").format(inner, order)
+    select += sql.SQL(" ORDER BY ") + order
     return sql.SQL("COPY ({}) TO STDOUT {}").format(select, COPY_OPTIONS)
 
 
@@ -138,6 +155,21 @@ def split_into_parts(conn: psycopg.Connection, table: Table, estimated_bytes: in
     lowers: list[int | None] = [None, *bounds]
     uppers: list[int | None] = [*bounds, None]
     return [Part(table, lo, up) for lo, up in zip(lowers, uppers)]
+
+
+def outside_parents(conn: psycopg.Connection, tables: list[Table]) -> list[str]:
+    """One warning per foreign key to a table outside the set: such a set cannot be restored into
+    an empty database on its own (docs/restore-guarantees.md), so the backup says so."""
+    in_set = {t.oid for t in tables}
+    missing = {(t.key, fk.ref_table_oid) for t in tables for fk in t.foreign_keys if fk.ref_table_oid not in in_set}
+    if not missing:
+        return []
+    names = dict(conn.execute(
+        "SELECT c.oid, CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY(%s)",
+        [[oid for _, oid in missing]]).fetchall())
+    return [f"{key} references {names[oid]}, which is not in the backup"
+            for key, oid in sorted(missing, key=lambda m: (m[0], names[m[1]]))]
 
 
 def _open_worker(database_url: str, snapshot_id: str) -> psycopg.Connection:
@@ -221,6 +253,8 @@ def create_backup(
         begin_snapshot(conn, lock_list)
         described = describe_tables(conn, list(tables))  # first query: fixes the snapshot
         snapshot_id = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        types, definitions = capture_definitions(conn, described)
+        warnings = outside_parents(conn, described)
         server_version = conn.execute("SHOW server_version").fetchone()[0]
         estimates = _estimated_bytes(conn, described)
         sequences = {t.oid: _sequence_values(conn, t) for t in described}
@@ -264,6 +298,7 @@ def create_backup(
                     columns=[ManifestColumn(**c.manifest_entry()) for c in table.columns],
                     primary_key=list(table.primary_key),
                     sequences=sequences[table.oid] or None,
+                    definition=definitions.get(table.key),
                 )
             manifest = Manifest(
                 backup_id=backup_id,
@@ -274,6 +309,8 @@ def create_backup(
                 table_order=[t.key for t in described],
                 server_version=server_version,
                 settings=dict(OUTPUT_SETTINGS),
+                types=types or None,
+                warnings=warnings or None,
             )
             holder.append(manifest)
             tracker.report("running", 99, "Writing manifest", len(described))

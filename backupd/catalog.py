@@ -40,6 +40,8 @@ class Column:
         entry: dict[str, object] = {"name": self.name, "type": self.type_sql}
         if self.carried_as_text:
             entry["encoding"] = "text"
+        elif self.is_array:
+            entry["array_text"] = True  # arrays with lower bounds other than 1 come as text (export_query)
         if self.generated:
             entry["generated"] = True
         return entry
@@ -168,6 +170,8 @@ def _resolve(conn: psycopg.Connection, name: str) -> tuple[int, str, str, str]:
     oid, schema, relname, relkind = row
     if relkind not in ("r", "p"):
         raise CatalogError(f"not a table: {name}")
+    if schema == "backupd" or schema.startswith(("backupd_staging", "backupd_old")):
+        raise CatalogError(f"{name} is one of backupd's own tables, never part of a backup or restore")
     return oid, schema, relname, relkind
 
 

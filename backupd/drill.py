@@ -1,9 +1,10 @@
 """Restore drills: prove an archive restores exactly, on a staging database.
 
-The drill restores the archive into the target (migrating it first when it has no tables),
-then re-exports the same tables with the backup engine and compares each member's SHA-256 and
-row count with the archive's manifest. Export is deterministic (primary-key order, pinned
-output settings), so equal checksums mean every value of every row came back identically.
+The drill restores the archive's own table set into the target (tables it lacks are created from
+the archive's definitions, `recreation.py`), then re-exports the same tables with the backup
+engine and compares each member's SHA-256 and row count with the archive's manifest. Export is
+deterministic (primary-key order, pinned output settings), so equal checksums mean every value of
+every row came back identically.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from pathlib import Path
 
 from .archive import ArchiveReader, ArchiveSource
 from .backup import create_backup
-from .config import Settings
-from .database import connect
 from .errors import BackupdError
 from .locking import operation_lock
-from .migrations import apply_migrations, database_is_empty
 from .progress import ProgressCallback
+from .recreation import archive_set
 from .restore import RestoreResult, restore_from_backup
 
 
@@ -41,7 +40,7 @@ class DrillTable:
 class DrillReport:
     archive: str  # a path or a store location
     backup_id: str | None = None
-    migrated: bool = False
+    recreated: list[str] = field(default_factory=list)  # tables the target lacked, created from the archive
     tables: list[DrillTable] = field(default_factory=list)
     restore: RestoreResult | None = None
     seconds: float = 0.0
@@ -76,19 +75,19 @@ def run_drill(
     """Restore into `target_url` and compare; never raises for a failed drill, the report says why.
 
     Takes the operation lock on the target, so a drill never collides with backupd working there.
+    The table set is the archive's (`tables` is accepted for callers that name it; the archive wins
+    where they differ, since the drill proves the archive).
     """
     started = time.monotonic()
-    names = list(tables) if tables is not None else list(Settings().tables)
     report = DrillReport(archive=str(archive_path))
     try:
         with ArchiveReader(archive_path) as reader:
             report.backup_id = reader.manifest.backup_id
+            names, _ = archive_set(reader.manifest)
         with operation_lock(target_url):
-            with connect(target_url, application_name="backupd-drill") as conn:
-                if database_is_empty(conn):
-                    apply_migrations(conn)
-                    report.migrated = True
-            report.restore = restore_from_backup(target_url, archive_path, tables=names, progress=progress)
+            report.restore = restore_from_backup(target_url, archive_path, tables=names, progress=progress,
+                                                 whole_archive=True)
+            report.recreated = report.restore.recreated
             again = create_backup(target_url, _Discard(), tables=names)
         expected = report.restore.manifest.contents
         for key, entry in expected.items():
@@ -109,8 +108,8 @@ def run_drill(
 def format_report(report: DrillReport) -> list[str]:
     """A short human-readable report: one line per table, then the verdict."""
     lines = [f"drill of {report.archive}" + (f" (backup {report.backup_id})" if report.backup_id else "")]
-    if report.migrated:
-        lines.append("  target was empty: schema migrated first")
+    if report.recreated:
+        lines.append(f"  created from the archive's definitions: {', '.join(report.recreated)}")
     for t in report.tables:
         status = "ok" if t.ok else "MISMATCH"
         got = "missing" if t.actual_count is None else f"{t.actual_count:,}"

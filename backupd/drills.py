@@ -113,53 +113,53 @@ class DrillStore:
 
         The share lock on the backup's row makes a concurrent prune wait, then see this drill."""
         with self.pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            backup = cur.execute("SELECT id FROM backup_jobs WHERE id = %s AND status = 'completed' FOR SHARE",
+            backup = cur.execute("SELECT id FROM backupd.backup_jobs WHERE id = %s AND status = 'completed' FOR SHARE",
                                  [backup_id]).fetchone()
             if backup is None:
                 return None
-            return cur.execute("INSERT INTO drill_runs (id, backup_id, trigger) VALUES (%s, %s, %s) RETURNING *",
+            return cur.execute("INSERT INTO backupd.drill_runs (id, backup_id, trigger) VALUES (%s, %s, %s) RETURNING *",
                                [drill_id, backup_id, trigger]).fetchone()
 
     def claim_scheduled(self, slot: datetime, drill_id: str) -> dict[str, Any] | None:
         """Claim a scheduled drill time and create its drill of the newest completed backup, or None
         (the time was claimed by another replica, or there is no completed backup yet)."""
         with self.pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            newest = cur.execute("SELECT id FROM backup_jobs WHERE status = 'completed'"
+            newest = cur.execute("SELECT id FROM backupd.backup_jobs WHERE status = 'completed'"
                                  " ORDER BY created_at DESC, id DESC LIMIT 1 FOR SHARE").fetchone()
             if newest is None:
                 return None
-            claimed = cur.execute("INSERT INTO schedule_slots (kind, scheduled_for, job_id) VALUES ('drill', %s, %s)"
+            claimed = cur.execute("INSERT INTO backupd.schedule_slots (kind, scheduled_for, job_id) VALUES ('drill', %s, %s)"
                                   " ON CONFLICT DO NOTHING RETURNING job_id", [slot, drill_id]).fetchone()
             if claimed is None:
                 return None
-            return cur.execute("INSERT INTO drill_runs (id, backup_id, trigger) VALUES (%s, %s, 'schedule')"
+            return cur.execute("INSERT INTO backupd.drill_runs (id, backup_id, trigger) VALUES (%s, %s, 'schedule')"
                                " RETURNING *", [drill_id, newest["id"]]).fetchone()
 
     def get(self, drill_id: str) -> dict[str, Any] | None:
         if not is_uuid(drill_id):
             return None
-        return self._one("SELECT * FROM drill_runs WHERE id = %s", [drill_id])
+        return self._one("SELECT * FROM backupd.drill_runs WHERE id = %s", [drill_id])
 
     def list(self, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute("SELECT * FROM drill_runs ORDER BY created_at DESC, id DESC LIMIT %s", [limit]).fetchall()
-            total = cur.execute("SELECT count(*) AS n FROM drill_runs").fetchone()["n"]
+            rows = cur.execute("SELECT * FROM backupd.drill_runs ORDER BY created_at DESC, id DESC LIMIT %s", [limit]).fetchall()
+            total = cur.execute("SELECT count(*) AS n FROM backupd.drill_runs").fetchone()["n"]
         return rows, total
 
     def mark_running(self, drill_id: str) -> None:
-        self._one("UPDATE drill_runs SET status = 'running', started_at = now() WHERE id = %s AND status = 'pending'",
+        self._one("UPDATE backupd.drill_runs SET status = 'running', started_at = now() WHERE id = %s AND status = 'pending'",
                   [drill_id])
 
     def finish(self, drill_id: str, status: str, tables: dict[str, Any], error: str | None) -> bool:
         return self._one(
-            "UPDATE drill_runs SET status = %s, completed_at = now(), tables = %s, error_message = %s"
+            "UPDATE backupd.drill_runs SET status = %s, completed_at = now(), tables = %s, error_message = %s"
             " WHERE id = %s AND status IN ('pending', 'running') RETURNING id",
             [status, Jsonb(tables), error, drill_id],
         ) is not None
 
     def unfinished(self) -> list[dict[str, Any]]:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute("SELECT id::text AS id FROM drill_runs WHERE status IN ('pending', 'running')").fetchall()
+            return cur.execute("SELECT id::text AS id FROM backupd.drill_runs WHERE status IN ('pending', 'running')").fetchall()
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
@@ -30,14 +30,17 @@ from .database import connect
 from .errors import BackupdError, BusyError, RestoreError, one_line
 from .ids import is_uuid
 from .locking import JOB_LOCK_CLASS, OperationLock, job_lock_key, try_operation_lock
-from .progress import Progress
+from .progress import Progress, ProgressCallback
 from .store import Store, StoredArchive
+
+if TYPE_CHECKING:
+    from .backup import BackupResult
 
 log = logging.getLogger("backupd.jobs")
 
 JobKind = Literal["backup", "restore"]
-_TABLES: dict[str, str] = {"backup": "backup_jobs", "restore": "restore_jobs"}
-_ENUMS: dict[str, str] = {"backup": "backup_job_status", "restore": "restore_job_status"}
+_TABLES: dict[str, str] = {"backup": "backupd.backup_jobs", "restore": "backupd.restore_jobs"}
+_ENUMS: dict[str, str] = {"backup": "backupd.backup_job_status", "restore": "backupd.restore_job_status"}
 FINAL_STATUSES = ("completed", "failed")
 PROGRESS_WRITE_INTERVAL = 0.25  # seconds: at most ~4 progress writes a second per job
 INTERRUPTED_MESSAGE = (
@@ -121,7 +124,7 @@ class JobStore:
     def create_backup_job(self, job_id: str, total_tables: int, trigger: str = "manual") -> dict[str, Any]:
         """A pending backup job; `trigger` is manual, schedule or safety (CONTRACT §9)."""
         return self._one(
-            "INSERT INTO backup_jobs (id, total_tables, trigger) VALUES (%s, %s, %s) RETURNING *",
+            "INSERT INTO backupd.backup_jobs (id, total_tables, trigger) VALUES (%s, %s, %s) RETURNING *",
             [job_id, total_tables, trigger],
         )  # type: ignore[return-value]
 
@@ -129,19 +132,19 @@ class JobStore:
         """Pin or unpin a backup (retention never removes a pinned one); None when there is no such job."""
         if not is_uuid(job_id):
             return None
-        return self._one("UPDATE backup_jobs SET pinned = %s WHERE id = %s RETURNING *", [pinned, job_id])
+        return self._one("UPDATE backupd.backup_jobs SET pinned = %s WHERE id = %s RETURNING *", [pinned, job_id])
 
     def create_restore_job(self, job_id: str, total_tables: int, backup_id: str | None,
                            backup_created_at: Any, *, dry_run: bool = False,
                            tables: list[str] | None = None) -> dict[str, Any]:
         return self._one(
-            "INSERT INTO restore_jobs (id, total_tables, backup_id, backup_created_at, dry_run, tables)"
+            "INSERT INTO backupd.restore_jobs (id, total_tables, backup_id, backup_created_at, dry_run, tables)"
             " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
             [job_id, total_tables, (backup_id or None) and backup_id[:64], backup_created_at, dry_run, tables],
         )  # type: ignore[return-value]
 
     def set_safety_backup(self, job_id: str, backup_id: str) -> None:
-        self._one("UPDATE restore_jobs SET safety_backup_id = %s WHERE id = %s RETURNING id", [backup_id, job_id])
+        self._one("UPDATE backupd.restore_jobs SET safety_backup_id = %s WHERE id = %s RETURNING id", [backup_id, job_id])
 
     def get(self, kind: JobKind, job_id: str) -> dict[str, Any] | None:
         """The job row, or None (also for text that is not a UUID: callers answer 404 either way)."""
@@ -151,13 +154,13 @@ class JobStore:
 
     def list_completed_backups(self) -> list[dict[str, Any]]:
         return self._all(
-            "SELECT * FROM backup_jobs WHERE status = 'completed' ORDER BY created_at DESC, id DESC", []
+            "SELECT * FROM backupd.backup_jobs WHERE status = 'completed' ORDER BY created_at DESC, id DESC", []
         )
 
     def delete_backup_job(self, job_id: str) -> bool:
         """Delete a finished job's row; False when it is gone or (re)started meanwhile."""
         row = self._one(
-            "DELETE FROM backup_jobs WHERE id = %s AND status IN ('completed', 'failed') RETURNING id", [job_id]
+            "DELETE FROM backupd.backup_jobs WHERE id = %s AND status IN ('completed', 'failed') RETURNING id", [job_id]
         )
         return row is not None
 
@@ -195,7 +198,7 @@ class JobStore:
     def complete_backup(self, job_id: str, *, file_path: str, size_bytes: int,
                         manifest: dict[str, Any]) -> None:
         self._one(
-            "UPDATE backup_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
+            "UPDATE backupd.backup_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
             " completed_tables = total_tables, current_step = 'Backup complete',"
             " file_path = %s, file_size_bytes = %s, manifest_json = %s, error_message = NULL"
             " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
@@ -206,7 +209,7 @@ class JobStore:
                          changes: dict[str, dict[str, int]] | None = None, dry_run: bool = False) -> None:
         """A dry run ends `completed` with current_step 'Dry run complete' and no items_restored."""
         self._one(
-            "UPDATE restore_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
+            "UPDATE backupd.restore_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
             " completed_tables = total_tables, current_step = %s,"
             " items_restored = %s, changes = %s, error_message = NULL"
             " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
@@ -292,35 +295,51 @@ class RestoreRequest:
     dry_run: bool = False
 
 
+def record_backup(store: JobStore, lock: OperationLock, backup_id: str, target: StoredArchive, trigger: str,
+                  total_tables: int, make: Callable[[ProgressCallback], BackupResult]) -> BackupResult:
+    """Run `make` (a create_backup into `target`) as a backup job row with `trigger`, so that the
+    list, retention and the page see every backup into the store, whoever started it.
+
+    Holds a job lock of its own while it runs (a replica can tell the job is alive) beside the
+    caller's operation lock. A failure marks the row failed, removes the object and re-raises.
+    """
+    lock.hold_job(backup_id)
+    store.create_backup_job(backup_id, total_tables, trigger=trigger)
+    try:
+        store.mark_started("backup", backup_id, "running", file_path=target.location)
+        result = make(ProgressWriter(store, "backup", backup_id, {"running": "running"}))
+        store.complete_backup(backup_id, file_path=target.location, size_bytes=result.size_bytes,
+                              manifest=result.manifest.model_dump(mode="json", exclude_none=True, by_alias=True))
+    except BaseException as exc:
+        with suppress(Exception):
+            store.fail("backup", backup_id, one_line(exc))
+        with suppress(Exception):
+            target.delete()
+        raise
+    finally:
+        with suppress(psycopg.Error):
+            lock.release_job(backup_id)
+    return result
+
+
 def take_safety_backup(store: JobStore, archives: Store, database_url: str, lock: OperationLock,
                        tables: list[str], *, spool_dir: Path | None = None) -> str:
     """Back up `tables` as a completed backup job with trigger 'safety' (the restore's undo); its id.
 
-    Runs inside the restore, under the restore's operation lock (and a job lock of its own, so a
-    replica can tell it is alive). If it fails, the restore fails before anything is swapped.
+    Runs inside the restore, under the restore's operation lock. If it fails, the restore fails
+    before anything is swapped.
     """
     from .backup import create_backup
     from .ids import uuid7
 
     backup_id = uuid7()
     target = archives.new_archive(backup_id)
-    lock.hold_job(backup_id)
-    store.create_backup_job(backup_id, len(tables), trigger="safety")
     try:
-        store.mark_started("backup", backup_id, "running", file_path=target.location)
-        result = create_backup(database_url, target, tables=tables, backup_id=backup_id,
-                               spool_dir=None if target.encrypted else spool_dir)
-        store.complete_backup(backup_id, file_path=target.location, size_bytes=result.size_bytes,
-                              manifest=result.manifest.model_dump(mode="json", exclude_none=True))
+        record_backup(store, lock, backup_id, target, "safety", len(tables),
+                      lambda _progress: create_backup(database_url, target, tables=tables, backup_id=backup_id,
+                                                      spool_dir=None if target.encrypted else spool_dir))
     except BaseException as exc:
-        with suppress(Exception):
-            store.fail("backup", backup_id, one_line(exc))
-        with suppress(Exception):
-            target.delete()
         raise RestoreError(f"the safety backup failed, nothing was changed: {one_line(exc)}") from exc
-    finally:
-        with suppress(psycopg.Error):
-            lock.release_job(backup_id)
     return backup_id
 
 
@@ -371,7 +390,7 @@ class JobRunner:
             )
             self.store.complete_backup(
                 job_id, file_path=target.location, size_bytes=result.size_bytes,
-                manifest=result.manifest.model_dump(mode="json", exclude_none=True),
+                manifest=result.manifest.model_dump(mode="json", exclude_none=True, by_alias=True),
             )
             log.info("backup %s completed: %s (%d bytes, %.1fs)", job_id, target.location, result.size_bytes,
                      result.seconds)

@@ -25,8 +25,8 @@ from .store import Store
 log = logging.getLogger("backupd.prune")
 
 _IN_USE_SQL = (
-    "SELECT backup_id::text AS id FROM drill_runs WHERE status IN ('pending', 'running')"
-    " UNION SELECT backup_id::text FROM restore_jobs WHERE status NOT IN ('completed', 'failed')"
+    "SELECT backup_id::text AS id FROM backupd.drill_runs WHERE status IN ('pending', 'running')"
+    " UNION SELECT backup_id::text FROM backupd.restore_jobs WHERE status NOT IN ('completed', 'failed')"
     " AND backup_id IS NOT NULL"
 )
 
@@ -43,7 +43,7 @@ def prune(pool: ConnectionPool, archives: Store, policy: Policy, timezone: str, 
           dry_run: bool = False) -> PruneResult:
     """Apply `policy` (buckets in `timezone`) to the completed backups; with dry_run change nothing."""
     with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute("SELECT id::text AS id, created_at, pinned, file_path FROM backup_jobs"
+        rows = cur.execute("SELECT id::text AS id, created_at, pinned, file_path FROM backupd.backup_jobs"
                            " WHERE status = 'completed'").fetchall()
         in_use = {r["id"] for r in cur.execute(_IN_USE_SQL).fetchall()}
     by_id = {r["id"]: r for r in rows}
@@ -78,7 +78,7 @@ def prune(pool: ConnectionPool, archives: Store, policy: Policy, timezone: str, 
 def _remove_row(pool: ConnectionPool, backup_id: str) -> str | None:
     """Delete the backup's row unless it became pinned or in use; the reason it stays, else None."""
     with pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT pinned, status FROM backup_jobs WHERE id = %s FOR UPDATE", [backup_id]).fetchone()
+        row = cur.execute("SELECT pinned, status FROM backupd.backup_jobs WHERE id = %s FOR UPDATE", [backup_id]).fetchone()
         if row is None or row["status"] != "completed":
             return "gone"
         if row["pinned"]:
@@ -86,5 +86,5 @@ def _remove_row(pool: ConnectionPool, backup_id: str) -> str | None:
         in_use = {r["id"] for r in cur.execute(_IN_USE_SQL).fetchall()}
         if backup_id in in_use:
             return REASON_IN_USE
-        cur.execute("DELETE FROM backup_jobs WHERE id = %s", [backup_id])
+        cur.execute("DELETE FROM backupd.backup_jobs WHERE id = %s", [backup_id])
     return None

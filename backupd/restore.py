@@ -38,13 +38,15 @@ from .archive import ArchiveReader, Manifest, ManifestTable
 from .catalog import Table, describe_tables
 from .changes import TableChanges, compare_all
 from .config import Settings
+from .definitions import Recreated
 from .database import ThreadConnections, connect
 from .errors import ArchiveError, BackupdError, RestoreError
 from .loader import Loader, session_setup
 from .progress import MonotonicProgress, ProgressCallback
-from .shadow import CannotCarry, SetCarry, plan_carry
+from .recreation import archive_set, drop_recreated, recreate_missing, table_set_for
+from .shadow import CannotCarry, SetCarry, plan_carry, relax_unvalidated
 from .staging import StagedColumn, StagedTable
-from .swap import seconds, swap
+from .swap import SwapOutcome, seconds, swap
 
 # The swap's deadline: how long it keeps retrying to get its locks while other sessions hold
 # conflicting ones (writers, DDL, VACUUM) before the restore gives up.
@@ -71,6 +73,9 @@ class RestoreResult:
     dry_run: bool = False
     swap_mode: str = ""  # "catalog" | "in place" ("" for a dry run)
     fallback_reason: str | None = None  # why the swap was done in place
+    recreated: list[str] = field(default_factory=list)  # tables created from the archive's definitions
+    not_recreated: list[str] = field(default_factory=list)  # what the archive does not carry (triggers, …)
+    adapted: list[str] = field(default_factory=list)  # what this (older) server could not take as archived
 
 
 def restore_from_backup(
@@ -84,10 +89,14 @@ def restore_from_backup(
     progress: ProgressCallback | None = None,
     lock_timeout: str | float = DEFAULT_LOCK_TIMEOUT,
     workers: int | None = None,
+    whole_archive: bool = False,
 ) -> RestoreResult:
     """Replace the rows of the table set with the archive's, all or nothing.
 
-    `tables` defaults to the configured set (BACKUPD_TABLES). The caller holds the operation lock.
+    `tables` defaults to the configured set (BACKUPD_TABLES); where none of its tables exists, or
+    with `whole_archive` (drills), the set is the archive's. Tables of the set that the database
+    lacks are created from the archive's definitions first (`recreation.py`) and dropped again if
+    the restore fails or is a dry run. The caller holds the operation lock.
     `only` replaces just those tables of the archive (CONTRACT §11; the out-of-set rule protects
     the rest). Every restore reports `changes` (computed from the loaded rows before the swap);
     a `dry_run` stops there and changes nothing. `before_swap(keys)` runs after everything is
@@ -100,58 +109,97 @@ def restore_from_backup(
     """
     started = time.monotonic()
     seconds(lock_timeout)  # a malformed value fails here, not after loading
-    names = list(tables) if tables is not None else list(Settings().tables)
+    configured = list(tables) if tables is not None else list(Settings().tables)
     workers = workers or min(4, (os.cpu_count() or 2) + 1)
-    outcome = None
     with ArchiveReader(archive_path) as reader:
         tracker = MonotonicProgress(progress, len(only) if only else len(reader.manifest.contents))
         tracker.report("validating", 0, "Validating archive", 0)
         with connect(database_url, application_name="backupd-restore") as conn:
             session_setup(conn)
-            plans = _validate(conn, reader, names, only)
-            staging.assign_schemas(plans)
-            tracker.report("validating", _VALIDATED, "Validating archive", 0)
+            if only:
+                names, keys = configured, list(only)
+            elif whole_archive:
+                names, keys = archive_set(reader.manifest)
+            else:
+                names, keys = table_set_for(conn, reader.manifest, configured)
+            recreated = recreate_missing(conn, reader.manifest, keys)
+            run: _Run | None = None
             try:
-                staging.drop_schemas(conn)  # leftovers of a crashed run
-                staging.create_schemas(conn, plans)
-                carry, reason = _plan_carry(conn, plans)
-                stage_started = time.monotonic()
-                loader = Loader(database_url, reader, plans, carry, tracker, workers, conn,
-                                (_VALIDATED, _LOADED, _BUILT))
-                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backupd-changes") as side:
-                    comparing = side.submit(_compare_when_loaded, database_url, plans, workers, loader)
-                    loader.run()
-                    carry, reason = loader.carry, loader.fallback_reason or reason
-                    loaded_xid = conn.execute("SELECT pg_current_xact_id()::xid::text").fetchone()[0]
-                    staging_seconds = time.monotonic() - stage_started
-                    log.debug("loaded and built in %.2fs", staging_seconds)
-                    tracker.report("restoring", _BUILT, "Comparing with the live tables", len(plans))
-                    changes = comparing.result()
-                log.debug("changes computed by %.2fs", time.monotonic() - stage_started)
-                if not dry_run:
-                    if before_swap is not None:
-                        tracker.report("restoring", _BUILT, "Safety backup", len(plans))
-                        before_swap([p.key for p in plans])
-                    tracker.report("restoring", _BUILT, "Swapping tables", len(plans))
-                    outcome = swap(conn, plans, carry, reason, lock_timeout, loaded_xid)
-                    log.debug("swapped (%s) holding the lock %.3fs", outcome.mode, outcome.lock_seconds)
-                    tracker.report("restoring", _SWAPPED, "Finishing", len(plans))
+                run = _stage_and_swap(conn, database_url, reader, names, only, tracker, workers,
+                                      before_swap=None if dry_run else before_swap, recreated=recreated,
+                                      swap_deadline=None if dry_run else lock_timeout)
             finally:
-                _drop_staging_quietly(conn, database_url)
-        if outcome is not None:
-            _after_commit(database_url, plans, carry if outcome.mode == "catalog" else None, workers)
+                if recreated is not None and (run is None or run.outcome is None):
+                    drop_recreated(database_url, recreated)  # a failed restore or a dry run leaves no table
+        if run.outcome is not None:
+            _after_commit(database_url, run.plans, run.carry if run.outcome.mode == "catalog" else None, workers)
     tracker.finish("completed", "Dry run complete" if dry_run else "Restore complete")
+    outcome = run.outcome
     return RestoreResult(
-        items_restored={p.key: p.count for p in plans},
+        items_restored={p.key: p.count for p in run.plans},
         manifest=reader.manifest,
         seconds=time.monotonic() - started,
         swap_lock_seconds=outcome.lock_seconds if outcome else 0.0,
-        staging_seconds=staging_seconds,
-        changes=changes,
+        staging_seconds=run.staging_seconds,
+        changes=run.changes,
         dry_run=dry_run,
         swap_mode=outcome.mode if outcome else "",
         fallback_reason=outcome.fallback_reason if outcome else None,
+        recreated=list(recreated.tables) if recreated and outcome else [],
+        not_recreated=list(recreated.not_recreated) if recreated and outcome else [],
+        adapted=list(recreated.adapted) if recreated and outcome else [],
     )
+
+
+@dataclass
+class _Run:
+    """What staging and the swap produced (outcome None: a dry run)."""
+
+    plans: list[StagedTable]
+    changes: dict[str, TableChanges]
+    staging_seconds: float
+    carry: SetCarry | None
+    outcome: SwapOutcome | None
+
+
+def _stage_and_swap(conn: psycopg.Connection, database_url: str, reader: ArchiveReader, names: list[str],
+                    only: Sequence[str] | None, tracker: MonotonicProgress, workers: int, *,
+                    before_swap: Callable[[list[str]], None] | None, recreated: Recreated | None,
+                    swap_deadline: str | float | None) -> _Run:
+    """Validate, load and build the shadows, compare; then (unless `swap_deadline` is None: a dry
+    run) take the safety backup of the tables that existed before and swap."""
+    plans = _validate(conn, reader, names, only)
+    staging.assign_schemas(plans)
+    tracker.report("validating", _VALIDATED, "Validating archive", 0)
+    outcome = None
+    try:
+        staging.drop_schemas(conn)  # leftovers of a crashed run
+        staging.create_schemas(conn, plans)
+        carry, reason = _plan_carry(conn, plans)
+        stage_started = time.monotonic()
+        loader = Loader(database_url, reader, plans, carry, tracker, workers, conn, (_VALIDATED, _LOADED, _BUILT))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backupd-changes") as side:
+            comparing = side.submit(_compare_when_loaded, database_url, plans, workers, loader)
+            loader.run()
+            carry, reason = loader.carry, loader.fallback_reason or reason
+            loaded_xid = conn.execute("SELECT pg_current_xact_id()::xid::text").fetchone()[0]
+            staging_seconds = time.monotonic() - stage_started
+            log.debug("loaded and built in %.2fs", staging_seconds)
+            tracker.report("restoring", _BUILT, "Comparing with the live tables", len(plans))
+            changes = comparing.result()
+        log.debug("changes computed by %.2fs", time.monotonic() - stage_started)
+        if swap_deadline is not None:
+            existed = [p.key for p in plans if recreated is None or p.key not in recreated.tables]
+            if before_swap is not None and existed:  # tables created for this restore held no rows
+                tracker.report("restoring", _BUILT, "Safety backup", len(plans))
+                before_swap(existed)
+            tracker.report("restoring", _BUILT, "Swapping tables", len(plans))
+            outcome = swap(conn, plans, carry, reason, swap_deadline, loaded_xid)
+            log.debug("swapped (%s) holding the lock %.3fs", outcome.mode, outcome.lock_seconds)
+            tracker.report("restoring", _SWAPPED, "Finishing", len(plans))
+    finally:
+        _drop_staging_quietly(conn, database_url)
+    return _Run(plans, changes, staging_seconds, carry, outcome)
 
 
 def _compare_when_loaded(database_url: str, plans: list[StagedTable], workers: int,
@@ -182,6 +230,8 @@ def _plan_carry(conn: psycopg.Connection, plans: list[StagedTable]) -> tuple[Set
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(plan.typed))
         conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING CONSTRAINTS INCLUDING GENERATED"
                              " INCLUDING IDENTITY)").format(plan.typed, plan.table.ident))
+        for statement in relax_unvalidated(conn, plan.table.oid, plan.typed):  # LIKE made them valid
+            conn.execute(statement)
     return None, reason
 
 

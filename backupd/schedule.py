@@ -1,7 +1,7 @@
 """Automatic-backup settings (CONTRACT §9) and the bookkeeping that runs each scheduled time once.
 
 The environment gives the initial schedule, time zone and retention (BACKUPD_SCHEDULE, …); a
-`PUT /api/schedule` stores its fields in `backupd_schedule`, and a stored field wins over the
+`PUT /api/schedule` stores its fields in `backupd.schedule_settings`, and a stored field wins over the
 environment for every replica from then on (a NULL column: the environment's value).
 
 Exactly once across replicas: a scheduled time is started by inserting its row into
@@ -114,7 +114,7 @@ class ScheduleStore:
 
     def overrides(self) -> dict[str, Any]:
         row = self._one("SELECT schedule, timezone, keep_last, keep_daily, keep_weekly, keep_monthly"
-                        " FROM backupd_schedule", [])
+                        " FROM backupd.schedule_settings", [])
         return dict(row) if row else {}
 
     def config(self) -> ScheduleConfig:
@@ -126,7 +126,7 @@ class ScheduleStore:
         if changes:
             columns = list(changes)
             self._one(
-                f"INSERT INTO backupd_schedule (id, {', '.join(columns)}) VALUES (true, {', '.join(['%s'] * len(columns))})"
+                f"INSERT INTO backupd.schedule_settings (id, {', '.join(columns)}) VALUES (true, {', '.join(['%s'] * len(columns))})"
                 f" ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in columns)}, updated_at = now()",
                 [changes[c] for c in columns],
             )
@@ -140,21 +140,21 @@ class ScheduleStore:
 
     def since(self, kind: str, schedule: Schedule) -> datetime:
         """Since when `schedule` has been in force for `kind` (now, when it is new or changed)."""
-        row = self._one("SELECT spec, since FROM schedule_anchors WHERE kind = %s", [kind])
+        row = self._one("SELECT spec, since FROM backupd.schedule_anchors WHERE kind = %s", [kind])
         if row and row["spec"] == schedule.spec:
             return row["since"]
         row = self._one(
-            "INSERT INTO schedule_anchors (kind, spec, since) VALUES (%s, %s, %s)"
+            "INSERT INTO backupd.schedule_anchors (kind, spec, since) VALUES (%s, %s, %s)"
             " ON CONFLICT (kind) DO UPDATE SET spec = EXCLUDED.spec, since = EXCLUDED.since"
             " WHERE schedule_anchors.spec <> EXCLUDED.spec RETURNING since",
             [kind, schedule.spec, self.clock.now()],
         )
         if row is None:  # another replica recorded the same spec a moment ago
-            row = self._one("SELECT since FROM schedule_anchors WHERE kind = %s", [kind])
+            row = self._one("SELECT since FROM backupd.schedule_anchors WHERE kind = %s", [kind])
         return row["since"]  # type: ignore[index]
 
     def last_slot(self, kind: str) -> datetime | None:
-        row = self._one("SELECT max(scheduled_for) AS t FROM schedule_slots WHERE kind = %s", [kind])
+        row = self._one("SELECT max(scheduled_for) AS t FROM backupd.schedule_slots WHERE kind = %s", [kind])
         return row["t"] if row else None
 
     def due(self, kind: str, schedule: Schedule) -> datetime | None:
@@ -180,13 +180,13 @@ class ScheduleStore:
     def claim_backup(self, slot: datetime, job_id: str, total_tables: int) -> bool:
         """Claim `slot` and create its pending backup job in one statement; False if already claimed."""
         row = self._one(
-            "WITH slot AS (INSERT INTO schedule_slots (kind, scheduled_for, job_id) VALUES ('backup', %s, %s)"
+            "WITH slot AS (INSERT INTO backupd.schedule_slots (kind, scheduled_for, job_id) VALUES ('backup', %s, %s)"
             " ON CONFLICT DO NOTHING RETURNING job_id)"
-            " INSERT INTO backup_jobs (id, total_tables, trigger) SELECT job_id, %s, 'schedule' FROM slot RETURNING id",
+            " INSERT INTO backupd.backup_jobs (id, total_tables, trigger) SELECT job_id, %s, 'schedule' FROM slot RETURNING id",
             [slot, job_id, total_tables],
         )
         return row is not None
 
     def last_scheduled_backup(self) -> dict[str, Any] | None:
-        return self._one("SELECT id, status, created_at FROM backup_jobs WHERE trigger = 'schedule'"
+        return self._one("SELECT id, status, created_at FROM backupd.backup_jobs WHERE trigger = 'schedule'"
                          " ORDER BY created_at DESC, id DESC LIMIT 1", [])

@@ -136,6 +136,9 @@ class BackupJobResponse(BaseModel):
     trigger: BackupTrigger = Field(BackupTrigger.MANUAL, description="What started the backup")
     pinned: bool = Field(False, description="A pinned backup is never removed by retention")
     encrypted: bool = Field(False, description="Stored age-encrypted (.zip.age, CONTRACT §10)")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the backup noticed but did not fail on, e.g. a table referencing one outside the set")
 
 
 class BackupListItem(BaseModel):
@@ -253,6 +256,8 @@ class HealthResponse(BaseModel):
     status: str = Field("ok", description="'ok' when the service and its database answer")
     database: str = Field("ok", description="Database reachability")
     version: str = Field(..., description="backupd version")
+    database_version: str | None = Field(
+        None, description="The connected PostgreSQL server's server_version, e.g. '18.6' (CONTRACT §16)")
 
 
 class ErrorResponse(BaseModel):

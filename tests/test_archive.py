@@ -134,7 +134,7 @@ def test_wrong_version(archive: Path, tmp_path: Path) -> None:
     manifest = json.loads(members["manifest.json"])
     manifest["version"] = "2.0"
     members["manifest.json"] = json.dumps(manifest).encode()
-    assert_verify_fails(rezip(tmp_path / "v2.zip", members), "Unsupported backup version: 2.0. Expected: 1.0")
+    assert_verify_fails(rezip(tmp_path / "v2.zip", members), "Unsupported backup version: 2.0. Expected: 1.0 or 1.1")
 
 
 def test_not_a_zip(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_archive_layout_manifest_and_counts(db: psycopg.Connection, database_url
         assert sorted(names) == sorted([f"{t}.jsonl" for t in APP_TABLES] + ["manifest.json"])
         assert all(info.compress_type == zipfile.ZIP_DEFLATED for info in zf.infolist())
         raw_manifest = json.loads(zf.read("manifest.json"))
-        assert raw_manifest["version"] == "1.0"
+        assert raw_manifest["version"] == "1.1"
         assert raw_manifest["backup_id"] == "0192f3a1-0000-7000-8000-000000000001"
         assert set(raw_manifest["contents"]) == APP_TABLES
         for table in APP_TABLES:

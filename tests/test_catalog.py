@@ -69,19 +69,20 @@ def test_foreign_key_cycle_is_reported(db: psycopg.Connection) -> None:
 
 def test_migrations_are_idempotent(db: psycopg.Connection) -> None:
     assert apply_migrations(db) == []  # the template already ran them
-    names = [r[0] for r in db.execute("SELECT name FROM backupd_migrations ORDER BY name")]
-    assert names == ["0001_app_schema.sql", "0002_job_tables.sql", "0003_schedules_retention_drills.sql",
-                     "0004_restore_options.sql"]
-    schema = db.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace").fetchone()
+    names = [r[0] for r in db.execute("SELECT name FROM backupd.migrations ORDER BY name")]
+    assert names == ["0001_backupd_schema.sql"]
+    schema = db.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'backupd'::regnamespace").fetchone()
     assert apply_migrations(db) == []
-    assert db.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace").fetchone() == schema
+    assert db.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'backupd'::regnamespace").fetchone() == schema
 
 
 def test_migrate_from_scratch_twice(empty_database_url: str) -> None:
     from backupd.database import connect
 
     with connect(empty_database_url) as conn:
-        assert apply_migrations(conn) == ["0001_app_schema.sql", "0002_job_tables.sql",
-                                          "0003_schedules_retention_drills.sql", "0004_restore_options.sql"]
+        assert apply_migrations(conn) == ["0001_backupd_schema.sql"]
         assert apply_migrations(conn) == []
-        assert conn.execute("SELECT to_regclass('public.restore_jobs') IS NOT NULL").fetchone()[0]
+        assert conn.execute("SELECT to_regclass('backupd.restore_jobs') IS NOT NULL").fetchone()[0]
+        # backupd's own schema only: no table of the application's schema
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+                            ).fetchone()[0] == 0

@@ -38,7 +38,7 @@ def test_drill_into_an_empty_database_passes(source_archive: Path, empty_databas
     code = main(["--database-url", database_url, "drill", str(source_archive), "--database-url", empty_database_url])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "schema migrated" in out and "PASS" in out
+    assert "created from the archive's definitions: " in out and "PASS" in out
     assert out.count(" ok") == 8 and "events" in out and "3 rows" in out
     assert snapshot(db) == before  # the source database was not touched
     with connect(empty_database_url) as target:
@@ -51,21 +51,25 @@ def test_drill_into_a_database_with_other_data(source_archive: Path, migrated_ta
         target.execute("INSERT INTO cameras (id, name, folder_path) VALUES ('other', 'Other', '/o')")
         target.execute("INSERT INTO settings (key, value) VALUES ('other', '1')")
     report = run_drill(migrated_target, source_archive)
-    assert report.ok and not report.migrated
+    assert report.ok and not report.recreated
     assert report.rows == sum(t.expected_count for t in report.tables) > 0
 
 
 def test_drill_reports_a_mismatch(source_archive: Path, migrated_target: str,
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    """A target that alters rows on insert (a trigger) must not pass: the drill compares the data.
-    (A rule, which shadow tables cannot carry, makes the restore insert into the live table, so
-    the trigger fires; a catalog swap builds triggers after loading, as pg_restore does.)"""
+    """A target that alters rows as they are inserted must not pass: the drill compares the data.
+
+    No trigger of the target fires on restored rows (test_exactness.py), but a rewrite rule does:
+    the shadow tables cannot carry a rule, so the rows are replaced in place, and this rule's
+    UPDATE rewrites every inserted event. The drill's re-export finds it.
+    """
     with connect(migrated_target) as target:
         target.execute("""
             CREATE FUNCTION tamper() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN NEW.summary := coalesce(NEW.summary, '') || ' (tampered)'; RETURN NEW; END $$;
             CREATE TRIGGER tamper BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION tamper();
-            CREATE RULE events_notify AS ON DELETE TO events DO ALSO NOTIFY events_deleted;
+            CREATE RULE events_tamper AS ON INSERT TO events
+                DO ALSO UPDATE events SET notes = 'rewritten by a rule' WHERE id = NEW.id;
         """)
     code = main(["drill", str(source_archive), "--database-url", migrated_target])
     out = capsys.readouterr().out

@@ -92,7 +92,7 @@ def test_drill_refusals(make_server, db: psycopg.Connection, database_url: str, 
     server = make_server(drill_database_url=empty_database_url)
     with server.client() as c:
         failed_id = uuid7()
-        db.execute("INSERT INTO backup_jobs (id, status, error_message) VALUES (%s, 'failed', 'boom')", [failed_id])
+        db.execute("INSERT INTO backupd.backup_jobs (id, status, error_message) VALUES (%s, 'failed', 'boom')", [failed_id])
         response = c.post(f"/api/backup/{failed_id}/drill")
         assert response.status_code == 400
         assert response.json() == {"detail": "Backup job is not complete (status: failed)"}
@@ -134,7 +134,7 @@ def test_scheduled_drill_and_reaping(make_server, db: psycopg.Connection, empty_
 
     # A drill whose process died (no job lock held) is marked failed by any replica.
     orphan = uuid7()
-    db.execute("INSERT INTO drill_runs (id, backup_id, status) VALUES (%s, %s, 'running')", [orphan, older])
+    db.execute("INSERT INTO backupd.drill_runs (id, backup_id, status) VALUES (%s, %s, 'running')", [orphan, older])
     assert server.services.drills.reap() == [orphan]
     with server.client() as c:
         body = c.get(f"/api/drills/{orphan}").json()
@@ -155,4 +155,4 @@ def test_scheduled_drills_without_a_drill_database_start_nothing(make_server, db
     with caplog.at_level("WARNING", logger="backupd.scheduler"):
         assert server.services.scheduler.tick() == [] and server.services.scheduler.tick() == []
     assert [r.getMessage() for r in caplog.records] == [f"scheduled drills are skipped: {NOT_CONFIGURED}"]
-    assert db.execute("SELECT count(*) FROM drill_runs").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM backupd.drill_runs").fetchone()[0] == 0

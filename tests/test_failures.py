@@ -117,12 +117,12 @@ def test_api_job_failure_is_a_one_line_error_message(make_server, tmp_path: Path
 
 def test_api_handler_failure_is_json_not_a_trace(make_server, db: psycopg.Connection) -> None:  # noqa: F811
     server: ApiServer = make_server()
-    db.execute("ALTER TABLE backup_jobs RENAME COLUMN status TO status_gone")  # a broken schema: a bug's stand-in
+    db.execute("ALTER TABLE backupd.backup_jobs RENAME COLUMN status TO status_gone")  # a broken schema: a bug's stand-in
     try:
         with server.client() as c:
             response = c.get("/api/backup")
     finally:
-        db.execute("ALTER TABLE backup_jobs RENAME COLUMN status_gone TO status")
+        db.execute("ALTER TABLE backupd.backup_jobs RENAME COLUMN status_gone TO status")
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {"detail": 'Internal error: database error: column "status" does not exist'}

@@ -44,30 +44,30 @@ def test_progress_never_decreases_and_stays_below_100(store: JobStore, db: psyco
                           step="Exporting events")
     store.update_progress("backup", job_id, status="running", percent=20, completed_tables=1, total_tables=8,
                           step="Exporting alerts")
-    assert _row(db, "backup_jobs", job_id) == ("running", 40, 3, 8, "Exporting alerts")
+    assert _row(db, "backupd.backup_jobs", job_id) == ("running", 40, 3, 8, "Exporting alerts")
     store.update_progress("backup", job_id, status="running", percent=100, completed_tables=8, total_tables=8,
                           step="x")
-    assert _row(db, "backup_jobs", job_id)[1] == 99  # 100 only when completed
+    assert _row(db, "backupd.backup_jobs", job_id)[1] == 99  # 100 only when completed
     store.complete_backup(job_id, file_path="/x.zip", size_bytes=5, manifest={"backup_id": job_id})
-    assert _row(db, "backup_jobs", job_id)[:3] == ("completed", 100, 8)
+    assert _row(db, "backupd.backup_jobs", job_id)[:3] == ("completed", 100, 8)
     # a finished job is never touched again
     store.fail("backup", job_id, "late failure")
     store.update_progress("backup", job_id, status="running", percent=1, completed_tables=0, total_tables=8, step="y")
-    assert _row(db, "backup_jobs", job_id)[:2] == ("completed", 100)
+    assert _row(db, "backupd.backup_jobs", job_id)[:2] == ("completed", 100)
 
 
 def test_restore_status_only_moves_forward(store: JobStore, db: psycopg.Connection) -> None:
     job_id = str(uuid.uuid4())
     store.create_restore_job(job_id, 8, "b" * 100, None)
-    assert db.execute("SELECT backup_id FROM restore_jobs").fetchone()[0] == "b" * 64
+    assert db.execute("SELECT backup_id FROM backupd.restore_jobs").fetchone()[0] == "b" * 64
     store.mark_started("restore", job_id, "validating")
     store.update_progress("restore", job_id, status="restoring", percent=50, completed_tables=4, total_tables=8,
                           step="Loading events")
     store.update_progress("restore", job_id, status="validating", percent=60, completed_tables=4, total_tables=8,
                           step="Loading alerts")
-    assert _row(db, "restore_jobs", job_id)[:2] == ("restoring", 60)
+    assert _row(db, "backupd.restore_jobs", job_id)[:2] == ("restoring", 60)
     store.fail("restore", job_id, "Checksum mismatch for events: expected a, got b")
-    status, message = db.execute("SELECT status::text, error_message FROM restore_jobs").fetchone()
+    status, message = db.execute("SELECT status::text, error_message FROM backupd.restore_jobs").fetchone()
     assert status == "failed" and message.startswith("Checksum mismatch")
 
 
@@ -84,7 +84,7 @@ def test_progress_writer_throttles(store: JobStore, db: psycopg.Connection, monk
     writer(Progress("running", 50, "Exporting alerts", 1, 2))  # a new step is always written
     writer(Progress("completed", 100, "Backup complete", 2, 2))  # the engine's finish: the runner's job
     assert writes == [0, 50]
-    assert _row(db, "backup_jobs", job_id) == ("running", 50, 1, 2, "Exporting alerts")
+    assert _row(db, "backupd.backup_jobs", job_id) == ("running", 50, 1, 2, "Exporting alerts")
     time.sleep(0.3)
     writer(Progress("running", 60, "Exporting alerts", 1, 2))
     assert writes == [0, 50, 60]
@@ -132,12 +132,12 @@ def _interrupted_jobs(db: psycopg.Connection, backup_dir: Path, uploads: Path) -
     upload_partial.write_bytes(b"PK")
     keep = backup_dir / "completed.zip"
     keep.write_bytes(b"PK\x05\x06")
-    db.execute("INSERT INTO backup_jobs (id, status, started_at, progress_percent, file_path)"
+    db.execute("INSERT INTO backupd.backup_jobs (id, status, started_at, progress_percent, file_path)"
                " VALUES (%s, 'running', now(), 42, %s)", [backup_id, str(final)])
-    db.execute("INSERT INTO backup_jobs (id, status) VALUES (%s, 'pending')", [pending_id])
-    db.execute("INSERT INTO backup_jobs (id, status, file_path, file_size_bytes, progress_percent)"
+    db.execute("INSERT INTO backupd.backup_jobs (id, status) VALUES (%s, 'pending')", [pending_id])
+    db.execute("INSERT INTO backupd.backup_jobs (id, status, file_path, file_size_bytes, progress_percent)"
                " VALUES (%s, 'completed', %s, 4, 100)", [str(uuid.uuid4()), str(keep)])
-    db.execute("INSERT INTO restore_jobs (id, status, started_at) VALUES (%s, 'restoring', now())", [restore_id])
+    db.execute("INSERT INTO backupd.restore_jobs (id, status, started_at) VALUES (%s, 'restoring', now())", [restore_id])
     return {"ids": [backup_id, pending_id, restore_id], "gone": [partial, upload, upload_partial], "kept": keep}
 
 
@@ -177,7 +177,7 @@ def test_recovery_leaves_jobs_of_a_live_process_alone(store: JobStore, db: psyco
     finally:
         lock.close()
     assert recovery.skipped and sorted(recovery.failed_jobs) == sorted([pending_id, restore_id])
-    assert db.execute("SELECT id::text FROM backup_jobs WHERE status IN ('running', 'pending')").fetchall() == \
+    assert db.execute("SELECT id::text FROM backupd.backup_jobs WHERE status IN ('running', 'pending')").fetchall() == \
         [(backup_id,)]
     assert all(p.exists() for p in state["gone"])
     recovery = recover_interrupted_jobs(store, database_url, archives, uploads)

@@ -158,7 +158,7 @@ CASES: list[tuple[str, Callable[[Path, Path], Path], type[BackupdError], str]] =
     ("truncated tail", case_truncated_tail, ArchiveError, r"."),
     ("checksum", case_checksum_mismatch, ArchiveError,
      r"^Checksum mismatch for events: expected [0-9a-f]{64}, got [0-9a-f]{64}$"),
-    ("version", case_wrong_version, ArchiveError, r"^Unsupported backup version: 2\.0\. Expected: 1\.0$"),
+    ("version", case_wrong_version, ArchiveError, r"^Unsupported backup version: 2\.0\. Expected: 1\.0 or 1\.1$"),
     ("missing member", case_missing_member, ArchiveError, r"missing member zones\.jsonl"),
     ("row count", case_row_count, ArchiveError, r"^Row count mismatch for alerts: expected 5, got 4$"),
     ("bad json", case_bad_json_line, RestoreError, r"^events line 2: invalid input syntax for type json"),

@@ -74,7 +74,7 @@ def test_dry_run_reports_changes_and_changes_nothing(make_server, db: psycopg.Co
         server.services.runner.wait(30)
         change_everything(db)
         before, seqs = table_fingerprint(db), sequences(db)
-        backups_before = db.execute("SELECT id, status::text, file_path FROM backup_jobs ORDER BY id").fetchall()
+        backups_before = db.execute("SELECT id, status::text, file_path FROM backupd.backup_jobs ORDER BY id").fetchall()
 
         job = start_restore(c, backup_id, dry_run=True)
 
@@ -83,8 +83,8 @@ def test_dry_run_reports_changes_and_changes_nothing(make_server, db: psycopg.Co
     assert job["dry_run"] is True and job["safety_backup_id"] is None and job["items_restored"] is None
     assert job["changes"] == EXPECTED
     assert table_fingerprint(db) == before and sequences(db) == seqs
-    assert db.execute("SELECT id, status::text, file_path FROM backup_jobs ORDER BY id").fetchall() == backups_before
-    assert db.execute("SELECT count(*) FROM restore_jobs").fetchone()[0] == 1
+    assert db.execute("SELECT id, status::text, file_path FROM backupd.backup_jobs ORDER BY id").fetchall() == backups_before
+    assert db.execute("SELECT count(*) FROM backupd.restore_jobs").fetchone()[0] == 1
 
 
 def test_restore_by_id_with_a_safety_backup_that_undoes_it(make_server, db: psycopg.Connection) -> None:  # noqa: F811

@@ -71,8 +71,8 @@ def backup(server: ApiServer, c: httpx.Client) -> tuple[str, list[dict[str, Any]
 
 def scheduled_jobs(db: psycopg.Connection) -> list[tuple[str, str, str]]:
     return [(str(r[0]), r[1].strftime("%Y-%m-%dT%H:%M:%SZ"), r[2]) for r in db.execute(
-        "SELECT b.id, s.scheduled_for AT TIME ZONE 'UTC', b.status FROM backup_jobs b"
-        " JOIN schedule_slots s ON s.job_id = b.id WHERE b.trigger = 'schedule' ORDER BY s.scheduled_for")]
+        "SELECT b.id, s.scheduled_for AT TIME ZONE 'UTC', b.status FROM backupd.backup_jobs b"
+        " JOIN backupd.schedule_slots s ON s.job_id = b.id WHERE b.trigger = 'schedule' ORDER BY s.scheduled_for")]
 
 
 # ------------------------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def fake_history(db: psycopg.Connection, store_dir: Path, times: list[datetime])
         job_id = uuid7()
         path = store_dir / archive_name(job_id, when)
         path.write_bytes(b"PK\x05\x06" + bytes(18))
-        db.execute("INSERT INTO backup_jobs (id, status, created_at, started_at, completed_at, progress_percent,"
+        db.execute("INSERT INTO backupd.backup_jobs (id, status, created_at, started_at, completed_at, progress_percent,"
                    " file_path, file_size_bytes, trigger) VALUES (%s, 'completed', %s, %s, %s, 100, %s, 22, 'schedule')",
                    [job_id, when, when, when, str(path)])
         ids.append(job_id)
@@ -277,9 +277,9 @@ def test_prune_through_the_api(make_server, db: psycopg.Connection, tmp_path: Pa
     # Mon 2 .. Sun 15 March 2026 at 02:00 UTC: ISO weeks 10 (2-8) and 11 (9-15).
     ids = fake_history(db, store_dir, [datetime(2026, 3, d, 2, tzinfo=UTC) for d in range(2, 16)])
     by_day = dict(zip(range(2, 16), ids))
-    db.execute("UPDATE backup_jobs SET pinned = true WHERE id = %s", [by_day[3]])
+    db.execute("UPDATE backupd.backup_jobs SET pinned = true WHERE id = %s", [by_day[3]])
     drill = uuid7()  # a drill reading the backup of 4 March is running
-    db.execute("INSERT INTO drill_runs (id, backup_id, status) VALUES (%s, %s, 'running')", [drill, by_day[4]])
+    db.execute("INSERT INTO backupd.drill_runs (id, backup_id, status) VALUES (%s, %s, 'running')", [drill, by_day[4]])
 
     with server.client() as c:
         dry = c.post("/api/backup/prune", params={"dry_run": "true"})
@@ -294,7 +294,7 @@ def test_prune_through_the_api(make_server, db: psycopg.Connection, tmp_path: Pa
         expected_removed = [by_day[d] for d in (13, 12, 11, 10, 9, 7, 6, 5, 2)]
         assert dry.json() == {"kept": expected_kept, "removed": expected_removed}
         assert len(list(store_dir.iterdir())) == 14  # a dry run changes nothing
-        assert db.execute("SELECT count(*) FROM backup_jobs").fetchone()[0] == 14
+        assert db.execute("SELECT count(*) FROM backupd.backup_jobs").fetchone()[0] == 14
 
         holder = try_operation_lock(database_url)
         try:
@@ -305,14 +305,14 @@ def test_prune_through_the_api(make_server, db: psycopg.Connection, tmp_path: Pa
 
         real = c.post("/api/backup/prune")
         assert real.json() == {"kept": expected_kept, "removed": expected_removed}
-        left = {str(r[0]) for r in db.execute("SELECT id FROM backup_jobs")}
+        left = {str(r[0]) for r in db.execute("SELECT id FROM backupd.backup_jobs")}
         assert left == {k["id"] for k in expected_kept}
         assert sorted(p.name.split("-", 2)[2].removesuffix(".zip") for p in store_dir.iterdir()) == sorted(left)
         assert {b["id"] for b in c.get("/api/backup").json()["backups"]} == left
 
         # A PUT changes the policy but prunes nothing by itself.
         c.put("/api/schedule", json={"retention": {"keep_last": 1, "keep_weekly": 0}})
-        assert {str(r[0]) for r in db.execute("SELECT id FROM backup_jobs")} == left
+        assert {str(r[0]) for r in db.execute("SELECT id FROM backupd.backup_jobs")} == left
 
 
 def test_retention_runs_after_every_completed_backup(make_server, db: psycopg.Connection) -> None:
@@ -360,7 +360,7 @@ def test_backupd_prune_cli_on_ninety_daily_backups(database_url: str, db: psycop
     assert main(["--database-url", database_url, "prune"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "11 kept, 79 removed"
     assert len(list(store_dir.iterdir())) == 11
-    assert db.execute("SELECT count(*) FROM backup_jobs").fetchone()[0] == 11
+    assert db.execute("SELECT count(*) FROM backupd.backup_jobs").fetchone()[0] == 11
 
     holder = try_operation_lock(database_url)
     try:

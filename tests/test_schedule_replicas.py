@@ -44,8 +44,8 @@ def start_replica(database_url: str, tmp_path: Path) -> Iterator[Callable[..., R
 def slots(db: psycopg.Connection) -> list[tuple[datetime, str, str | None]]:
     """(scheduled time, job status, error) of every started scheduled backup, in time order."""
     return [(r[0], r[1], r[2]) for r in db.execute(
-        "SELECT s.scheduled_for, b.status::text, b.error_message FROM schedule_slots s"
-        " JOIN backup_jobs b ON b.id = s.job_id WHERE s.kind = 'backup' ORDER BY s.scheduled_for")]
+        "SELECT s.scheduled_for, b.status::text, b.error_message FROM backupd.schedule_slots s"
+        " JOIN backupd.backup_jobs b ON b.id = s.job_id WHERE s.kind = 'backup' ORDER BY s.scheduled_for")]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -87,7 +87,7 @@ def test_three_replicas_start_each_scheduled_time_once(start_replica, db: psycop
         # Each time started one backup; only the one the killed replica was running may have failed.
         assert status == "completed" or (status == "failed" and error == INTERRUPTED_MESSAGE), (when, status, error)
     assert sum(status == "failed" for _, status, _ in started) <= 1
-    jobs = db.execute("SELECT count(*) FROM backup_jobs WHERE trigger = 'schedule'").fetchone()[0]
+    jobs = db.execute("SELECT count(*) FROM backupd.backup_jobs WHERE trigger = 'schedule'").fetchone()[0]
     assert jobs == len(started)  # no scheduled job without its time, none twice
 
 

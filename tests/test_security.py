@@ -194,7 +194,7 @@ def own_origin(client: httpx.Client) -> str:
     return str(client.base_url).rstrip("/")
 
 
-def job_count(db: psycopg.Connection, table: str = "backup_jobs") -> int:
+def job_count(db: psycopg.Connection, table: str = "backupd.backup_jobs") -> int:
     return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
@@ -232,7 +232,7 @@ def test_other_state_changing_methods_are_refused(http: httpx.Client, db: psycop
     response = http.post("/api/backup/restore", headers={"Origin": EVIL},
                          files={"file": ("b.zip", upload, "application/zip")})
     assert (response.status_code, response.json()) == (403, CROSS_ORIGIN)
-    assert job_count(db, "restore_jobs") == 0
+    assert job_count(db, "backupd.restore_jobs") == 0
 
 
 def test_reading_with_a_foreign_origin_is_allowed(http: httpx.Client) -> None:

@@ -120,6 +120,7 @@ def backup_job_response(row: dict[str, Any]) -> BackupJobResponse:
         trigger=row.get("trigger") or "manual",
         pinned=bool(row.get("pinned")),
         encrypted=(row.get("file_path") or "").endswith(".age"),
+        warnings=list((manifest or {}).get("warnings") or []) if completed else [],
     )
 
 

@@ -67,6 +67,12 @@ def fail(message: str, code: int = 1) -> int:
     return code
 
 
+def warn(message: str) -> None:
+    """A one-line warning on stderr: the command goes on (and may still exit 0)."""
+    line = " ".join(str(message).split())
+    print(f"backupd: warning: {line}", file=sys.stderr)
+
+
 def debug_enabled(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "debug", False)) or os.environ.get("BACKUPD_DEBUG", "") not in ("", "0")
 

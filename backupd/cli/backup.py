@@ -1,15 +1,23 @@
-"""`backupd backup [-o PATH]`: write an archive of the table set into the store (or PATH) and report it."""
+"""`backupd backup [-o PATH]`: write an archive of the table set into the store (or PATH) and report it.
+
+A backup into the store is a job like the service's (trigger `manual`): its row is what the list,
+retention and the page see. `-o PATH` writes exactly that file, outside the store, with no row.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..backup import create_backup
+from ..backup import BackupResult, create_backup
+from ..config import Settings
 from ..ids import uuid7
-from ..locking import operation_lock
+from ..jobs import ConnectionPool, JobStore, record_backup
+from ..locking import OperationLock, operation_lock
+from ..migrations import ensure_schema
+from ..progress import Progress, ProgressCallback
 from ..store.local import ArchiveFile
-from ._common import database_url_from, human_bytes, progress_display
+from ._common import database_url_from, human_bytes, progress_display, warn
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,17 +32,42 @@ def run(args: argparse.Namespace) -> int:
     settings, url = database_url_from(args)
     backup_id = uuid7()
     extra = {} if args.level is None else {"level": args.level}
-    with operation_lock(url), progress_display("Backing up") as on_progress:
+    if args.output is None:
+        ensure_schema(url)  # the job row lives in schema backupd
+    with operation_lock(url) as lock, progress_display("Backing up") as on_progress:
         store = settings.open_store()
+        spool = None if store.keys.encrypts else settings.spool_dir  # encrypted: no plain byte on disk
         if args.output is not None:  # exactly that file, encrypted when BACKUPD_ENCRYPT_TO is set
             output = ArchiveFile(args.output, store.keys) if store.keys.encrypts else args.output
+            result = create_backup(url, output, tables=settings.tables, backup_id=backup_id,
+                                   progress=on_progress, spool_dir=spool, **extra)
         else:
-            store.abort_unfinished()  # we hold the operation lock: whatever is unfinished is dead
-            output = store.new_archive(backup_id)
-        spool = None if store.keys.encrypts else settings.spool_dir  # encrypted: no plain byte on disk
-        result = create_backup(url, output, tables=settings.tables, backup_id=backup_id,
-                               progress=on_progress, spool_dir=spool, **extra)
+            result = _backup_into_store(settings, url, lock, backup_id, on_progress, spool, extra)
+    if result.manifest.warnings:
+        warn("the table set is not closed under foreign keys: " + "; ".join(result.manifest.warnings)
+             + " (restore it where those tables exist, or add them to BACKUPD_TABLES)")
     print(f"{result.path}  {human_bytes(result.size_bytes)}  {result.seconds:.1f}s")
     for key, entry in result.manifest.contents.items():
         print(f"  {key:<24} {entry.count:>12,} rows")
     return 0
+
+
+def _backup_into_store(settings: Settings, url: str, lock: OperationLock, backup_id: str,
+                       on_progress: ProgressCallback, spool: Path | None, extra: dict[str, int]) -> BackupResult:
+    """A recorded backup job (trigger manual) whose progress the terminal and the job row both show."""
+    store = settings.open_store()
+    store.abort_unfinished()  # we hold the operation lock: whatever is unfinished is dead
+    target = store.new_archive(backup_id)
+    pool = ConnectionPool(url)
+    try:
+        def make(to_row: ProgressCallback) -> BackupResult:
+            def both(p: Progress) -> None:
+                on_progress(p)
+                to_row(p)
+
+            return create_backup(url, target, tables=settings.tables, backup_id=backup_id, progress=both,
+                                 spool_dir=spool, **extra)
+
+        return record_backup(JobStore(pool), lock, backup_id, target, "manual", len(settings.tables), make)
+    finally:
+        pool.close()

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     # The operation lock keeps a backup or restore from starting halfway (they would otherwise queue on our locks).
     with operation_lock(url), connect(url) as conn:
-        apply_migrations(conn)
+        apply_migrations(conn, app_schema=True)
         with progress_display("Generating demo data") as on_progress:
             counts = generate_demo_data(
                 conn, args.events, lambda step, percent: on_progress(Progress("demo-data", percent, step, 0, 0)))

@@ -2,8 +2,8 @@
 
 Replaces the rows of the archive's tables (or only `--tables`) all or nothing, after a safety
 backup of the rows it replaces (restoring that one undoes it); `--dry-run` only reports what
-would change. On a new machine with an empty database (disaster recovery) the schema is created
-first.
+would change. Tables missing from the database (a new machine, disaster recovery) are created from
+the archive's table definitions first.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from psycopg.conninfo import conninfo_to_dict
 
 from ..archive import ArchiveReader
 from ..changes import TableChanges
-from ..database import connect
 from ..jobs import ConnectionPool, JobStore, take_safety_backup
 from ..locking import operation_lock
-from ..migrations import apply_migrations, database_is_empty
+from ..migrations import ensure_schema
 from ..restore import restore_from_backup
-from ._common import add_source_arguments, database_url_from, fail, progress_display, resolve_source
+from ._common import add_source_arguments, database_url_from, fail, progress_display, resolve_source, warn
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -95,13 +94,10 @@ def run(args: argparse.Namespace) -> int:
             return fail("restore cancelled")
     safety: list[str] = []
     with operation_lock(url) as lock, progress_display("Restoring") as on_progress:
-        with connect(url, application_name="backupd-migrate") as conn:
-            if database_is_empty(conn):
-                applied = apply_migrations(conn)
-                print(f"empty database: applied migrations {', '.join(applied)}")
         pool = ConnectionPool(url)
 
         def safety_backup(tables: list[str]) -> None:
+            ensure_schema(url)  # its job row lives in schema backupd
             safety.append(take_safety_backup(JobStore(pool), settings.open_store(), url, lock, tables,
                                              spool_dir=settings.spool_dir))
 
@@ -119,6 +115,12 @@ def run(args: argparse.Namespace) -> int:
     how = f": rows replaced in place, because {result.fallback_reason}" if result.swap_mode == "in place" else ""
     print(f"restored backup {result.manifest.backup_id}: {total:,} rows in {result.seconds:.1f}s"
           f" (tables locked for {result.swap_lock_seconds:.3f}s{how})")
+    if result.recreated:
+        print(f"created {len(result.recreated)} missing table(s) from the archive's definitions:"
+              f" {', '.join(result.recreated)}; not created (an archive does not carry them):"
+              f" {', '.join(result.not_recreated)}")
+    if result.adapted:
+        warn("this server could not take every definition as archived: " + "; ".join(result.adapted))
     if safety:
         print(f"safety backup {safety[0]} holds the replaced rows: `backupd restore {safety[0]}` undoes this restore")
     print_changes(result.changes)

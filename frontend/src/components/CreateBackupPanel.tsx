@@ -84,6 +84,13 @@ export function CreateBackupPanel({ deletedIds }: CreateBackupPanelProps) {
                   <p className="message message-success">
                     Backup completed {formatDateTime(data.completed_at)} — {formatBytes(data.file_size_bytes)}.
                   </p>
+                  {data.warnings && data.warnings.length > 0 ? (
+                    <ul className="message message-warning" aria-label="Backup warnings">
+                      {data.warnings.map((warning) => (
+                        <li key={warning}>{warning}</li>
+                      ))}
+                    </ul>
+                  ) : null}
                   <DownloadLink jobId={data.id} className="button">
                     Download backup
                   </DownloadLink>

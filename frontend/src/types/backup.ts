@@ -43,6 +43,8 @@ export interface BackupJob {
   pinned?: boolean;
   /** Stored age-encrypted (`….zip.age`); its download is the encrypted bytes. */
   encrypted?: boolean;
+  /** What the backup noticed but did not fail on, e.g. a table referencing one outside the set. */
+  warnings?: string[];
 }
 
 export interface BackupListItem {

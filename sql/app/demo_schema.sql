@@ -1,4 +1,5 @@
--- The home-security application's eight tables (CONTRACT §3).
+-- The demo application's eight tables (docs/configuration.md): created only by `backupd demo-data` and
+-- `backupd migrate --app-schema`, never by `migrate` or `serve` alone. Idempotent; not recorded as a migration.
 CREATE TABLE IF NOT EXISTS cameras (
     id           text PRIMARY KEY,
     name         text NOT NULL UNIQUE,
