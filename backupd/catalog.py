@@ -89,6 +89,13 @@ class Table:
         return sql.Identifier(self.schema, self.name)
 
     @property
+    def own_rows(self) -> sql.Composable:
+        """The table's rows in a FROM, UPDATE or DELETE: ONLY the table itself for a plain table
+        (rows of an inheritance child belong to the child), the whole tree of a partitioned one
+        (its parent holds no row itself). The archive holds the same rows (backup.export_query)."""
+        return self.ident if self.partitioned else sql.SQL("ONLY {}").format(self.ident)
+
+    @property
     def insertable_columns(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if not c.generated)
 

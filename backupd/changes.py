@@ -80,9 +80,9 @@ def _key_ranges(conn: psycopg.Connection, plan: StagedTable, parts: int) -> list
         return [None]
     key = sql.Identifier(keys[0])
     lo, hi = conn.execute(sql.SQL(
-        "SELECT least((SELECT min({k}) FROM {s}), (SELECT min({k}) FROM ONLY {l})),"
-        " greatest((SELECT max({k}) FROM {s}), (SELECT max({k}) FROM ONLY {l}))"
-    ).format(k=key, s=plan.typed, l=plan.table.ident)).fetchone()
+        "SELECT least((SELECT min({k}) FROM {s}), (SELECT min({k}) FROM {l})),"
+        " greatest((SELECT max({k}) FROM {s}), (SELECT max({k}) FROM {l}))"
+    ).format(k=key, s=plan.typed, l=plan.table.own_rows)).fetchone()
     if lo is None or hi is None:
         return [None]
     step = max(1, (hi - lo + parts) // parts)
@@ -109,14 +109,14 @@ def table_changes(conn: psycopg.Connection, plan: StagedTable, key_range: tuple[
             " count(*) FILTER (WHERE NOT {sm} AND NOT {lm} AND NOT record_image_eq({rs}, {rl}))"
             " FROM {typed} AS s FULL JOIN {live} AS l ON {on}"
         ).format(sm=s_missing, lm=l_missing, rs=row("s"), rl=row("l"), typed=_side(plan.typed, keys, key_range),
-                 live=_side(sql.SQL("ONLY {}").format(table.ident), keys, key_range), on=on)
+                 live=_side(table.own_rows, keys, key_range), on=on)
         archive_rows, live_rows, added, removed, changed = conn.execute(query).fetchone()
     else:  # no key to match by: compare the rows (as text: json has no equality) as multisets
         query = sql.SQL(
-            "SELECT (SELECT count(*) FROM {typed}), (SELECT count(*) FROM ONLY {live}),"
-            " (SELECT count(*) FROM (SELECT {rs} FROM {typed} AS s EXCEPT ALL SELECT {rl} FROM ONLY {live} AS l) a),"
-            " (SELECT count(*) FROM (SELECT {rl} FROM ONLY {live} AS l EXCEPT ALL SELECT {rs} FROM {typed} AS s) r)"
-        ).format(typed=plan.typed, live=table.ident, rs=row_of("s"), rl=row_of("l"))
+            "SELECT (SELECT count(*) FROM {typed}), (SELECT count(*) FROM {live}),"
+            " (SELECT count(*) FROM (SELECT {rs} FROM {typed} AS s EXCEPT ALL SELECT {rl} FROM {live} AS l) a),"
+            " (SELECT count(*) FROM (SELECT {rl} FROM {live} AS l EXCEPT ALL SELECT {rs} FROM {typed} AS s) r)"
+        ).format(typed=plan.typed, live=table.own_rows, rs=row_of("s"), rl=row_of("l"))
         archive_rows, live_rows, added, removed = conn.execute(query).fetchone()
         changed = 0
     return TableChanges(archive_rows, live_rows, added, removed, changed,

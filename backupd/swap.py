@@ -287,7 +287,7 @@ def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
     triggers = _user_triggers(conn, [p.table.oid for p in plans])
     disabled = _disable_user_triggers(conn, triggers)
     for plan in reversed(replaced):  # children first: nothing left for ON DELETE actions to find
-        conn.execute(sql.SQL("DELETE FROM ONLY {}").format(plan.table.ident))
+        conn.execute(sql.SQL("DELETE FROM {}").format(plan.table.own_rows))
     for plan in kept:
         update = _update_sql(plan)
         if update is not None:
@@ -303,7 +303,7 @@ def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
                 sql.Literal(f"({first},0)"), sql.Literal(f"({first + INSERT_BATCH_PAGES},0)"))
             conn.execute(_insert_sql(plan, only_new=False) + where)
     for plan in plans:
-        count = conn.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(plan.table.ident)).fetchone()[0]
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(plan.table.own_rows)).fetchone()[0]
         if count != plan.count:
             raise RestoreError(f"{plan.key}: {count} rows after the swap, the archive has {plan.count}")
     for plan in plans:
@@ -414,8 +414,8 @@ def _lost_parent(fk: ForeignKey, parent: StagedTable) -> sql.Composable:
             for c, r in zip(fk.columns, fk.ref_columns))
         same = sql.SQL(" AND ").join(
             sql.SQL("s.{0} = p.{0}").format(sql.Identifier(k)) for k in dict.fromkeys(pk + list(fk.ref_columns)))
-        exists = sql.SQL("SELECT 1 FROM ONLY {} AS p JOIN {} AS s ON {} WHERE {}").format(
-            parent.table.ident, parent.typed, same, match)
+        exists = sql.SQL("SELECT 1 FROM {} AS p JOIN {} AS s ON {} WHERE {}").format(
+            parent.table.own_rows, parent.typed, same, match)
     return sql.SQL("({} AND NOT EXISTS ({}))").format(not_null, exists)
 
 
@@ -427,8 +427,8 @@ def _insert_sql(plan: StagedTable, only_new: bool) -> sql.Composed:
     query = sql.SQL("INSERT INTO {} ({}){} SELECT {} FROM {} AS s").format(
         plan.table.ident, names, overriding, values, plan.typed)
     if only_new:
-        query += sql.SQL(" WHERE NOT EXISTS (SELECT 1 FROM ONLY {} AS l WHERE {})").format(
-            plan.table.ident, _pk_match(plan))
+        query += sql.SQL(" WHERE NOT EXISTS (SELECT 1 FROM {} AS l WHERE {})").format(
+            plan.table.own_rows, _pk_match(plan))
     return query
 
 
@@ -445,14 +445,14 @@ def _update_sql(plan: StagedTable) -> sql.Composed | None:
     new = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c.name)) for c in cols)
     old = sql.SQL(", ").join(sql.SQL("l.{}").format(sql.Identifier(c.name)) for c in cols)
     return sql.SQL(
-        "UPDATE ONLY {t} AS l SET ({names}) = ROW({new}) FROM {typed} AS s"
+        "UPDATE {t} AS l SET ({names}) = ROW({new}) FROM {typed} AS s"
         " WHERE {match} AND ROW({old})::text IS DISTINCT FROM ROW({new})::text"
-    ).format(t=plan.table.ident, names=names, new=new, typed=plan.typed, match=_pk_match(plan), old=old)
+    ).format(t=plan.table.own_rows, names=names, new=new, typed=plan.typed, match=_pk_match(plan), old=old)
 
 
 def _delete_missing_sql(plan: StagedTable) -> sql.Composed:
-    return sql.SQL("DELETE FROM ONLY {} AS l WHERE NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})").format(
-        plan.table.ident, plan.typed, _pk_match(plan))
+    return sql.SQL("DELETE FROM {} AS l WHERE NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})").format(
+        plan.table.own_rows, plan.typed, _pk_match(plan))
 
 
 def raise_sequences(conn: psycopg.Connection, plan: StagedTable, floors: dict[str, int]) -> None:
@@ -464,10 +464,10 @@ def raise_sequences(conn: psycopg.Connection, plan: StagedTable, floors: dict[st
         floor = max(plan.sequences.get(link.column) or 0, floors.get(link.column) or 0)
         conn.execute(sql.SQL(
             "SELECT setval({lit}::regclass, target, true) FROM ("
-            " SELECT GREATEST(COALESCE((SELECT max({col}) FROM ONLY {t}), 0), {floor}) AS target,"
+            " SELECT GREATEST(COALESCE((SELECT max({col}) FROM {t}), 0), {floor}) AS target,"
             "        CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS current"
             " FROM {seq}) AS v WHERE target > current"
-        ).format(lit=sql.Literal(seq.as_string(conn)), col=sql.Identifier(link.column), t=plan.table.ident,
+        ).format(lit=sql.Literal(seq.as_string(conn)), col=sql.Identifier(link.column), t=plan.table.own_rows,
                  floor=sql.Literal(floor), seq=seq))
 
 

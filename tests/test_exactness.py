@@ -177,3 +177,25 @@ def test_no_application_trigger_fires_on_restored_rows(db: psycopg.Connection, d
     db.execute("INSERT INTO docs (id, body) VALUES (5, 'after')")  # and the application's triggers work again
     assert db.execute("SELECT search FROM docs WHERE id = 5").fetchone()[0] == "rewritten by d_always"
     assert log_count(db) == logged + 2
+
+
+def test_partitioned_table_restores_in_place(db: psycopg.Connection, database_url: str, tmp_path: Path) -> None:
+    """A partitioned table cannot be carried by a shadow, so its rows are replaced in place; its
+    rows live in the partitions, not the parent (DELETE/UPDATE/count must not say ONLY)."""
+    db.execute("""
+        CREATE TABLE readings (id int, at date, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE TABLE readings_2025 PARTITION OF readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+        CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+        INSERT INTO readings VALUES (1, '2025-05-01', 'a'), (2, '2026-02-01', 'b'), (3, '2026-03-01', 'c');
+    """)
+    archive = create_backup(database_url, tmp_path / "r.zip", tables=["readings"]).path
+    original = [r[0] for r in db.execute("SELECT t::text FROM readings t ORDER BY 1")]
+    db.execute("UPDATE readings SET v = 'changed' WHERE id = 1; DELETE FROM readings WHERE id = 2;"
+               " INSERT INTO readings VALUES (4, '2025-06-01', 'new')")
+    with operation_lock(database_url):
+        result = restore_from_backup(database_url, archive, tables=["readings"])
+    assert result.swap_mode == "in place"
+    assert result.changes["readings"].as_dict() == {"archive_rows": 3, "live_rows": 3, "added": 1, "removed": 1,
+                                                    "changed": 1, "unchanged": 1}
+    assert [r[0] for r in db.execute("SELECT t::text FROM readings t ORDER BY 1")] == original
+    assert db.execute("SELECT count(*) FROM readings_2026").fetchone()[0] == 2

@@ -48,6 +48,16 @@ def slots(db: psycopg.Connection) -> list[tuple[datetime, str, str | None]]:
         " JOIN backupd.backup_jobs b ON b.id = s.job_id WHERE s.kind = 'backup' ORDER BY s.scheduled_for")]
 
 
+def timeline(db: psycopg.Connection, clock: ScaledClock) -> str:
+    """Every scheduled backup with when (on the test clock) it was claimed, started and completed."""
+    def at(when: datetime | None) -> str:
+        return "-" if when is None else f"{clock.start + timedelta(seconds=(when.timestamp() - clock.real_start) * clock.scale):%H:%M:%S}"
+    rows = db.execute(
+        "SELECT s.scheduled_for, s.claimed_at, b.started_at, b.completed_at, b.status::text FROM backupd.schedule_slots s"
+        " JOIN backupd.backup_jobs b ON b.id = s.job_id WHERE s.kind = 'backup' ORDER BY s.scheduled_for").fetchall()
+    return "\n".join(f"  {r[0]:%H:%M}: claimed {at(r[1])}, started {at(r[2])}, ended {at(r[3])} {r[4]}" for r in rows)
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -81,6 +91,7 @@ def test_three_replicas_start_each_scheduled_time_once(start_replica, db: psycop
     times = [t for t, _, _ in started]
     minutes = [(t - times[0]) / timedelta(minutes=1) for t in times]
     print("scheduled times started:", [t.strftime("%H:%M") for t in times])
+    print(timeline(db, clock))
     assert minutes == list(range(len(times))), times  # every minute once: none twice, none skipped
     assert all(t.second == 0 for t in times)
     for when, status, error in started:
