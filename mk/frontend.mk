@@ -2,8 +2,9 @@
 #
 #   make ui             npm ci (when needed) and build the page into backupd/web/ (committed, so that
 #                       `make run` serves it with no Node.js on the machine)
-#   make test-frontend  type check, vitest, a check that backupd/web/ is the build of the sources,
-#                       then the end-to-end test (real `backupd serve` + PostgreSQL + headless Chromium)
+#   make test-frontend  type check (tsc --noEmit), lint (Biome: biome.jsonc), vitest, a check that
+#                       backupd/web/ is the build of the sources, then the end-to-end test (real
+#                       `backupd serve` + PostgreSQL + headless Chromium)
 #
 # Node.js 20.19+ and npm are required for both; without them the targets fail, they do not skip.
 
@@ -14,7 +15,7 @@ WEB_DIR      := backupd/web
 NPM_STAMP    := $(FRONTEND)/node_modules/.backupd-npm-ci
 BACKUPD_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: ui test-frontend test-frontend-unit test-frontend-e2e check-ui frontend-node
+.PHONY: ui test-frontend test-frontend-unit test-frontend-lint test-frontend-e2e check-ui frontend-node
 
 frontend-node:
 	@command -v $(NODE) >/dev/null 2>&1 || { echo "frontend: '$(NODE)' not found: install Node.js 20.19+ (and npm) to build or test the web UI" >&2; exit 1; }
@@ -37,8 +38,12 @@ check-ui: $(NPM_STAMP)
 	else echo "frontend: $(WEB_DIR) is not the build of frontend/src: run 'make ui' and commit $(WEB_DIR)" >&2; \
 	     diff -rq "$$tmp/web" $(WEB_DIR) >&2 || true; exit 1; fi
 
-test-frontend-unit: $(NPM_STAMP)
+# Type check and lint (no warnings allowed), then vitest.
+test-frontend-lint: $(NPM_STAMP)
 	cd $(FRONTEND) && $(NPM) run --silent typecheck
+	cd $(FRONTEND) && $(NPM) run --silent lint
+
+test-frontend-unit: test-frontend-lint
 	cd $(FRONTEND) && $(NPM) test --silent
 
 test-frontend-e2e: $(NPM_STAMP) install

@@ -28,7 +28,7 @@
  * BACKUPD_E2E_EVENTS (default 200), BACKUPD_E2E_KEEP=1 keeps the temp dir for inspection.
  */
 
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -271,7 +271,7 @@ async function screenshot(page, name, what, { fullPage = true } = {}) {
 }
 
 /** Polls a status badge until it reads `final`; returns every distinct text seen on the way. */
-async function watchStatus(page, badgeLocator, stepLocator, isDone) {
+async function watchStatus(_page, badgeLocator, stepLocator, isDone) {
   const seen = [];
   const deadline = Date.now() + WAIT_MS;
   for (;;) {

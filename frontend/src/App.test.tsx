@@ -3,10 +3,10 @@ import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testi
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { App } from './App';
-import { API_KEY_STORAGE_KEY } from './services/backupApi';
-import { detail, json, stubFetch } from './test/fetchStub';
+import { API_KEY_STORAGE_KEY } from './api';
 import type { RecordedCall } from './test/fetchStub';
-import { BACKUP_ID, RESTORE_ID, backupJob, restoreJob } from './test/fixtures';
+import { detail, json, stubFetch } from './test/fetchStub';
+import { BACKUP_ID, backupJob, RESTORE_ID, restoreJob } from './test/fixtures';
 import type { BackupListResponse, RestoreJobStatus } from './types/backup';
 
 const LISTED: BackupListResponse = {

@@ -1,13 +1,13 @@
 import { useCallback, useEffect, useState } from 'react';
 
+import type { ApiKeyPromptReason } from './api';
+import { setApiKeyPrompt } from './api';
 import { ApiKeyDialog } from './components/ApiKeyDialog';
 import { AutomaticBackupsPanel } from './components/AutomaticBackupsPanel';
 import { BackupList } from './components/BackupList';
 import { CreateBackupPanel } from './components/CreateBackupPanel';
 import { DrillsPanel } from './components/DrillsPanel';
 import { RestorePanel } from './components/RestorePanel';
-import { setApiKeyPrompt } from './services/backupApi';
-import type { ApiKeyPromptReason } from './services/backupApi';
 
 interface PendingPrompt {
   reason: ApiKeyPromptReason;

@@ -1,9 +1,9 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 
 import { App } from './App';
-import { ApiError } from './services/backupApi';
+import { ApiError } from './api';
 import './styles.css';
 
 const queryClient = new QueryClient({

@@ -1,6 +1,6 @@
 import { useId, useRef, useState } from 'react';
 
-import type { ApiKeyPromptReason } from '../services/backupApi';
+import type { ApiKeyPromptReason } from '../api';
 import { Dialog } from './Dialog';
 
 export interface ApiKeyDialogProps {

@@ -3,8 +3,8 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-li
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { App } from '../App';
-import { detail, json, stubFetch } from '../test/fetchStub';
 import type { RecordedCall } from '../test/fetchStub';
+import { detail, json, stubFetch } from '../test/fetchStub';
 import { BACKUP_ID } from '../test/fixtures';
 import type { BackupListResponse, DrillResult, ScheduleResponse } from '../types/backup';
 

@@ -1,16 +1,13 @@
 import { useRef, useState } from 'react';
 
-import { usePinBackup } from '../hooks/useAutomation';
-import { useBackupList, useDeleteBackup } from '../hooks/useBackup';
+import { useBackupList, useDeleteBackup, usePinBackup } from '../hooks/useBackup';
+import { useRestoreRun } from '../hooks/useRestore';
 import type { BackupListItem } from '../types/backup';
 import { formatBytes, formatDateTime } from '../utils/format';
+import { BackupItem } from './BackupItem';
 import { ConfirmDialog } from './ConfirmDialog';
-import { DownloadLink } from './DownloadLink';
-import { EncryptedBadge } from './EncryptedBadge';
 import { RestoreBackupDialog } from './RestoreBackupDialog';
 import { SavedRestore } from './SavedRestore';
-
-const TRIGGER_TEXT = { manual: 'manual', schedule: 'scheduled', safety: 'safety' } as const;
 
 export interface BackupListProps {
   onDeleted?: (jobId: string) => void;
@@ -25,8 +22,9 @@ export function BackupList({ onDeleted }: BackupListProps) {
   const [restoring, setRestoring] = useState<{ backup: BackupListItem; jobId: string } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const headingRef = useRef<HTMLHeadingElement>(null);
+  const run = useRestoreRun(restoring?.jobId);
   // No second restore from the list while one (or its undo) runs.
-  const [restoreRunning, setRestoreRunning] = useState(false);
+  const restoreRunning = !!restoring && !run.ended;
 
   const backups = list.data?.backups ?? [];
   const total = list.data?.total ?? backups.length;
@@ -38,8 +36,9 @@ export function BackupList({ onDeleted }: BackupListProps) {
           Saved backups
         </h2>
         {list.data ? (
-          <span className="count" aria-label={`${total} backups`}>
-            {total}
+          <span className="count">
+            <span aria-hidden="true">{total}</span>
+            <span className="visually-hidden">{total} backups</span>
           </span>
         ) : null}
       </div>
@@ -71,79 +70,20 @@ export function BackupList({ onDeleted }: BackupListProps) {
 
       {backups.length > 0 ? (
         <ul className="backup-list" aria-label="Backups, newest first">
-          {backups.map((backup) => {
-            const created = formatDateTime(backup.created_at);
-            const trigger = backup.trigger ?? 'manual';
-            return (
-              <li key={backup.id} className="backup-item" data-backup-id={backup.id}>
-                <div className="backup-info">
-                  <time className="backup-created" dateTime={backup.created_at}>
-                    {created}
-                  </time>
-                  <span className="backup-size">{formatBytes(backup.file_size_bytes)}</span>
-                  <span className="backup-id" title={backup.id}>
-                    {backup.id}
-                  </span>
-                  <span className="backup-tags">
-                    <span className={`badge badge-trigger badge-${trigger}`} data-testid="trigger-badge">
-                      {TRIGGER_TEXT[trigger] ?? trigger}
-                    </span>
-                    {backup.pinned ? (
-                      <span className="badge badge-pinned" title="Retention never removes a pinned backup">
-                        pinned
-                      </span>
-                    ) : null}
-                    {backup.encrypted ? <EncryptedBadge /> : null}
-                  </span>
-                </div>
-                <div className="backup-actions">
-                  <button
-                    type="button"
-                    className="button button-pin"
-                    aria-pressed={!!backup.pinned}
-                    aria-label={`${backup.pinned ? 'Unpin' : 'Pin'} the backup from ${created}`}
-                    disabled={pin.isPending && pin.variables?.id === backup.id}
-                    onClick={() => pin.mutate({ id: backup.id, pinned: !backup.pinned })}
-                  >
-                    {backup.pinned ? 'Unpin' : 'Pin'}
-                  </button>
-                  {backup.status === 'completed' ? (
-                    <button
-                      type="button"
-                      className="button"
-                      aria-label={`Restore the backup from ${created}…`}
-                      disabled={restoreRunning}
-                      onClick={() => setToRestore(backup)}
-                    >
-                      Restore…
-                    </button>
-                  ) : null}
-                  {backup.status === 'completed' ? (
-                    <DownloadLink
-                      jobId={backup.id}
-                      href={backup.download_url}
-                      ariaLabel={`Download the backup from ${created}`}
-                    >
-                      Download
-                    </DownloadLink>
-                  ) : (
-                    <span className={`badge badge-${backup.status}`}>{backup.status}</span>
-                  )}
-                  <button
-                    type="button"
-                    className="button button-danger-outline"
-                    aria-label={`Delete the backup from ${created}`}
-                    onClick={() => {
-                      remove.reset();
-                      setToDelete(backup);
-                    }}
-                  >
-                    Delete
-                  </button>
-                </div>
-              </li>
-            );
-          })}
+          {backups.map((backup) => (
+            <BackupItem
+              key={backup.id}
+              backup={backup}
+              restoreDisabled={restoreRunning}
+              pinning={pin.isPending && pin.variables?.id === backup.id}
+              onPin={(pinned) => pin.mutate({ id: backup.id, pinned })}
+              onRestore={() => setToRestore(backup)}
+              onDelete={() => {
+                remove.reset();
+                setToDelete(backup);
+              }}
+            />
+          ))}
         </ul>
       ) : null}
 
@@ -152,11 +92,8 @@ export function BackupList({ onDeleted }: BackupListProps) {
           key={restoring.jobId}
           backup={restoring.backup}
           jobId={restoring.jobId}
-          onBusyChange={setRestoreRunning}
-          onDismiss={() => {
-            setRestoring(null);
-            setRestoreRunning(false);
-          }}
+          run={run}
+          onDismiss={() => setRestoring(null)}
         />
       ) : null}
 

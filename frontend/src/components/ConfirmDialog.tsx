@@ -1,5 +1,5 @@
-import { useRef } from 'react';
 import type { ReactNode, RefObject } from 'react';
+import { useRef } from 'react';
 
 import { Dialog } from './Dialog';
 

@@ -1,16 +1,12 @@
 import { useState } from 'react';
 
-import { isBackupActive, useBackupJob, useCreateBackup } from '../hooks/useBackup';
+import { useCreateBackup } from '../hooks/useBackup';
+import { isBusy, useJob } from '../hooks/useJob';
+import type { BackupJob } from '../types/backup';
 import { formatBytes, formatDateTime } from '../utils/format';
+import { DEFAULT_TABLES_IN_WORDS } from '../utils/tables';
 import { DownloadLink } from './DownloadLink';
-import { ProgressBar } from './ProgressBar';
-
-const STATUS_TEXT = {
-  pending: 'Waiting to start…',
-  running: 'Backing up…',
-  completed: 'Backup completed',
-  failed: 'Backup failed',
-} as const;
+import { JobProgress } from './JobProgress';
 
 export interface CreateBackupPanelProps {
   /** The id of a backup that was just deleted from the list (its result is hidden then). */
@@ -20,19 +16,15 @@ export interface CreateBackupPanelProps {
 export function CreateBackupPanel({ deletedIds }: CreateBackupPanelProps) {
   const create = useCreateBackup();
   const [jobId, setJobId] = useState<string | null>(null);
-  const job = useBackupJob(jobId);
-  const data = job.data;
-
-  const waitingForFirstStatus = !!jobId && !data && !job.error;
-  const busy = create.isPending || waitingForFirstStatus || isBackupActive(data?.status);
+  const job = useJob('backup', jobId, { starting: create.isPending });
+  const busy = isBusy(job.phase);
   const showJob = !!jobId && !deletedIds.has(jobId);
 
   return (
     <section className="card" aria-labelledby="create-heading">
       <h2 id="create-heading">Create a backup</h2>
       <p className="lead">
-        Saves the events, alerts, cameras, zones, prompts, baselines, household members and settings into one
-        .zip file on the server. You can download it afterwards.
+        Saves the {DEFAULT_TABLES_IN_WORDS} into one .zip file on the server. You can download it afterwards.
       </p>
       <button
         type="button"
@@ -54,57 +46,32 @@ export function CreateBackupPanel({ deletedIds }: CreateBackupPanelProps) {
 
       {showJob ? (
         <div className="job" aria-live="polite" aria-busy={busy || undefined} data-testid="backup-job">
-          {job.error ? (
-            <p className="message message-error" role="alert">
-              Could not read the backup's progress: {job.error.message}
-            </p>
-          ) : null}
-          {waitingForFirstStatus ? <p className="status-line">Starting the backup…</p> : null}
-          {data ? (
-            <>
-              <p className="status-line">
-                <span className={`badge badge-${data.status}`}>{STATUS_TEXT[data.status] ?? data.status}</span>
-                {isBackupActive(data.status) && data.progress.current_step ? (
-                  <span className="current-step" data-testid="backup-step">
-                    {data.progress.current_step}
-                  </span>
-                ) : null}
-              </p>
-              <ProgressBar
-                label="Backup progress"
-                value={data.status === 'completed' ? 100 : data.progress.progress_percent}
-                valueText={data.progress.current_step ?? STATUS_TEXT[data.status]}
-                tone={data.status === 'failed' ? 'failed' : data.status === 'completed' ? 'done' : 'active'}
-              />
-              <p className="hint">
-                {data.progress.completed_tables} of {data.progress.total_tables} tables
-              </p>
-              {data.status === 'completed' ? (
-                <div className="result">
-                  <p className="message message-success">
-                    Backup completed {formatDateTime(data.completed_at)} — {formatBytes(data.file_size_bytes)}.
-                  </p>
-                  {data.warnings && data.warnings.length > 0 ? (
-                    <ul className="message message-warning" aria-label="Backup warnings">
-                      {data.warnings.map((warning) => (
-                        <li key={warning}>{warning}</li>
-                      ))}
-                    </ul>
-                  ) : null}
-                  <DownloadLink jobId={data.id} className="button">
-                    Download backup
-                  </DownloadLink>
-                </div>
-              ) : null}
-              {data.status === 'failed' ? (
-                <p className="message message-error" role="alert">
-                  Backup failed: {data.error_message || 'the server gave no reason.'}
-                </p>
-              ) : null}
-            </>
-          ) : null}
+          <JobProgress kind="backup" job={job} subject="backup" progressLabel="Backup progress">
+            {job.data ? <BackupOutcome data={job.data} /> : null}
+          </JobProgress>
         </div>
       ) : null}
     </section>
+  );
+}
+
+/** A completed backup: when and how large, what it warned about, and its download. */
+function BackupOutcome({ data }: { data: BackupJob }) {
+  return (
+    <>
+      <p className="message message-success">
+        Backup completed {formatDateTime(data.completed_at)} — {formatBytes(data.file_size_bytes)}.
+      </p>
+      {data.warnings && data.warnings.length > 0 ? (
+        <ul className="message message-warning" aria-label="Backup warnings">
+          {data.warnings.map((warning) => (
+            <li key={warning}>{warning}</li>
+          ))}
+        </ul>
+      ) : null}
+      <DownloadLink jobId={data.id} className="button">
+        Download backup
+      </DownloadLink>
+    </>
   );
 }

@@ -1,5 +1,5 @@
-import { useEffect, useId, useRef } from 'react';
 import type { ReactNode, RefObject } from 'react';
+import { useEffect, useId, useRef } from 'react';
 
 export interface DialogProps {
   /** Heading of the dialog; also its accessible name. */
@@ -38,6 +38,8 @@ export function Dialog({
   const onCloseRef = useRef(onClose);
   onCloseRef.current = onClose;
 
+  // Run once per opening: the focus refs are read then (initial) and at closing (fallback) on purpose.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: one opening, one effect; see the line above
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
@@ -81,15 +83,14 @@ export function Dialog({
       dialog.removeEventListener('cancel', onCancel);
       dialog.removeEventListener('keydown', onKeyDown);
       if (dialog.open && typeof dialog.close === 'function') dialog.close();
-      const target = opener && opener.isConnected ? opener : fallbackFocusRef?.current;
+      const target = opener?.isConnected ? opener : fallbackFocusRef?.current;
       // After React has finished removing the dialog.
       setTimeout(() => target?.focus(), 0);
     };
-    // Run once per opening; the refs are read at that time on purpose.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   return (
+    // biome-ignore lint/a11y/useKeyWithClickEvents: a backdrop click is the mouse's Escape (keydown handles that)
     <dialog
       ref={ref}
       role={role}

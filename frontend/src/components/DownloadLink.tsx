@@ -1,7 +1,7 @@
-import { useState } from 'react';
 import type { ReactNode } from 'react';
+import { useState } from 'react';
 
-import { fetchBackupFile, getApiKey, getBackupDownloadUrl } from '../services/backupApi';
+import { fetchBackupFile, getApiKey, getBackupDownloadUrl } from '../api';
 import { saveBlob } from '../utils/download';
 
 export interface DownloadLinkProps {

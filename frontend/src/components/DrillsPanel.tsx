@@ -1,17 +1,16 @@
 import { useState } from 'react';
 
-import { isDrillActive, useDrills, useSchedule, useStartDrill } from '../hooks/useAutomation';
+import { useDrills, useSchedule, useStartDrill } from '../hooks/useAutomation';
 import { useBackupList } from '../hooks/useBackup';
 import type { DrillResult } from '../types/backup';
 import { formatDateTime } from '../utils/format';
+import { isActive, statusWord } from '../utils/jobStatus';
 import { formatRelative } from '../utils/schedule';
-
-const STATUS_TEXT = { pending: 'waiting', running: 'running', passed: 'passed', failed: 'failed' } as const;
 
 function summary(drill: DrillResult): string {
   if (drill.error_message) return drill.error_message;
   const tables = Object.values(drill.tables);
-  if (!tables.length) return isDrillActive(drill.status) ? 'Restoring into the staging database…' : '';
+  if (!tables.length) return isActive('drill', drill.status) ? 'Restoring into the staging database…' : '';
   const rows = tables.reduce((n, t) => n + (t.restored_rows ?? 0), 0);
   const matching = tables.filter((t) => t.checksum_match).length;
   return `${matching} of ${tables.length} tables identical, ${rows.toLocaleString('en')} rows`;
@@ -26,7 +25,7 @@ export function DrillsPanel() {
 
   const history = drills.data?.drills ?? [];
   const finished = history.find((d) => d.status === 'passed' || d.status === 'failed');
-  const running = history.find((d) => isDrillActive(d.status));
+  const running = history.find((d) => isActive('drill', d.status));
   const saved = backups.data?.backups.filter((b) => b.status === 'completed') ?? [];
   const target = chosen || saved[0]?.id || '';
   const configured = schedule.data?.drill_configured ?? true;
@@ -42,7 +41,7 @@ export function DrillsPanel() {
         {finished ? (
           <>
             Last verified restore:{' '}
-            <span className={`badge badge-${finished.status}`}>{STATUS_TEXT[finished.status]}</span>,{' '}
+            <span className={`badge badge-${finished.status}`}>{statusWord('drill', finished.status)}</span>,{' '}
             <time dateTime={finished.completed_at ?? ''}>{formatRelative(finished.completed_at)}</time>
           </>
         ) : drills.data ? (
@@ -106,7 +105,7 @@ export function DrillsPanel() {
                   {d.trigger === 'schedule' ? <span className="hint"> scheduled</span> : null}
                 </td>
                 <td>
-                  <span className={`badge badge-${d.status}`}>{STATUS_TEXT[d.status] ?? d.status}</span>
+                  <span className={`badge badge-${d.status}`}>{statusWord('drill', d.status)}</span>
                 </td>
                 <td className="drill-detail">{summary(d)}</td>
               </tr>

@@ -3,8 +3,8 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-li
 import type { ReactElement } from 'react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { detail, json, stubFetch } from '../test/fetchStub';
 import type { RecordedCall } from '../test/fetchStub';
+import { detail, json, stubFetch } from '../test/fetchStub';
 import { BACKUP_ID, restoreJob } from '../test/fixtures';
 import type { BackupListResponse, RestoreJob, TableChanges } from '../types/backup';
 import { BackupList } from './BackupList';
@@ -81,6 +81,7 @@ function server({ dryRun }: Options = {}) {
     const poll = /^GET \/api\/backup\/restore\/(.+)$/.exec(key);
     if (poll && jobs.has(poll[1])) {
       const id = poll[1];
+      // biome-ignore lint/style/noNonNullAssertion: jobs.has(id) was checked just above
       const job = jobs.get(id)!;
       job.polls++;
       const tables = (job.body.tables as string[] | undefined) ?? null;

@@ -1,10 +1,12 @@
-import { useId, useState } from 'react';
 import type { RefObject } from 'react';
+import { useId, useState } from 'react';
 
-import { isRestoreActive, useRestoreBackup, useRestorePreview } from '../hooks/useBackup';
+import { useRestoreBackup, useRestorePreview } from '../hooks/useRestore';
 import type { BackupListItem, RestoreOptions, TableChanges } from '../types/backup';
-import { describeTableChanges, hasNoChange, orderedTables } from '../utils/changes';
-import { formatBytes, formatDateTime, tableLabel } from '../utils/format';
+import { describeTableChanges, hasNoChange } from '../utils/changes';
+import { formatBytes, formatDateTime } from '../utils/format';
+import { isActive } from '../utils/jobStatus';
+import { orderedTables, tableLabel } from '../utils/tables';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ProgressBar } from './ProgressBar';
 import { SafetyBackupOption } from './SafetyBackupOption';
@@ -113,7 +115,7 @@ export function RestoreBackupDialog({ backup, onStarted, onCancel, fallbackFocus
               value={dry?.progress.progress_percent ?? 0}
               valueText={dry?.progress.current_step ?? 'Starting'}
             />
-            {dry && isRestoreActive(dry.status) && dry.progress.current_step ? (
+            {dry && isActive('restore', dry.status) && dry.progress.current_step ? (
               <p className="hint">{dry.progress.current_step}</p>
             ) : null}
           </div>

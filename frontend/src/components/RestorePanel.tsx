@@ -1,12 +1,14 @@
 import { useRef, useState } from 'react';
-import type { DragEvent } from 'react';
 
-import { isRestoreActive, useRestoreJob, useStartRestore } from '../hooks/useBackup';
-import { formatBytes, joinWithAnd, RESTORED_TABLES } from '../utils/format';
+import { useRestoreRun, useStartRestore } from '../hooks/useRestore';
+import { useRestoreStage } from '../hooks/useRestoreStage';
+import { formatBytes } from '../utils/format';
+import { DEFAULT_TABLES_IN_WORDS } from '../utils/tables';
 import { ConfirmDialog } from './ConfirmDialog';
+import { RestoreDropzone } from './RestoreDropzone';
 import { RestoreJobView } from './RestoreJobView';
 import { SafetyBackupOption } from './SafetyBackupOption';
-import { Stepper, UPLOAD_STAGES, useRestoreStage } from './Stepper';
+import { Stepper, UPLOAD_STAGES } from './Stepper';
 import { UndoRestore } from './UndoRestore';
 
 /** A backup archive: .zip, or .zip.age (age-encrypted; the server needs its identity to read it). */
@@ -18,28 +20,27 @@ export function RestorePanel() {
   const [file, setFile] = useState<File | null>(null);
   const [fileError, setFileError] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
-  const [dragging, setDragging] = useState(false);
   const [jobId, setJobId] = useState<string | null>(null);
   // True from the moment the user confirms until "Restore another file".
   const [submitted, setSubmitted] = useState(false);
   const [safety, setSafety] = useState(true);
-  const [undoActive, setUndoActive] = useState(false);
   const inputRef = useRef<HTMLInputElement>(null);
   const statusRef = useRef<HTMLDivElement>(null);
   const chooseRef = useRef<HTMLButtonElement>(null);
 
   const start = useStartRestore();
-  const job = useRestoreJob(jobId);
-  const data = job.data;
-
-  const waitingForFirstStatus = !!jobId && !data && !job.error;
-  const running = start.isPending || waitingForFirstStatus || isRestoreActive(data?.status) || undoActive;
-  const finished = !!data && !isRestoreActive(data.status) && !undoActive;
-  const showProgress = submitted;
+  const run = useRestoreRun(jobId, { starting: start.isPending });
+  const data = run.job.data;
   const { stage, resetStage } = useRestoreStage(data, !!jobId);
+  const startFailed = !!start.error && !jobId;
 
-  function choose(selected: File | null | undefined) {
-    if (!selected) return;
+  function choose(files: readonly File[]) {
+    if (files.length > 1) {
+      setFile(null);
+      setFileError('Drop one backup file at a time.');
+      return;
+    }
+    const selected = files[0];
     start.reset();
     setJobId(null);
     setSubmitted(false);
@@ -55,20 +56,6 @@ export function RestorePanel() {
     setFile(selected);
   }
 
-  function onDrop(event: DragEvent<HTMLDivElement>) {
-    event.preventDefault();
-    setDragging(false);
-    if (running) return;
-    const files = event.dataTransfer?.files;
-    if (!files || files.length === 0) return;
-    if (files.length > 1) {
-      setFile(null);
-      setFileError('Drop one backup file at a time.');
-      return;
-    }
-    choose(files[0]);
-  }
-
   function reset() {
     start.reset();
     setJobId(null);
@@ -81,8 +68,6 @@ export function RestorePanel() {
     setTimeout(() => chooseRef.current?.focus(), 0);
   }
 
-  const tablesSentence = joinWithAnd(RESTORED_TABLES);
-
   return (
     <section className="card" aria-labelledby="restore-heading">
       <h2 id="restore-heading">Restore from a backup</h2>
@@ -91,47 +76,7 @@ export function RestorePanel() {
         was made.
       </p>
 
-      <div
-        className={['dropzone', dragging ? 'dropzone-active' : '', running ? 'dropzone-disabled' : '']
-          .filter(Boolean)
-          .join(' ')}
-        data-testid="dropzone"
-        onDragEnter={(event) => {
-          event.preventDefault();
-          if (!running) setDragging(true);
-        }}
-        onDragOver={(event) => {
-          event.preventDefault();
-          if (event.dataTransfer) event.dataTransfer.dropEffect = running ? 'none' : 'copy';
-        }}
-        onDragLeave={(event) => {
-          if (event.currentTarget.contains(event.relatedTarget as Node | null)) return;
-          setDragging(false);
-        }}
-        onDrop={onDrop}
-      >
-        <p className="dropzone-text">Drop a backup file here, or</p>
-        <input
-          ref={inputRef}
-          id="restore-file"
-          type="file"
-          accept=".zip,.zip.age,.age,application/zip,application/x-zip-compressed"
-          className="visually-hidden"
-          tabIndex={-1}
-          aria-label="Backup file"
-          disabled={running}
-          onChange={(event) => choose(event.target.files?.[0])}
-        />
-        <button
-          type="button"
-          ref={chooseRef}
-          className="button"
-          disabled={running}
-          onClick={() => inputRef.current?.click()}
-        >
-          Choose a backup file…
-        </button>
-      </div>
+      <RestoreDropzone disabled={run.busy} inputRef={inputRef} chooseRef={chooseRef} onFiles={choose} />
 
       {fileError ? (
         <p className="message message-error" role="alert">
@@ -155,7 +100,7 @@ export function RestorePanel() {
         </div>
       ) : null}
 
-      {showProgress ? (
+      {submitted ? (
         <div
           className="job"
           ref={statusRef}
@@ -164,9 +109,9 @@ export function RestorePanel() {
           data-testid="restore-job"
           data-job-id={jobId ?? undefined}
         >
-          <Stepper stages={UPLOAD_STAGES} current={stage} failed={data?.status === 'failed' || (!!start.error && !jobId)} />
+          <Stepper stages={UPLOAD_STAGES} current={stage} failed={data?.status === 'failed' || startFailed} />
 
-          {submitted && !jobId && !start.error ? (
+          {!jobId && !start.error ? (
             <p className="status-line">
               <span>
                 Uploading <strong className="file-name">{file?.name}</strong>…
@@ -180,17 +125,13 @@ export function RestorePanel() {
             </p>
           ) : null}
 
-          {job.error ? (
-            <p className="message message-error" role="alert">
-              Could not read the restore's progress: {job.error.message}
-            </p>
-          ) : null}
+          <RestoreJobView
+            job={run.job}
+            announceStart={false}
+            completedActions={data ? <UndoRestore job={data} undo={run.undo} /> : null}
+          />
 
-          {data ? (
-            <RestoreJobView data={data} completedActions={<UndoRestore job={data} onActiveChange={setUndoActive} />} />
-          ) : null}
-
-          {finished || (start.error && !jobId) || job.error ? (
+          {run.ended || startFailed ? (
             <button type="button" className="button" onClick={reset}>
               Restore another file
             </button>
@@ -214,8 +155,8 @@ export function RestorePanel() {
           }}
         >
           <p>
-            Restoring <strong>{file.name}</strong> replaces the {tablesSentence} in the database with the contents
-            of this backup.
+            Restoring <strong>{file.name}</strong> replaces the {DEFAULT_TABLES_IN_WORDS} in the database with the
+            contents of this backup.
           </p>
           <p>Rows added since the backup was made are removed, and rows changed since are set back.</p>
           <SafetyBackupOption checked={safety} onChange={setSafety} />

@@ -1,8 +1,4 @@
-import { useRef } from 'react';
-
-import type { RestoreJob } from '../types/backup';
-
-export type RestoreStage = 'upload' | 'validating' | 'restoring' | 'completed';
+import type { RestoreStage } from '../hooks/useRestoreStage';
 
 export interface StepperStage {
   id: RestoreStage;
@@ -18,26 +14,6 @@ export const UPLOAD_STAGES: readonly StepperStage[] = [
 
 /** A saved backup is read from the store: no upload step. */
 export const SAVED_STAGES: readonly StepperStage[] = UPLOAD_STAGES.slice(1);
-
-/**
- * The stage a restore job is in. A failed job stays on the last stage it was seen in (the
- * stepper marks it failed); before the first status it is `validating` once there is a job id.
- */
-export function useRestoreStage(data: RestoreJob | undefined, hasJob: boolean): {
-  stage: RestoreStage;
-  resetStage: () => void;
-} {
-  const lastActive = useRef<RestoreStage>('validating');
-  let stage: RestoreStage = hasJob ? 'validating' : 'upload';
-  if (data) {
-    if (data.status === 'restoring') stage = 'restoring';
-    else if (data.status === 'completed') stage = 'completed';
-    else if (data.status === 'failed') stage = lastActive.current;
-    else stage = 'validating';
-    if (data.status === 'validating' || data.status === 'restoring') lastActive.current = stage;
-  }
-  return { stage, resetStage: () => (lastActive.current = 'validating') };
-}
 
 export interface StepperProps {
   stages: readonly StepperStage[];

@@ -1,50 +1,32 @@
-import { useEffect, useRef, useState } from 'react';
+import { useRef, useState } from 'react';
 
-import { isRestoreActive, useRestoreBackup, useRestoreJob } from '../hooks/useBackup';
-import type { RestoreJob, RestoreOptions } from '../types/backup';
-import { tableWords } from '../utils/changes';
+import type { UndoRestore as Undo } from '../hooks/useRestore';
+import type { RestoreJob } from '../types/backup';
 import { formatDateTime, joinWithAnd } from '../utils/format';
+import { tableWords } from '../utils/tables';
 import { ConfirmDialog } from './ConfirmDialog';
 import { RestoreJobView } from './RestoreJobView';
 
 export interface UndoRestoreProps {
-  /** A completed restore with a `safety_backup_id`. */
+  /** A completed restore; without a `safety_backup_id` there is nothing to offer. */
   job: RestoreJob;
-  /** Told whether the undo is starting or running (the page then starts no other restore). */
-  onActiveChange?: (active: boolean) => void;
+  /** Its undo (useRestoreRun): the page that follows the restore also knows whether the undo runs. */
+  undo: Undo;
 }
 
 /**
- * "Undo this restore": restores the restore's safety backup (the rows it replaced, saved just
- * before the swap), after a confirmation, and shows that job's progress.
- *
- * The undo takes a safety backup of its own (`safety_backup: true`): it replaces the same tables
- * again, and anything written to them since the restore would otherwise be gone without a copy.
- * That copy is an ordinary "safety" backup in the list, so the undo can itself be undone there.
+ * "Undo this restore", after a confirmation, and that undo's progress. The undo is itself
+ * taken with a safety backup, an ordinary "safety" backup in the list, so it can be undone there.
  */
-export function UndoRestore({ job, onActiveChange }: UndoRestoreProps) {
+export function UndoRestore({ job, undo }: UndoRestoreProps) {
   const [confirming, setConfirming] = useState(false);
-  const start = useRestoreBackup();
-  const undoJobId = start.data?.job_id ?? null;
-  const undo = useRestoreJob(undoJobId);
   const statusRef = useRef<HTMLDivElement>(null);
-  const active = start.isPending || (!!undoJobId && !undo.error && (!undo.data || isRestoreActive(undo.data.status)));
-  useEffect(() => onActiveChange?.(active), [active, onActiveChange]);
-  const safetyId = job.safety_backup_id;
-  if (!safetyId) return null;
+  if (!undo.safetyId) return null;
 
   // null: the restore replaced every table of its backup.
   const names = job.tables?.length ? joinWithAnd(job.tables.map(tableWords)) : null;
-  // A subset restore's safety backup holds just those tables: name them, so that the server
-  // replaces exactly them (a restore without `tables` expects the whole configured set).
-  const options: RestoreOptions = job.tables?.length ? { tables: job.tables, safety_backup: true } : { safety_backup: true };
-  const data = undo.data;
-  const started = !!undoJobId;
-  const undoneText = data
-    ? `Undone ${formatDateTime(data.completed_at)}: ${names ? `the ${names} are back as they were` : 'the data is back as it was'}` +
-      ' just before the restore.' +
-      (data.safety_backup_id ? ' What the undo replaced is kept as a safety backup in the list.' : '')
-    : '';
+  const started = !!undo.jobId;
+  const undoneText = undo.job.data ? undoneSentence(undo.job.data, names) : '';
 
   return (
     <div className="undo">
@@ -53,7 +35,7 @@ export function UndoRestore({ job, onActiveChange }: UndoRestoreProps) {
           type="button"
           className="button"
           onClick={() => {
-            start.reset();
+            undo.start.reset();
             setConfirming(true);
           }}
         >
@@ -68,18 +50,10 @@ export function UndoRestore({ job, onActiveChange }: UndoRestoreProps) {
           tabIndex={-1}
           aria-live="polite"
           data-testid="undo-job"
-          data-job-id={undoJobId ?? undefined}
+          data-job-id={undo.jobId ?? undefined}
         >
           <h3 className="job-title">Undoing the restore</h3>
-          {undo.error ? (
-            <p className="message message-error" role="alert">
-              Could not read the undo's progress: {undo.error.message}
-            </p>
-          ) : null}
-          {!data && !undo.error ? <p className="status-line">Starting the undo…</p> : null}
-          {data ? (
-            <RestoreJobView data={data} progressLabel="Undo progress" completedText={undoneText} />
-          ) : null}
+          <RestoreJobView job={undo.job} subject="undo" progressLabel="Undo progress" completedText={undoneText} />
         </div>
       ) : null}
 
@@ -87,12 +61,12 @@ export function UndoRestore({ job, onActiveChange }: UndoRestoreProps) {
         <ConfirmDialog
           title="Undo this restore?"
           confirmLabel="Undo the restore"
-          busy={start.isPending}
+          busy={undo.start.isPending}
           busyLabel="Starting…"
-          error={start.error ? `Could not start the undo: ${start.error.message}` : null}
+          error={undo.start.error ? `Could not start the undo: ${undo.start.error.message}` : null}
           fallbackFocusRef={statusRef}
           onCancel={() => setConfirming(false)}
-          onConfirm={() => start.mutate({ backupId: safetyId, options }, { onSuccess: () => setConfirming(false) })}
+          onConfirm={() => undo.run(() => setConfirming(false))}
         >
           <p>
             This puts {names ? `the ${names}` : 'the data'} back as {names ? 'they were' : 'it was'} just before the
@@ -107,4 +81,11 @@ export function UndoRestore({ job, onActiveChange }: UndoRestoreProps) {
       ) : null}
     </div>
   );
+}
+
+/** "Undone {when}: the events are back as they were just before the restore. …" */
+function undoneSentence(undone: RestoreJob, names: string | null): string {
+  const back = names ? `the ${names} are back as they were` : 'the data is back as it was';
+  const kept = undone.safety_backup_id ? ' What the undo replaced is kept as a safety backup in the list.' : '';
+  return `Undone ${formatDateTime(undone.completed_at)}: ${back} just before the restore.${kept}`;
 }

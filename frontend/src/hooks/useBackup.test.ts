@@ -1,27 +1,18 @@
-import { createElement } from 'react';
-import type { ReactNode } from 'react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { act, renderHook, waitFor } from '@testing-library/react';
+import type { ReactNode } from 'react';
+import { createElement } from 'react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import {
-  BACKUP_QUERY_KEYS,
-  DEFAULT_POLL_INTERVAL_MS,
-  useBackupJob,
-  useBackupList,
-  useCreateBackup,
-  useDeleteBackup,
-  BUSY_RETRIES,
-  useRestoreBackup,
-  useRestoreJob,
-  useRestorePreview,
-  useStartRestore,
-} from './useBackup';
-import { setApiKeyPrompt } from '../services/backupApi';
-import { detail, json, stubFetch } from '../test/fetchStub';
+import { setApiKeyPrompt } from '../api';
 import type { RecordedCall } from '../test/fetchStub';
-import { BACKUP_ID, RESTORE_ID, backupJob, restoreJob } from '../test/fixtures';
+import { detail, json, stubFetch } from '../test/fetchStub';
+import { BACKUP_ID, backupJob, RESTORE_ID, restoreJob } from '../test/fixtures';
 import type { BackupJobStatus, BackupListResponse, RestoreJobStatus } from '../types/backup';
+import { BACKUP_QUERY_KEYS } from './queryKeys';
+import { useBackupList, useCreateBackup, useDeleteBackup } from './useBackup';
+import { DEFAULT_POLL_INTERVAL_MS, useJob } from './useJob';
+import { BUSY_RETRIES, useRestoreBackup, useRestorePreview, useStartRestore } from './useRestore';
 
 const POLL = 20; // ms: fast polling for the tests
 
@@ -136,7 +127,7 @@ describe('useBackupList', () => {
 describe('useBackupJob polling', () => {
   it('does nothing without a job id', async () => {
     const calls = backupServer(['running']);
-    const { result } = renderHook(() => useBackupJob(null, { pollInterval: POLL }), { wrapper: wrapperFor(newClient()) });
+    const { result } = renderHook(() => useJob('backup', null, { pollInterval: POLL }), { wrapper: wrapperFor(newClient()) });
     await sleep(POLL * 5);
     expect(calls).toHaveLength(0);
     expect(result.current.fetchStatus).toBe('idle');
@@ -148,7 +139,7 @@ describe('useBackupJob polling', () => {
     const seen: BackupJobStatus[] = [];
     const { result } = renderHook(
       () => {
-        const q = useBackupJob(BACKUP_ID, { pollInterval: POLL });
+        const q = useJob('backup', BACKUP_ID, { pollInterval: POLL });
         if (q.data && seen[seen.length - 1] !== q.data.status) seen.push(q.data.status);
         return q;
       },
@@ -165,7 +156,7 @@ describe('useBackupJob polling', () => {
 
   it('stops polling once failed and shows the error message', async () => {
     const calls = backupServer(['running', 'failed']);
-    const { result } = renderHook(() => useBackupJob(BACKUP_ID, { pollInterval: POLL }), {
+    const { result } = renderHook(() => useJob('backup', BACKUP_ID, { pollInterval: POLL }), {
       wrapper: wrapperFor(newClient()),
     });
     await waitFor(() => expect(result.current.data?.status).toBe('failed'));
@@ -176,7 +167,7 @@ describe('useBackupJob polling', () => {
 
   it('does not poll a job that is already completed', async () => {
     const calls = backupServer(['completed']);
-    const { result } = renderHook(() => useBackupJob(BACKUP_ID, { pollInterval: POLL }), {
+    const { result } = renderHook(() => useJob('backup', BACKUP_ID, { pollInterval: POLL }), {
       wrapper: wrapperFor(newClient()),
     });
     await waitFor(() => expect(result.current.data?.status).toBe('completed'));
@@ -186,7 +177,7 @@ describe('useBackupJob polling', () => {
 
   it('stops polling on a 404 and surfaces its detail', async () => {
     const calls = stubFetch(() => detail(404, `Backup job not found: ${BACKUP_ID}`));
-    const { result } = renderHook(() => useBackupJob(BACKUP_ID, { pollInterval: POLL }), {
+    const { result } = renderHook(() => useJob('backup', BACKUP_ID, { pollInterval: POLL }), {
       wrapper: wrapperFor(newClient()),
     });
     await waitFor(() => expect(result.current.isError).toBe(true));
@@ -200,7 +191,7 @@ describe('useBackupJob polling', () => {
     // Only the interval timer is faked: setTimeout stays real, and `until` does not move the clock.
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const calls = backupServer(['running']);
-    const { result } = renderHook(() => useBackupJob(BACKUP_ID), { wrapper: wrapperFor(newClient()) });
+    const { result } = renderHook(() => useJob('backup', BACKUP_ID), { wrapper: wrapperFor(newClient()) });
     await until(() => expect(result.current.data?.status).toBe('running'));
     expect(calls).toHaveLength(1);
     await act(async () => {
@@ -226,7 +217,7 @@ describe('useBackupJob polling', () => {
     });
     const client = newClient();
     const { result } = renderHook(
-      () => ({ list: useBackupList(), job: useBackupJob(BACKUP_ID, { pollInterval: POLL }) }),
+      () => ({ list: useBackupList(), job: useJob('backup', BACKUP_ID, { pollInterval: POLL }) }),
       { wrapper: wrapperFor(client) },
     );
     await waitFor(() => expect(result.current.list.isSuccess).toBe(true));
@@ -247,7 +238,7 @@ describe('useRestoreJob polling', () => {
     const seen: RestoreJobStatus[] = [];
     const { result } = renderHook(
       () => {
-        const q = useRestoreJob(RESTORE_ID, { pollInterval: POLL });
+        const q = useJob('restore', RESTORE_ID, { pollInterval: POLL });
         if (q.data && seen[seen.length - 1] !== q.data.status) seen.push(q.data.status);
         return q;
       },
@@ -264,7 +255,7 @@ describe('useRestoreJob polling', () => {
 
   it('stops polling once failed and keeps the error message', async () => {
     const calls = restoreServer(['validating', 'failed']);
-    const { result } = renderHook(() => useRestoreJob(RESTORE_ID, { pollInterval: POLL }), {
+    const { result } = renderHook(() => useJob('restore', RESTORE_ID, { pollInterval: POLL }), {
       wrapper: wrapperFor(newClient()),
     });
     await waitFor(() => expect(result.current.data?.status).toBe('failed'));
@@ -275,7 +266,7 @@ describe('useRestoreJob polling', () => {
 
   it('does nothing when disabled', async () => {
     const calls = restoreServer(['restoring']);
-    renderHook(() => useRestoreJob(RESTORE_ID, { enabled: false, pollInterval: POLL }), {
+    renderHook(() => useJob('restore', RESTORE_ID, { enabled: false, pollInterval: POLL }), {
       wrapper: wrapperFor(newClient()),
     });
     await sleep(POLL * 5);
@@ -498,11 +489,11 @@ describe('restoring saved backups', () => {
     });
     const client = newClient();
     const invalidate = vi.spyOn(client, 'invalidateQueries');
-    const dry = renderHook(() => useRestoreJob('dry', { pollInterval: POLL }), { wrapper: wrapperFor(client) });
+    const dry = renderHook(() => useJob('restore', 'dry', { pollInterval: POLL }), { wrapper: wrapperFor(client) });
     await waitFor(() => expect(dry.result.current.data?.status).toBe('completed'));
     await sleep(POLL * 2);
     expect(invalidate).not.toHaveBeenCalled();
-    const real = renderHook(() => useRestoreJob(RESTORE_ID, { pollInterval: POLL }), { wrapper: wrapperFor(client) });
+    const real = renderHook(() => useJob('restore', RESTORE_ID, { pollInterval: POLL }), { wrapper: wrapperFor(client) });
     await waitFor(() => expect(real.result.current.data?.safety_backup_id).toBe(SAFETY_ID));
     await waitFor(() => expect(invalidate).toHaveBeenCalledWith({ queryKey: ['backup', 'list'] }));
   });

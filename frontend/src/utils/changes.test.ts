@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import type { TableChanges } from '../types/backup';
-import { describeTableChanges, hasNoChange, orderedTables, rowCount } from './changes';
+import { describeTableChanges, hasNoChange, rowCount } from './changes';
+import { orderedTables } from './tables';
 
 function changes(overrides: Partial<TableChanges>): TableChanges {
   return { archive_rows: 0, live_rows: 0, added: 0, removed: 0, changed: 0, unchanged: 0, ...overrides };

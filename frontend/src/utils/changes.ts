@@ -7,19 +7,7 @@
  */
 
 import type { TableChanges } from '../types/backup';
-import { bareName, DEFAULT_TABLES, tableLabel } from './format';
-
-/** What one row of a table is called: "event", "household member"; "row" for other tables. */
-const ROW_NOUNS: Record<string, readonly [string, string]> = {
-  events: ['event', 'events'],
-  alerts: ['alert', 'alerts'],
-  cameras: ['camera', 'cameras'],
-  zones: ['zone', 'zones'],
-  prompts: ['prompt', 'prompts'],
-  baselines: ['baseline', 'baselines'],
-  household_members: ['household member', 'household members'],
-  settings: ['setting', 'settings'],
-};
+import { rowNouns } from './tables';
 
 export function formatCount(n: number): string {
   return n.toLocaleString('en');
@@ -27,7 +15,7 @@ export function formatCount(n: number): string {
 
 /** "1 setting", "12,408 events", "3 rows" (for a table the page does not know). */
 export function rowCount(table: string, n: number): string {
-  const [one, many] = ROW_NOUNS[bareName(table)] ?? ['row', 'rows'];
+  const [one, many] = rowNouns(table);
   return `${formatCount(n)} ${n === 1 ? one : many}`;
 }
 
@@ -51,18 +39,4 @@ export function describeTableChanges(table: string, c: TableChanges): string {
     return `No change (${rowCount(table, c.archive_rows)}, all as in the backup)`;
   }
   return parts.join('; ');
-}
-
-/** Table names: the default tables in the seed's order, then any others by name. */
-export function orderedTables(tables: Iterable<string>): string[] {
-  const rank = (t: string) => {
-    const i = (DEFAULT_TABLES as readonly string[]).indexOf(bareName(t));
-    return i === -1 ? DEFAULT_TABLES.length : i;
-  };
-  return [...tables].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-}
-
-/** "events and settings" (lower case, for the middle of a sentence). */
-export function tableWords(table: string): string {
-  return tableLabel(table).toLowerCase();
 }

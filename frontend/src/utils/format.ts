@@ -21,41 +21,6 @@ export function formatDateTime(iso: string | null | undefined): string {
   return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
-/** "app.camera_zones" -> "camera_zones" */
-export function bareName(table: string): string {
-  return table.includes('.') ? table.slice(table.lastIndexOf('.') + 1) : table;
-}
-
-/** "household_members" -> "Household members"; "public.events" -> "Events". */
-export function tableLabel(table: string): string {
-  const words = bareName(table).replace(/_/g, ' ').trim();
-  return words ? words[0].toUpperCase() + words.slice(1) : table;
-}
-
-/** The default table set, in the seed's order. */
-export const DEFAULT_TABLES = [
-  'events',
-  'alerts',
-  'cameras',
-  'zones',
-  'prompts',
-  'baselines',
-  'household_members',
-  'settings',
-] as const;
-
-/** [table, count] pairs: the default tables in the seed's order, then any others by name. */
-export function orderedCounts(counts: Record<string, number>): [string, number][] {
-  const rank = (t: string) => {
-    const i = (DEFAULT_TABLES as readonly string[]).indexOf(bareName(t));
-    return i === -1 ? DEFAULT_TABLES.length : i;
-  };
-  return Object.entries(counts).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
-}
-
-/** The tables a default restore replaces, as the page names them ("household members"). */
-export const RESTORED_TABLES: readonly string[] = DEFAULT_TABLES.map((t) => t.replace(/_/g, ' '));
-
 /** "a, b and c" */
 export function joinWithAnd(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
+import { detail, json, routes, stubFetch } from '../test/fetchStub';
+import { BACKUP_ID, backupJob, RESTORE_ID, restoreJob } from '../test/fixtures';
 import {
   API_KEY_STORAGE_KEY,
   ApiError,
@@ -16,9 +18,7 @@ import {
   setApiKey,
   setApiKeyPrompt,
   startRestore,
-} from './backupApi';
-import { detail, json, routes, stubFetch } from '../test/fetchStub';
-import { BACKUP_ID, RESTORE_ID, backupJob, restoreJob } from '../test/fixtures';
+} from '.';
 
 beforeEach(() => {
   sessionStorage.clear();
