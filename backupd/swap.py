@@ -286,6 +286,7 @@ def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
     kept = [p for p in plans if p.table.oid in merged]  # parents first, like plans
     triggers = _user_triggers(conn, [p.table.oid for p in plans])
     disabled = _disable_user_triggers(conn, triggers)
+    unvalidated = _drop_unvalidated_constraints(conn, [p.table.oid for p in plans])
     for plan in reversed(replaced):  # children first: nothing left for ON DELETE actions to find
         conn.execute(sql.SQL("DELETE FROM {}").format(plan.table.own_rows))
     for plan in kept:
@@ -306,9 +307,34 @@ def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
         count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(plan.table.own_rows)).fetchone()[0]
         if count != plan.count:
             raise RestoreError(f"{plan.key}: {count} rows after the swap, the archive has {plan.count}")
+    for statement in unvalidated:
+        conn.execute(statement)
     for plan in plans:
         raise_sequences(conn, plan, {})
     _restore_user_triggers(conn, triggers, disabled)
+
+
+def _drop_unvalidated_constraints(conn: psycopg.Connection, oids: list[int]) -> list[sql.Composable]:
+    """Drop the set's NOT VALID constraints (CHECK, foreign key, PostgreSQL 18's NOT NULL); return
+    the statements that add them back, NOT VALID again, with their comments.
+
+    Such a constraint exists to let old rows break it: the archive holds those rows, and an INSERT
+    would check them. Dropped and re-added in the swap's transaction, the constraint is the same
+    to every other session (same name, definition and validity), at the cost of ACCESS EXCLUSIVE
+    for the swap's milliseconds on these tables only.
+    """
+    rows = conn.execute(
+        "SELECT k.conrelid::regclass::text, k.conname, pg_get_constraintdef(k.oid), obj_description(k.oid, 'pg_constraint')"
+        " FROM pg_constraint k WHERE k.conrelid = ANY(%s) AND NOT k.convalidated AND k.contype IN ('c', 'f', 'n')"
+        " AND k.conislocal ORDER BY k.conrelid, k.conname", [oids]).fetchall()
+    add_back: list[sql.Composable] = []
+    for relation, name, definition, comment in rows:
+        table, constraint = sql.SQL(relation), sql.Identifier(name)
+        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, constraint))
+        add_back.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(table, constraint, sql.SQL(definition)))
+        if comment is not None:
+            add_back.append(sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(constraint, table, sql.Literal(comment)))
+    return add_back
 
 
 # pg_trigger.tgenabled → the ALTER TABLE action that sets it.

@@ -55,20 +55,17 @@ def answers(url: str) -> bool:
 
 @contextmanager
 def postgres_server(url: str | None) -> Iterator[str]:
-    """The given server when it answers, else an embedded one (pgserver) for this run only."""
+    """The given server when it answers, else an embedded one (PostgreSQL 18) for this run only."""
     if url and answers(url):
         yield url
         return
     if url:
         log(f"{url} does not answer: using an embedded PostgreSQL")
-    import pgserver
+    from backupd.embedded import temporary_server
 
-    with tempfile.TemporaryDirectory(prefix="backupd-st-pg-") as pgdata:
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
-        try:
-            yield server.get_uri()
-        finally:
-            server.cleanup()
+    with tempfile.TemporaryDirectory(prefix="backupd-st-pg-") as pgdata, \
+            temporary_server(Path(pgdata) / "data") as server_url:
+        yield server_url
 
 
 @contextmanager

@@ -199,3 +199,33 @@ def test_partitioned_table_restores_in_place(db: psycopg.Connection, database_ur
                                                     "changed": 1, "unchanged": 1}
     assert [r[0] for r in db.execute("SELECT t::text FROM readings t ORDER BY 1")] == original
     assert db.execute("SELECT count(*) FROM readings_2026").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("matview", [False, True], ids=["catalog", "in-place"])
+def test_rows_kept_by_not_valid_constraints_restore(db: psycopg.Connection, database_url: str, tmp_path: Path,
+                                                    matview: bool) -> None:
+    """A NOT VALID CHECK or foreign key exists to let old rows break it: they restore, and the
+    constraints come back as they were (NOT VALID, same name, same comment), on both paths."""
+    db.execute("""
+        CREATE TABLE owners (id int PRIMARY KEY);
+        INSERT INTO owners VALUES (1);
+        CREATE TABLE pets (id int PRIMARY KEY, owner_id int, age int);
+        INSERT INTO pets VALUES (1, 1, 3), (2, 99, -4);
+        ALTER TABLE pets ADD CONSTRAINT age_positive CHECK (age > 0) NOT VALID;
+        ALTER TABLE pets ADD CONSTRAINT pets_owner FOREIGN KEY (owner_id) REFERENCES owners NOT VALID;
+        COMMENT ON CONSTRAINT age_positive ON pets IS 'new rows only';
+    """)
+    if matview:
+        db.execute("CREATE MATERIALIZED VIEW pet_count AS SELECT count(*) FROM pets")
+    constraints = "SELECT conname, pg_get_constraintdef(oid), convalidated, obj_description(oid, 'pg_constraint')" \
+                  " FROM pg_constraint WHERE conrelid = 'pets'::regclass ORDER BY conname"
+    before = db.execute(constraints).fetchall()
+    archive = create_backup(database_url, tmp_path / "p.zip", tables=["owners", "pets"]).path
+    db.execute("DELETE FROM pets WHERE id = 2; UPDATE pets SET age = 5")
+    with operation_lock(database_url):
+        result = restore_from_backup(database_url, archive, tables=["owners", "pets"])
+    assert result.swap_mode == ("in place" if matview else "catalog")
+    assert db.execute("SELECT id, owner_id, age FROM pets ORDER BY id").fetchall() == [(1, 1, 3), (2, 99, -4)]
+    assert db.execute(constraints).fetchall() == before
+    assert {r[0]: r[2] for r in before if r[0] in ("age_positive", "pets_owner")} == {
+        "age_positive": False, "pets_owner": False}
