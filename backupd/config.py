@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import platformdirs
 from pydantic import AliasChoices, Field, field_validator
-from typing import TYPE_CHECKING, Annotated
-
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from . import DEFAULT_TABLES

@@ -39,7 +39,7 @@ def one_line(exc: BaseException) -> str:
     else:
         lines = str(exc).strip().splitlines()
         first = lines[0] if lines else ""
-        if type(exc).__module__.split(".")[0] == "psycopg":
+        if type(exc).__module__.split(".")[0] in ("psycopg", "psycopg_pool"):
             text = f"database error: {first or type(exc).__name__}"
         else:
             text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__

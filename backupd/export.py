@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 from psycopg import sql
 
-from .backup import CHUNK_BYTES, export_query
-from .catalog import describe_tables
-from .database import connect
+from .backup.engine import CHUNK_BYTES, export_query
+from .db.catalog import describe_tables
+from .db.connection import connect
 
 EVENTS_TABLE = "events"
 ORDER = ("started_at", "id")

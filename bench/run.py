@@ -44,18 +44,17 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import figures  # bench/ siblings: bench/ is sys.path[0] when this runs as a script
 import psycopg
+from probes import Watched, watch
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from backupd import DEFAULT_TABLES
-from backupd.backup import export_query
-from backupd.catalog import describe_tables
+from backupd.backup.engine import export_query
 from backupd.config import Settings
-from backupd.database import connect, resolve_database_url
-
-import figures  # bench/ siblings: bench/ is sys.path[0] when this runs as a script
-from probes import Watched, watch
+from backupd.db.catalog import describe_tables
+from backupd.db.connection import connect, resolve_database_url
 
 ROOT = Path(__file__).resolve().parent
 BACKUPD = [sys.executable, "-m", "backupd"]
@@ -93,7 +92,7 @@ def pg_bin_dir(server_url: str) -> Path:
         major = conn.info.server_version // 10000
     import importlib.util
 
-    from backupd.embedded import embedded_bin_dir
+    from backupd.db.embedded import embedded_bin_dir
     from backupd.errors import BackupdError
 
     candidates = []

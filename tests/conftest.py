@@ -17,9 +17,9 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from backupd.database import connect
-from backupd.embedded import temporary_server
-from backupd.migrations import apply_migrations
+from backupd.db.connection import connect
+from backupd.db.embedded import temporary_server
+from backupd.db.migrations import apply_migrations
 
 TEMPLATE_PREFIX = "backupd_tmpl_"
 TEST_PREFIX = "backupd_test_"

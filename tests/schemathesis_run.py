@@ -25,8 +25,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -61,7 +61,7 @@ def postgres_server(url: str | None) -> Iterator[str]:
         return
     if url:
         log(f"{url} does not answer: using an embedded PostgreSQL")
-    from backupd.embedded import temporary_server
+    from backupd.db.embedded import temporary_server
 
     with tempfile.TemporaryDirectory(prefix="backupd-st-pg-") as pgdata, \
             temporary_server(Path(pgdata) / "data") as server_url:

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -19,22 +19,21 @@ import pytest
 
 from backupd import DEFAULT_TABLES
 from backupd.archive import verify_archive
-from backupd.locking import try_operation_lock
+from backupd.db.locks import try_operation_lock
 
 from .test_api_support import (  # noqa: F401  (fixtures are used by name)
     ApiServer,
-    client,
-    make_server,
-    server,
     assert_monotonic,
+    client,
     fill_app_data,
     finished,
+    make_server,
     poll,
     run_backup,
+    server,
     table_fingerprint,
     zip_bytes,
 )
-
 
 
 def needs_restore_engine() -> None:
@@ -65,6 +64,25 @@ def test_health_503_when_database_does_not_answer(server: ApiServer, pg_server_u
         assert response.json()["detail"].startswith("Database unavailable:")
         # other endpoints report the outage as 503 too, not as a 500
         assert c.get(f"/api/backup/{uuid.uuid4()}").status_code == 503
+
+
+def test_503_says_why_when_the_pool_cannot_connect(server: ApiServer, pg_server_url: str, database_url: str) -> None:
+    """Once the pool's sessions are gone and no new one can be opened, a request waits the pool's
+    timeout and is answered 503 with libpq's reason, in one line (PoolTimeout, backupd.db.pool)."""
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict
+
+    server.services.pool.timeout = 2.0
+    dbname = conninfo_to_dict(database_url)["dbname"]
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(dbname)))
+    with server.client() as c:
+        details = [c.get(f"/api/backup/{uuid.uuid4()}") for _ in range(2)]
+    assert [r.status_code for r in details] == [503, 503]
+    # the first may meet a session the drop ended; the pool drops it and checks the rest
+    detail = details[-1].json()["detail"]
+    assert detail.startswith("Database unavailable: cannot connect to the database: ") and "\n" not in detail
+    assert dbname in detail and detail.endswith("(no connection within 2 s)"), detail
 
 
 # ------------------------------------------------------------------------------------------

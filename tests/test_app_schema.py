@@ -20,9 +20,9 @@ import pytest
 
 from backupd.cli import main
 from backupd.config import Settings
-from backupd.database import connect
+from backupd.db.connection import connect
+from backupd.db.migrations import apply_migrations
 from backupd.jobs import reap_orphaned_jobs
-from backupd.migrations import apply_migrations
 
 from .conftest import create_database, drop_database, url_for_database
 from .test_api_support import ApiServer, poll

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backupd.archive import ArchiveReader, verify_archive
-from backupd.backup import create_backup
+from backupd.backup.engine import create_backup
 from backupd.errors import ArchiveError
 
 from .zipcraft import CraftedMember, craft_zip

@@ -18,9 +18,9 @@ from psycopg import sql
 
 from backupd import DEFAULT_TABLES
 from backupd.archive import ArchiveReader, verify_archive
-from backupd.backup import COPY_OPTIONS, create_backup
-from backupd.catalog import describe_tables
-from backupd.database import connect
+from backupd.backup.engine import COPY_OPTIONS, create_backup
+from backupd.db.catalog import describe_tables
+from backupd.db.connection import connect
 from backupd.errors import BackupdError
 
 APP_TABLES = set(DEFAULT_TABLES)
@@ -288,7 +288,7 @@ def test_cli_errors_are_one_line_and_leave_nothing(database_url: str, tmp_path: 
 
 
 def test_backup_refused_while_another_operation_holds_the_lock(database_url: str, tmp_path: Path) -> None:
-    from backupd.locking import operation_lock
+    from backupd.db.locks import operation_lock
 
     with operation_lock(database_url):
         proc = _run_cli(["backup", "-o", str(tmp_path / "busy.zip")], database_url)
@@ -300,7 +300,7 @@ def test_backup_refused_while_another_operation_holds_the_lock(database_url: str
 # it across exec), which in a long pytest run says more about pytest than about backupd.
 MEASURE_RSS = """
 import re, sys
-from backupd.backup import create_backup
+from backupd.backup.engine import create_backup
 create_backup(sys.argv[1], __import__('pathlib').Path(sys.argv[2]), tables=['bulk'])
 print(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
 """
@@ -328,7 +328,7 @@ def test_memory_stays_flat_as_the_table_grows(db: psycopg.Connection, database_u
 def test_parallel_parts_give_the_same_bytes_as_one_stream(
         db: psycopg.Connection, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Splitting a table into key ranges read by several connections must not change a byte."""
-    import backupd.backup as backup_module
+    import backupd.backup.engine as backup_module
 
     fill_small_app_data(db, events=3000)
     db.execute("DELETE FROM events WHERE id BETWEEN 1000 AND 1800")  # a gap: some ranges are empty
@@ -358,7 +358,7 @@ def test_partitioned_table_is_exported_through_its_partitions(
 
 def test_spool_failure_is_raised_not_hung(db: psycopg.Connection, database_url: str, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    import backupd.pipeline as pipeline
+    import backupd.backup.pipeline as pipeline
 
     fill_small_app_data(db)
 

@@ -6,9 +6,9 @@ import psycopg
 import pytest
 
 from backupd import DEFAULT_TABLES
-from backupd.catalog import describe_tables, outside_references
+from backupd.db.catalog import describe_tables, outside_references
+from backupd.db.migrations import apply_migrations
 from backupd.errors import CatalogError
-from backupd.migrations import apply_migrations
 
 
 def test_default_set_parents_first_with_keys_and_sequences(db: psycopg.Connection) -> None:
@@ -77,7 +77,7 @@ def test_migrations_are_idempotent(db: psycopg.Connection) -> None:
 
 
 def test_migrate_from_scratch_twice(empty_database_url: str) -> None:
-    from backupd.database import connect
+    from backupd.db.connection import connect
 
     with connect(empty_database_url) as conn:
         assert apply_migrations(conn) == ["0001_backupd_schema.sql"]

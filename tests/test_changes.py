@@ -8,9 +8,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd import changes
-from backupd.backup import create_backup
-from backupd.restore import restore_from_backup
+from backupd.backup.engine import create_backup
+from backupd.restore import changes as changes
+from backupd.restore.engine import restore_from_backup
 from tests.test_restore_support import fill_volume, snapshot
 
 

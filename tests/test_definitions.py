@@ -14,17 +14,16 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from backupd.catalog import describe_tables
-from backupd.database import connect
-from backupd.definitions import (
+from backupd.db.catalog import describe_tables
+from backupd.db.connection import connect
+from backupd.db.definitions import (
     IndexDefinition,
-    Recreated,
     TableDefinition,
     TypeDefinition,
     capture_definitions,
     missing_tables,
-    recreate_tables,
 )
+from backupd.db.recreate import Recreated, recreate_tables
 from backupd.errors import RestoreError
 from tests.conftest import create_database, drop_database, url_for_database
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd.database import connect
+from backupd.db.connection import connect
 from backupd.demo import APP_TABLES, DemoDataError, generate_demo_data
 
 EVENTS = 2000

@@ -8,10 +8,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd.backup import create_backup
+from backupd.backup.engine import create_backup
 from backupd.cli import main
-from backupd.database import connect
-from backupd.drill import run_drill
+from backupd.db.connection import connect
+from backupd.drill.run import run_drill
 from tests.conftest import create_database, drop_database, url_for_database
 from tests.test_restore_support import fill_adversarial, snapshot, staging_schema_exists
 

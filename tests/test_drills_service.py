@@ -13,8 +13,15 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from backupd import DEFAULT_TABLES
-from backupd import drills as drills_module
-from backupd.drills import DRILL_BUSY, INTERRUPTED, NOT_CONFIGURED, SAME_DATABASE, is_same_database, try_drill_lock
+from backupd.drill import service as drills_module
+from backupd.drill.service import (
+    DRILL_BUSY,
+    INTERRUPTED,
+    NOT_CONFIGURED,
+    SAME_DATABASE,
+    is_same_database,
+    try_drill_lock,
+)
 from backupd.ids import uuid7
 
 from .test_api_support import fill_app_data, make_server, poll  # noqa: F401

@@ -13,7 +13,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd.embedded import EMBEDDED_MAJOR, UPGRADED_MARKER, embedded_bin_dir, embedded_server_url, temporary_server
+from backupd.db.embedded import (
+    EMBEDDED_MAJOR,
+    UPGRADED_MARKER,
+    embedded_bin_dir,
+    embedded_server_url,
+    temporary_server,
+)
 from backupd.errors import ConfigError
 
 TABLE_ROWS = "SELECT x::text FROM {} x ORDER BY 1"

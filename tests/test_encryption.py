@@ -13,20 +13,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
 from backupd.age import AgeKeys, keygen
 from backupd.archive import verify_archive
-from backupd.backup import create_backup
+from backupd.backup.engine import create_backup
 from backupd.errors import ArchiveError, ConfigError
-from backupd.restore import restore_from_backup
+from backupd.restore.engine import restore_from_backup
 from backupd.store import open_store
-from backupd.store.local import ArchiveFile
+from backupd.store.directory import ArchiveFile
 
 from .s3server import S3Server, s3_server, s3_store_url  # noqa: F401  (fixtures)
-from .test_api_support import ApiServer, fill_app_data, make_server, poll, table_fingerprint  # noqa: F401
+from .test_api_support import (  # noqa: F401
+    ApiServer,
+    fill_app_data,
+    make_server,
+    poll,
+    table_fingerprint,
+)
 
 AGE = shutil.which("age")
 needs_age = pytest.mark.skipif(AGE is None, reason="the age tool is not installed (Debian package 'age')")

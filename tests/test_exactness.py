@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd.backup import create_backup
-from backupd.locking import operation_lock
-from backupd.restore import RestoreResult, restore_from_backup
+from backupd.backup.engine import create_backup
+from backupd.db.locks import operation_lock
+from backupd.restore.engine import RestoreResult, restore_from_backup
 
 ARRAYS = r"""
 CREATE TYPE mood AS ENUM ('calm', 'odd "one"', 'back\slash');

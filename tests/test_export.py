@@ -15,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from backupd.backup import create_backup
+from backupd.backup.engine import create_backup
 from backupd.export import iter_events, parse_timestamp
 
 from .test_api_support import client, fill_app_data, make_server, server  # noqa: F401  (fixtures)

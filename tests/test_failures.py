@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 from psycopg import sql

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from backupd.backup import create_backup
+from backupd.backup.engine import create_backup
 
 from .test_api_support import ApiServer, client, make_server, server  # noqa: F401  (fixtures by name)
 

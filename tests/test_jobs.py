@@ -9,17 +9,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from backupd.db.locks import try_operation_lock
+from backupd.db.pool import ConnectionPool
 from backupd.errors import ArchiveError, one_line
 from backupd.jobs import (
     INTERRUPTED_MESSAGE,
-    ConnectionPool,
     JobStore,
     ProgressWriter,
     recover_interrupted_jobs,
 )
-from backupd.locking import try_operation_lock
 from backupd.progress import Progress
-from backupd.store.local import DirectoryStore
+from backupd.store.directory import DirectoryStore
 
 from .test_api_support import make_server  # noqa: F401  (fixture)
 
@@ -112,6 +112,43 @@ def test_pool_replaces_broken_connections(database_url: str, pg_server_url: str)
     assert store.get("backup", str(uuid.uuid4())) is None
     assert store.get("backup", "not-a-uuid") is None
     pool.close()
+
+
+def test_pool_opens_lazily_and_says_why_it_cannot_connect(database_url: str) -> None:
+    """Creating a pool never waits on the database; a caller waits `timeout` at most and then learns
+    why the pool could not connect, in one line (the API answers it as 503, test_api.py)."""
+    from psycopg.conninfo import make_conninfo
+
+    from backupd.db.pool import PoolTimeout
+
+    started = time.monotonic()
+    pool = ConnectionPool(make_conninfo(database_url, dbname="backupd_no_such_database"), timeout=2.0)
+    assert time.monotonic() - started < 1  # nothing was opened yet
+    try:
+        with pytest.raises(PoolTimeout) as caught, pool.connection():
+            pass
+        assert time.monotonic() - started < 10
+        message = str(caught.value)
+        assert message.startswith("cannot connect to the database: ") and "\n" not in message, message
+        assert "backupd_no_such_database" in message and message.endswith("(no connection within 2 s)")
+        assert one_line(caught.value).startswith("database error: cannot connect to the database: ")
+    finally:
+        pool.close()
+
+
+def test_pool_waits_for_a_free_connection_then_times_out(database_url: str) -> None:
+    pool = ConnectionPool(database_url, max_size=1, timeout=0.2)
+    try:
+        with pool.connection() as held:
+            with pytest.raises(psycopg.OperationalError, match="couldn't get a connection after 0.20 sec"):
+                with pool.connection():
+                    pass
+            assert held.execute("SELECT current_setting('application_name')").fetchone() == ("backupd-jobs",)
+        with pool.connection() as conn:  # given back: the same session again
+            assert conn is held and conn.autocommit
+            assert conn.execute("SHOW DateStyle").fetchone() == ("ISO, YMD",)
+    finally:
+        pool.close()
 
 
 # ------------------------------------------------------------------------------------------

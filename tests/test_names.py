@@ -15,12 +15,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd import backup as backup_engine
 from backupd.archive import verify_archive
-from backupd.backup import create_backup
-from backupd.drill import run_drill
+from backupd.backup import engine as backup_engine
+from backupd.backup.engine import create_backup
+from backupd.drill.run import run_drill
 from backupd.export import iter_events
-from backupd.restore import restore_from_backup
+from backupd.restore.engine import restore_from_backup
 
 # Every alias the generated SQL uses, SQL keywords, and names that need quoting.
 HOSTILE = ["r", "t", "s", "l", "c", "p", "doc", "n", "target", "current", "row", "select",

@@ -18,9 +18,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd.backup import create_backup
-from backupd.drill import run_drill
-from backupd.restore import restore_from_backup
+from backupd.backup.engine import create_backup
+from backupd.drill.run import run_drill
+from backupd.restore.engine import restore_from_backup
 
 TABLES = ["accounts", "orders"]
 

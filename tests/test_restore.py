@@ -9,12 +9,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd.backup import create_backup
+from backupd.backup.engine import create_backup
 from backupd.cli import main
-from backupd.database import connect
+from backupd.db.connection import connect
 from backupd.errors import RestoreError
 from backupd.progress import Progress
-from backupd.restore import restore_from_backup
+from backupd.restore.engine import restore_from_backup
 from tests.test_restore_support import (
     copy_to_schema,
     differences,

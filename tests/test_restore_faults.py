@@ -16,10 +16,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd.backup import create_backup
-from backupd.database import connect
+from backupd.backup.engine import create_backup
+from backupd.db.connection import connect
 from backupd.errors import ArchiveError, BackupdError, RestoreError
-from backupd.restore import restore_from_backup
+from backupd.restore.engine import restore_from_backup
 from tests.test_restore_support import (
     env_without_test_vars,
     fill_adversarial,
@@ -309,8 +309,8 @@ def test_many_pieces_keep_order_and_line_numbers(db: psycopg.Connection, databas
                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Members are loaded in pieces, several at once: line numbers count across pieces, and each
     piece's rows stay together in archive order."""
-    from backupd import staging
-    from backupd.loader import _pieces
+    from backupd.restore import shadows as staging
+    from backupd.restore.loader import _pieces
 
     monkeypatch.setattr(staging, "PIECE_BYTES", 4000)
     fill_volume(db, 400)

@@ -19,11 +19,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from backupd.backup import create_backup
-from backupd.database import connect
+from backupd.backup.engine import create_backup
+from backupd.db.connection import connect
 from backupd.demo import APP_TABLES, generate_demo_data
 from backupd.errors import RestoreError
-from backupd.restore import RestoreResult, restore_from_backup
+from backupd.restore.engine import RestoreResult, restore_from_backup
 from tests.conftest import create_database, drop_database, url_for_database
 from tests.test_restore_support import fill_volume, snapshot, staging_schema_exists
 

@@ -10,11 +10,17 @@ from typing import Any
 
 import httpx
 import psycopg
-import pytest
 
 from backupd import DEFAULT_TABLES
 
-from .test_api_support import ApiServer, fill_app_data, make_server, poll, run_backup, table_fingerprint  # noqa: F401
+from .test_api_support import (  # noqa: F401
+    ApiServer,
+    fill_app_data,
+    make_server,
+    poll,
+    run_backup,
+    table_fingerprint,
+)
 
 
 def finished(body: dict[str, Any]) -> bool:

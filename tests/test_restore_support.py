@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from backupd import DEFAULT_TABLES
-from backupd.catalog import describe_tables
+from backupd.db.catalog import describe_tables
 
 # Values chosen to break naive JSON/COPY handling (CONTRACT §6).
 ADVERSARIAL_SQL = r"""

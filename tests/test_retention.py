@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backupd.retention import Candidate, Policy, plan
+from backupd.retention.policy import Candidate, Policy, plan
 
 
 def at(text: str) -> datetime:

@@ -9,11 +9,11 @@ import psycopg
 import pytest
 
 from backupd.archive import ArchiveReader
-from backupd.backup import create_backup
-from backupd.catalog import describe_tables
-from backupd.restore import restore_from_backup
-from backupd.rows import DecodeError, line_decoder
-from backupd.staging import StagedColumn, StagedTable
+from backupd.backup.engine import create_backup
+from backupd.db.catalog import describe_tables
+from backupd.restore.decode import DecodeError, line_decoder
+from backupd.restore.engine import restore_from_backup
+from backupd.restore.shadows import StagedColumn, StagedTable
 from tests.test_restore_support import copy_to_schema, differences
 
 SCALARS = r"""

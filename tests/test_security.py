@@ -28,7 +28,7 @@ from backupd.cli.serve import check_bind
 from backupd.config import Settings
 from backupd.errors import ConfigError
 
-from .test_api_support import ApiServer, make_server, poll, finished, zip_bytes  # noqa: F401  (fixture by name)
+from .test_api_support import ApiServer, finished, make_server, poll, zip_bytes  # noqa: F401  (fixture by name)
 
 ROOT = Path(__file__).resolve().parent.parent
 CROSS_ORIGIN = {"detail": "Cross-origin request refused"}

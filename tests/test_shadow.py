@@ -12,10 +12,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd.backup import create_backup
+from backupd.backup.engine import create_backup
 from backupd.errors import RestoreError
-from backupd.restore import RestoreResult, restore_from_backup
-from tests.test_restore_support import fill_adversarial, fill_volume, snapshot, staging_schema_exists
+from backupd.restore.engine import RestoreResult, restore_from_backup
+from tests.test_restore_support import (
+    fill_adversarial,
+    fill_volume,
+    snapshot,
+    staging_schema_exists,
+)
 
 TABLES = ("cameras", "zones", "prompts", "baselines", "household_members", "settings", "events", "alerts")
 

@@ -14,10 +14,17 @@ import psycopg
 import pytest
 
 from backupd.archive import ArchiveReader, verify_archive
-from backupd.backup import create_backup
+from backupd.backup.engine import create_backup
 from backupd.errors import ArchiveError
-from backupd.restore import restore_from_backup
-from backupd.store import NotFound, Store, StoreError, archive_id, archive_name, open_store
+from backupd.restore.engine import restore_from_backup
+from backupd.store import (
+    NotFound,
+    Store,
+    StoreError,
+    archive_id,
+    archive_name,
+    open_store,
+)
 
 from .s3server import S3Server, s3_server, s3_store_url  # noqa: F401  (fixtures)
 from .test_api_support import fill_app_data, table_fingerprint

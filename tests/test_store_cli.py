@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd.backup import create_backup
+from backupd.backup.engine import create_backup
 from backupd.store import archive_id, open_store
 
 from .s3server import S3Server, s3_server, s3_store_url  # noqa: F401  (fixtures)

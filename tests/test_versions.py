@@ -18,11 +18,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from backupd.backup import create_backup
-from backupd.database import connect
-from backupd.drill import run_drill
-from backupd.embedded import temporary_server
-from backupd.restore import restore_from_backup
+from backupd.backup.engine import create_backup
+from backupd.db.connection import connect
+from backupd.db.embedded import temporary_server
+from backupd.drill.run import run_drill
+from backupd.restore.engine import restore_from_backup
 
 from .conftest import url_for_database
 

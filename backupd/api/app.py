@@ -18,16 +18,17 @@ from starlette.routing import Match
 
 from .. import __version__
 from ..config import Settings
-from ..database import connect, first_line, resolve_database_url
+from ..db.connection import connect, first_line, resolve_database_url
+from ..db.migrations import apply_migrations
+from ..db.pool import ConnectionPool, PoolTimeout
 from ..errors import BackupdError, ConfigError, one_line
-from ..jobs import ConnectionPool, JobReaper, JobRunner, JobStore, recover_interrupted_jobs
-from ..migrations import apply_migrations
+from ..jobs import JobReaper, JobRunner, JobStore, recover_interrupted_jobs
 from ..scheduler import build_automation
 from .auth import ApiKeyMiddleware, api_key_scheme
-from .responses import document_common_errors
-from .security import HostOriginMiddleware
 from .deps import Services
+from .responses import document_common_errors
 from .routes import backup, drills, export, health, restore, retention, schedule
+from .security import HostOriginMiddleware
 
 log = logging.getLogger("backupd.api")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -147,7 +148,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ConfigError)
     @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)  # an OperationalError already; named for the reader (db.pool)
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        """No answer from the database: a lost session, no connection, or none free within db.pool's wait."""
         return JSONResponse({"detail": f"Database unavailable: {first_line(exc)}"}, status_code=503)
 
     @app.exception_handler(BackupdError)

@@ -9,8 +9,9 @@ from typing import Any
 from fastapi import Request
 
 from ..config import Settings
-from ..drills import DrillService
-from ..jobs import ConnectionPool, JobRunner, JobStore
+from ..db.pool import ConnectionPool
+from ..drill.service import DrillService
+from ..jobs import JobRunner, JobStore
 from ..schedule import ScheduleStore
 from ..scheduler import Scheduler
 from ..store import Store

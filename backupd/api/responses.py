@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..schemas import (
+from .auth import HEADER as API_KEY_HEADER
+from .auth import UNAUTHORIZED_DETAIL, requires_key
+from .schemas import (
     BackupJobProgress,
     BackupJobResponse,
     BackupListItem,
@@ -15,7 +17,6 @@ from ..schemas import (
     RestoreJobProgress,
     RestoreJobResponse,
 )
-from .auth import HEADER as API_KEY_HEADER, UNAUTHORIZED_DETAIL, requires_key
 from .security import CROSS_ORIGIN_DETAIL, SAFE_METHODS, is_api_path
 
 ERROR_SCHEMA_REF = f"#/components/schemas/{ErrorResponse.__name__}"

@@ -11,14 +11,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress as RichProgress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
 
 from ..config import Settings
-from ..database import resolve_database_url
+from ..db.connection import resolve_database_url
 from ..errors import ConfigError, one_line
-from ..store import NotFound, StoredArchive
-from ..store.local import ArchiveFile
 from ..progress import Progress
+from ..store import NotFound, StoredArchive
+from ..store.directory import ArchiveFile
 
 stderr = Console(stderr=True)
 stdout = Console()

@@ -9,14 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..backup import BackupResult, create_backup
+from ..backup.engine import BackupResult, create_backup
 from ..config import Settings
+from ..db.locks import OperationLock, operation_lock
+from ..db.migrations import ensure_schema
+from ..db.pool import ConnectionPool
 from ..ids import uuid7
-from ..jobs import ConnectionPool, JobStore, record_backup
-from ..locking import OperationLock, operation_lock
-from ..migrations import ensure_schema
+from ..jobs import JobStore, record_backup
 from ..progress import Progress, ProgressCallback
-from ..store.local import ArchiveFile
+from ..store.directory import ArchiveFile
 from ._common import database_url_from, human_bytes, progress_display, warn
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..database import connect
+from ..db.connection import connect
+from ..db.locks import operation_lock
+from ..db.migrations import apply_migrations
 from ..demo import generate_demo_data
-from ..locking import operation_lock
-from ..migrations import apply_migrations
 from ..progress import Progress
 from ._common import database_url_from, progress_display
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from ..drill import format_report, run_drill
-from ._common import add_source_arguments, progress_display, resolve_source, settings_from
+
+from ..drill.run import format_report, run_drill
+from ._common import (
+    add_source_arguments,
+    progress_display,
+    resolve_source,
+    settings_from,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

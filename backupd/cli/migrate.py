@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..database import connect
-from ..migrations import apply_migrations
+from ..db.connection import connect
+from ..db.migrations import apply_migrations
 from ._common import database_url_from
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from ..database import connect
-from ..jobs import ConnectionPool
-from ..locking import operation_lock
-from ..migrations import apply_migrations
-from ..prune import PruneResult, prune
+from ..db.connection import connect
+from ..db.locks import operation_lock
+from ..db.migrations import apply_migrations
+from ..db.pool import ConnectionPool
+from ..retention.apply import PruneResult, prune
 from ..schedule import ScheduleStore
 from ._common import database_url_from
 

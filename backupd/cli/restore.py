@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+
 from psycopg.conninfo import conninfo_to_dict
 
 from ..archive import ArchiveReader
-from ..changes import TableChanges
-from ..jobs import ConnectionPool, JobStore, take_safety_backup
-from ..locking import operation_lock
-from ..migrations import ensure_schema
-from ..restore import restore_from_backup
-from ._common import add_source_arguments, database_url_from, fail, progress_display, resolve_source, warn
+from ..db.locks import operation_lock
+from ..db.migrations import ensure_schema
+from ..db.pool import ConnectionPool
+from ..jobs import JobStore, take_safety_backup
+from ..restore.changes import TableChanges
+from ..restore.engine import restore_from_backup
+from ._common import (
+    add_source_arguments,
+    database_url_from,
+    fail,
+    progress_display,
+    resolve_source,
+    warn,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from ..config import Settings
-from ..database import connect, resolve_database_url
+from ..db.connection import connect, resolve_database_url
+from ..db.migrations import apply_migrations
 from ..errors import ConfigError
-from ..migrations import apply_migrations
 from ..schedule import config_from_settings
 from ._common import settings_from
 
@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
 def check_bind(host: str, settings: Settings, *, insecure_no_auth: bool) -> None:
     """Refuse (ConfigError) to expose the API beyond this machine without a key; warn when overridden."""
-    from ..api.security import is_loopback  # here: `backupd --help` does not load FastAPI
+    from ..api.security import (
+        is_loopback,  # here: `backupd --help` does not load FastAPI
+    )
 
     if settings.api_key or is_loopback(host):
         return

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+
 from ..archive import verify_archive
-from ._common import add_source_arguments, progress_display, resolve_source, settings_from
+from ._common import (
+    add_source_arguments,
+    progress_display,
+    resolve_source,
+    settings_from,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

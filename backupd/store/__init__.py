@@ -181,7 +181,7 @@ def open_store(spec: str, *, s3_endpoint: str | None = None, keys: AgeKeys | Non
     elif "://" in spec and not spec.startswith("file://"):
         raise StoreError(f"unsupported store {spec!r}: use a directory, file:///path or s3://bucket/prefix")
     else:
-        from .local import DirectoryStore
+        from .directory import DirectoryStore
 
         store = DirectoryStore(Path(spec.removeprefix("file://")).expanduser())
     if keys is not None:

@@ -7,15 +7,24 @@ await `anyio.to_thread`, so the event loop only ever waits on sockets.
 from __future__ import annotations
 
 import logging
+
 import anyio
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from fastapi.responses import Response
 
+from ...db.locks import try_operation_lock
 from ...errors import BusyError
 from ...ids import uuid7
-from ...locking import try_operation_lock
 from ...store import NotFound
-from ...schemas import (
+from ..deps import Services, get_services
+from ..download import archive_response
+from ..responses import (
+    backup_job_response,
+    backup_list_item,
+    error_doc,
+    error_responses,
+)
+from ..schemas import (
     BackupDeleteResponse,
     BackupJobCreate,
     BackupJobResponse,
@@ -23,9 +32,6 @@ from ...schemas import (
     BackupJobStatus,
     BackupListResponse,
 )
-from ..deps import Services, get_services
-from ..download import archive_response
-from ..responses import backup_job_response, backup_list_item, error_doc, error_responses
 
 log = logging.getLogger("backupd.api")
 router = APIRouter(prefix="/api/backup", tags=["backup"])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from ...drills import DRILL_BUSY, DrillRefused
+from ...drill.service import DRILL_BUSY, DrillRefused
 from ...errors import BusyError
-from ...schemas import DrillListResponse, DrillResult, DrillStartResponse, DrillStatus
 from ..deps import Services, get_services
 from ..responses import drill_result, error_doc
+from ..schemas import DrillListResponse, DrillResult, DrillStartResponse, DrillStatus
 from .backup import not_found
 
 router = APIRouter(tags=["drills"])

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from psycopg.conninfo import make_conninfo
 
 from ... import __version__
-from ...database import first_line
+from ...db.connection import first_line
 from ...errors import ConfigError
-from ...schemas import HealthResponse
 from ..deps import Services, get_services
 from ..responses import error_responses
+from ..schemas import HealthResponse
 
 router = APIRouter(prefix="/api", tags=["health"])
 CHECK_TIMEOUT_SECONDS = 3

@@ -15,17 +15,23 @@ from pathlib import Path
 import anyio
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 
+from ...age import MAGIC as AGE_MAGIC
+from ...age import AgeKeys, is_encrypted
 from ...archive import ArchiveReader, Manifest
-from ...age import MAGIC as AGE_MAGIC, AgeKeys, is_encrypted
+from ...db.locks import try_operation_lock
 from ...errors import ArchiveError, BackupdError, BusyError
+from ...ids import uuid7
 from ...jobs import RestoreRequest
 from ...store import NotFound
-from ...store.local import ArchiveFile
-from ...ids import uuid7
-from ...locking import try_operation_lock
-from ...schemas import RestoreJobResponse, RestoreJobStartResponse, RestoreJobStatus, RestoreOptions
+from ...store.directory import ArchiveFile
 from ..deps import Services, get_services
 from ..responses import error_responses, restore_job_response
+from ..schemas import (
+    RestoreJobResponse,
+    RestoreJobStartResponse,
+    RestoreJobStatus,
+    RestoreOptions,
+)
 from ..upload import UploadInvalid, UploadTooLarge, declared_too_large, receive_upload
 from .backup import BUSY_DETAIL
 

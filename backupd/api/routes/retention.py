@@ -5,13 +5,13 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
+from ...db.locks import try_operation_lock
 from ...errors import BusyError
-from ...locking import try_operation_lock
-from ...prune import prune
-from ...schemas import BackupJobResponse, PruneKept, PruneResponse
+from ...retention.apply import prune
 from ..deps import Services, get_services
 from ..jsonbody import json_object, request_body
 from ..responses import backup_job_response, error_doc
+from ..schemas import BackupJobResponse, PruneKept, PruneResponse
 from .backup import BUSY_DETAIL, not_found
 
 router = APIRouter(prefix="/api/backup", tags=["backup"])

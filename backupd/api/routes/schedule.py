@@ -7,10 +7,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from ...cron import InvalidSchedule
 from ...schedule import validate_changes
-from ...schemas import RetentionPolicy, ScheduledBackupSummary, ScheduleResponse
 from ..deps import Services, get_services
 from ..jsonbody import json_object, request_body
 from ..responses import error_doc
+from ..schemas import RetentionPolicy, ScheduledBackupSummary, ScheduleResponse
 
 router = APIRouter(prefix="/api/schedule", tags=["schedule"])
 

@@ -1,0 +1,165 @@
+"""The job tables, backupd.backup_jobs and backupd.restore_jobs, as SQL: one class, JobStore.
+
+Why apart from the runner: the API's routes, retention, the drills, the CLI and start-up
+recovery read and write job rows without running any job, and the rules that keep a row
+honest live in the SQL itself (progress and status only move forward, a finished job is never
+touched again), so they are easiest to check in one place. Every query borrows a connection
+from the pool for a moment (db.pool), never an engine's connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from ..db.locks import JOB_LOCK_CLASS
+from ..db.pool import ConnectionPool
+from ..ids import is_uuid
+
+JobKind = Literal["backup", "restore"]
+_TABLES: dict[str, str] = {"backup": "backupd.backup_jobs", "restore": "backupd.restore_jobs"}
+_ENUMS: dict[str, str] = {"backup": "backupd.backup_job_status", "restore": "backupd.restore_job_status"}
+FINAL_STATUSES = ("completed", "failed")
+
+
+class JobStore:
+    """CRUD on backup_jobs / restore_jobs. Rows come back as dicts keyed by column name."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def _one(self, query: str, params: list[Any]) -> dict[str, Any] | None:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, params)
+            return cur.fetchone()
+
+    def _all(self, query: str, params: list[Any]) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+
+    # -- creation and reads ------------------------------------------------------------------
+
+    def create_backup_job(self, job_id: str, total_tables: int, trigger: str = "manual") -> dict[str, Any]:
+        """A pending backup job; `trigger` is manual, schedule or safety (CONTRACT §9)."""
+        return self._one(
+            "INSERT INTO backupd.backup_jobs (id, total_tables, trigger) VALUES (%s, %s, %s) RETURNING *",
+            [job_id, total_tables, trigger],
+        )  # type: ignore[return-value]
+
+    def set_pinned(self, job_id: str, pinned: bool) -> dict[str, Any] | None:
+        """Pin or unpin a backup (retention never removes a pinned one); None when there is no such job."""
+        if not is_uuid(job_id):
+            return None
+        return self._one("UPDATE backupd.backup_jobs SET pinned = %s WHERE id = %s RETURNING *", [pinned, job_id])
+
+    def create_restore_job(self, job_id: str, total_tables: int, backup_id: str | None,
+                           backup_created_at: Any, *, dry_run: bool = False,
+                           tables: list[str] | None = None) -> dict[str, Any]:
+        return self._one(
+            "INSERT INTO backupd.restore_jobs (id, total_tables, backup_id, backup_created_at, dry_run, tables)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
+            [job_id, total_tables, (backup_id or None) and backup_id[:64], backup_created_at, dry_run, tables],
+        )  # type: ignore[return-value]
+
+    def set_safety_backup(self, job_id: str, backup_id: str) -> None:
+        self._one("UPDATE backupd.restore_jobs SET safety_backup_id = %s WHERE id = %s RETURNING id", [backup_id, job_id])
+
+    def get(self, kind: JobKind, job_id: str) -> dict[str, Any] | None:
+        """The job row, or None (also for text that is not a UUID: callers answer 404 either way)."""
+        if not is_uuid(job_id):
+            return None
+        return self._one(f"SELECT * FROM {_TABLES[kind]} WHERE id = %s", [job_id])
+
+    def list_completed_backups(self) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT * FROM backupd.backup_jobs WHERE status = 'completed' ORDER BY created_at DESC, id DESC", []
+        )
+
+    def delete_backup_job(self, job_id: str) -> bool:
+        """Delete a finished job's row; False when it is gone or (re)started meanwhile."""
+        row = self._one(
+            "DELETE FROM backupd.backup_jobs WHERE id = %s AND status IN ('completed', 'failed') RETURNING id", [job_id]
+        )
+        return row is not None
+
+    # -- progress and outcome ----------------------------------------------------------------
+
+    def mark_started(self, kind: JobKind, job_id: str, status: str, file_path: str | None = None) -> None:
+        extra = ", file_path = %s" if file_path is not None else ""
+        params: list[Any] = [status] + ([file_path] if file_path is not None else []) + [job_id]
+        self._one(
+            f"UPDATE {_TABLES[kind]} SET status = %s, started_at = now(){extra}"
+            " WHERE id = %s AND status = 'pending' RETURNING id",
+            params,
+        )
+
+    def update_progress(self, kind: JobKind, job_id: str, *, status: str | None, percent: int,
+                        completed_tables: int, total_tables: int, step: str | None) -> None:
+        """Persist progress; every number only moves forward (GREATEST), status too (enum order).
+
+        The enum order is pending < running|validating < restoring < completed < failed, so
+        GREATEST never moves a restore back from 'restoring' to 'validating'. Finished jobs are
+        left alone, and percent stays below 100 until the job completes.
+        """
+        table, enum = _TABLES[kind], _ENUMS[kind]
+        self._one(
+            f"UPDATE {table} SET"
+            f" status = GREATEST(status, coalesce(%s::{enum}, status)),"
+            " progress_percent = GREATEST(progress_percent, least(%s, 99)),"
+            " completed_tables = GREATEST(completed_tables, %s),"
+            " total_tables = %s,"
+            " current_step = coalesce(left(%s, 255), current_step)"
+            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
+            [status, percent, completed_tables, total_tables, step, job_id],
+        )
+
+    def complete_backup(self, job_id: str, *, file_path: str, size_bytes: int,
+                        manifest: dict[str, Any]) -> None:
+        self._one(
+            "UPDATE backupd.backup_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
+            " completed_tables = total_tables, current_step = 'Backup complete',"
+            " file_path = %s, file_size_bytes = %s, manifest_json = %s, error_message = NULL"
+            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
+            [file_path, size_bytes, Jsonb(manifest), job_id],
+        )
+
+    def complete_restore(self, job_id: str, *, items_restored: dict[str, int] | None,
+                         changes: dict[str, dict[str, int]] | None = None, dry_run: bool = False) -> None:
+        """A dry run ends `completed` with current_step 'Dry run complete' and no items_restored."""
+        self._one(
+            "UPDATE backupd.restore_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
+            " completed_tables = total_tables, current_step = %s,"
+            " items_restored = %s, changes = %s, error_message = NULL"
+            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
+            ["Dry run complete" if dry_run else "Restore complete",
+             None if items_restored is None else Jsonb(items_restored),
+             None if changes is None else Jsonb(changes), job_id],
+        )
+
+    def fail(self, kind: JobKind, job_id: str, message: str) -> bool:
+        """Mark an unfinished job failed; False when it had finished already."""
+        return self._one(
+            f"UPDATE {_TABLES[kind]} SET status = 'failed', completed_at = now(), error_message = %s"
+            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
+            [message, job_id],
+        ) is not None
+
+    def unfinished_jobs(self) -> list[tuple[JobKind, dict[str, Any]]]:
+        found: list[tuple[JobKind, dict[str, Any]]] = []
+        for kind in ("backup", "restore"):
+            rows = self._all(f"SELECT * FROM {_TABLES[kind]} WHERE status NOT IN ('completed', 'failed')", [])
+            found += [(kind, row) for row in rows]  # type: ignore[misc]
+        return found
+
+    def held_job_locks(self) -> set[int]:
+        """Keys of the job locks some live session of this database holds (see job_lock_key)."""
+        rows = self._all(
+            "SELECT objid::bigint AS key FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid = %s AND objsubid = 2",
+            [JOB_LOCK_CLASS],
+        )
+        return {int(r["key"]) for r in rows}

@@ -1,0 +1,35 @@
+"""Sequences after a swap: moved past the restored ids, never down.
+
+A module of its own because both swaps end with it (the catalog swap for the shadows' sequences
+it re-points, the in-place swap for the live tables' own), and neither strategy should import the
+other for it.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from ..shadows import StagedTable
+
+
+def raise_sequences(conn: psycopg.Connection, plan: StagedTable, floors: dict[str, int]) -> None:
+    """Move each serial/identity sequence past the restored ids, the archived value and `floors`
+    (an identity column's old sequence); never down (setval is not transactional, so lowering one
+    could collide after a rollback)."""
+    for link in plan.table.sequences:
+        seq = sql.SQL(serial_sequence(conn, plan, link.column) or link.sequence)
+        floor = max(plan.sequences.get(link.column) or 0, floors.get(link.column) or 0)
+        conn.execute(sql.SQL(
+            "SELECT setval({lit}::regclass, target, true) FROM ("
+            " SELECT GREATEST(COALESCE((SELECT max({col}) FROM {t}), 0), {floor}) AS target,"
+            "        CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS current"
+            " FROM {seq}) AS v WHERE target > current"
+        ).format(lit=sql.Literal(seq.as_string(conn)), col=sql.Identifier(link.column), t=plan.table.own_rows,
+                 floor=sql.Literal(floor), seq=seq))
+
+
+def serial_sequence(conn: psycopg.Connection, plan: StagedTable, column: str) -> str:
+    """The qualified name of the sequence behind a serial or identity column (None if it has none)."""
+    return conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
+                        [plan.table.ident.as_string(conn), column]).fetchone()[0]

@@ -1,0 +1,2 @@
+"""Retention: the pure keep policy (`policy.py`, restic's `forget --keep-*` meaning) and its
+application to job rows and store objects (`apply.py`)."""
