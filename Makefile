@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-python test-pg15 ensure-age clean
+.PHONY: install run test lint test-python test-pg15 ensure-age clean
 
 install: $(STAMP)
 
@@ -47,7 +47,13 @@ test-pg15: install ensure-age
 			--ignore=tests/test_embedded.py --ignore=tests/test_versions.py; \
 	else echo "== $(PG15_URL) does not answer: skipping the second PostgreSQL run"; fi
 
-test: test-python test-pg15
+# Lint (ruff: rules, import order, format) and types (mypy --strict on backupd/) before any test runs.
+lint: install
+	$(BIN)/ruff check backupd tests bench
+	$(BIN)/ruff format --check backupd tests bench
+	$(BIN)/mypy
+
+test: lint test-python test-pg15
 
 clean:
 	rm -rf $(VENV) .pytest_cache

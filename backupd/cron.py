@@ -121,13 +121,14 @@ class Schedule:
             return None
         return found.astimezone(UTC)
 
-    def times_between(self, start: datetime, end: datetime) -> list[datetime]:
-        """Every scheduled time t with start < t <= end (UTC), in order (tests and previews)."""
+    def times_between(self, start: datetime, end: datetime, limit: int | None = None) -> list[datetime]:
+        """Every scheduled time t with start < t <= end (UTC), in order; at most `limit` of them, the first."""
         out: list[datetime] = []
         current = start
-        while True:
+        while limit is None or len(out) < limit:
             nxt = self.next_after(current)
             if nxt is None or nxt > end:
                 return out
             out.append(nxt)
             current = nxt
+        return out

@@ -9,7 +9,7 @@ memory stays constant whatever the row count; the sort, if any, happens in Postg
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 
 from psycopg import sql
@@ -60,7 +60,7 @@ def _instant(value: datetime) -> sql.Composable:
 
 
 def iter_events(database_url: str, since: datetime | None = None, until: datetime | None = None, *,
-                table: str = EVENTS_TABLE, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+                table: str = EVENTS_TABLE, chunk_bytes: int = CHUNK_BYTES) -> Generator[bytes, None, None]:
     """Yield the export as byte chunks of about `chunk_bytes`, each ending on a line boundary.
 
     Closing the generator early (a client that disconnects) cancels the COPY on the server

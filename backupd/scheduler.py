@@ -1,17 +1,26 @@
 """The scheduler inside `backupd serve` (CONTRACT §9): automatic backups and drills, retention after backups.
 
-Every replica runs one of these threads. Each tick it asks schedule.ScheduleStore which scheduled
-time is due (the latest one at or before now that came after the schedule was set and after the
-last one started) and tries to start it:
+Every replica runs one of these threads and looks every POLL_SECONDS. Each look records the
+scheduled backup times that passed since its previous look as waiting (schedule.WAITING, in the
+database, so every replica sees them and none is lost with the replica that saw it), and starts the
+oldest waiting time when the runner is free:
 
 - a backup needs the operation lock; while a backup or restore runs anywhere the lock is busy and
-  the tick simply tries again a moment later, so a scheduled backup starts as soon as the runner
-  is free. With the lock held, the scheduled time is claimed and its job row created in one
-  statement: whichever replica gets there first starts it, every other one finds it claimed.
-- a drill needs the drill lock, then claims its time the same way (drills.DrillService).
+  the times wait, so a scheduled backup starts as soon as the job ends. Times that pass while one
+  job runs all wait and start one after the other, oldest first: every scheduled time some replica
+  was running for gets its own backup, however late (a job spanning 00:07-00:09 used to make 00:08
+  vanish without a word). More than MAX_WAITING waiting times means backups take longer than the
+  schedule's interval: the oldest are skipped, with a warning.
+- with the lock held, the time is claimed and its job row created in one statement (which also
+  checks that the schedule is still the one in force): whichever replica gets there first starts
+  it; for the others it no longer waits.
+- a drill needs the drill lock, then claims its time the same way (DrillService). Drill times that
+  pass while a drill runs collapse into the latest (the next drill checks the newest backup
+  anyway), and the log names them.
 
-Times missed while no replica ran collapse into one: the latest is due, once, at the next start
-(the catch-up rule), and a schedule set just now has nothing due before its next time.
+Times no replica saw pass (none was running, or the only one had stalled for more than
+STALLED_SECONDS) collapse into one: the latest is due, once (the catch-up rule), and the log names
+the times it stands for; a schedule set just now has nothing due before its next time.
 Time comes from a Clock, so tests run a day of schedules in seconds (clock.ScaledClock).
 """
 
@@ -19,24 +28,28 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from .clock import Clock, clock_from_env
 from .config import Settings
-from .drills import DrillRefused, DrillService, DrillStore
+from .cron import Schedule
+from .db.locks import OperationLock, try_operation_lock
+from .db.pool import ConnectionPool
+from .drill.service import DrillRefused, DrillService, DrillStore
 from .errors import BusyError, one_line
 from .ids import uuid7
-from .jobs import ConnectionPool, JobRunner, JobStore
-from .locking import try_operation_lock
-from .prune import PruneResult, prune
-from .schedule import BACKUP, DRILL, ScheduleConfig, ScheduleStore
+from .jobs import JobRunner, JobStore
+from .retention.apply import PruneResult, prune
+from .schedule import BACKUP, COUNTED, DRILL, ScheduleConfig, ScheduleStore, describe
 from .store import Store
 
 log = logging.getLogger("backupd.scheduler")
 
 POLL_SECONDS = 1.0  # how often a replica looks for due times (and retries a busy runner)
 REAP_EVERY = 10  # ticks between looks for drills of stopped processes
+STALLED_SECONDS = 60.0  # real seconds between two looks after which the replica counts as not having run
+MAX_WAITING = 100  # scheduled backups waiting for the runner; beyond that the oldest are skipped (a warning)
 
 
 class Scheduler:
@@ -53,6 +66,9 @@ class Scheduler:
         self._thread = threading.Thread(target=self._run, name="backupd-scheduler", daemon=True)
         self._ticks = 0
         self._warned: set[str] = set()
+        self.replica_id = uuid7()  # recorded with the times this replica saw pass (schedule.WAITING)
+        self._seen_until: datetime | None = None  # the clock at the last look that recorded what passed
+        self._behind = False  # said that backups fall behind the schedule (once until none waits)
 
     def start(self) -> Scheduler:
         self._thread.start()
@@ -80,11 +96,9 @@ class Scheduler:
         self._ticks += 1
         config = self.schedules.config()
         started: list[str] = []
-        slot = self.schedules.due(BACKUP, config.backup)
-        if slot is not None:
-            job_id = self.start_scheduled_backup(slot)
-            if job_id:
-                started.append(job_id)
+        job_id = self._backup_tick(config.backup)
+        if job_id:
+            started.append(job_id)
         if self.drills is not None:
             drill_slot = self.schedules.due(DRILL, config.drill)
             row = None
@@ -96,35 +110,94 @@ class Scheduler:
                 if row is not None:
                     log.info("scheduled drill %s of backup %s for %s", row["id"], row["backup_id"],
                              drill_slot.isoformat())
+                    skipped = self.schedules.unstarted_before(DRILL, config.drill, drill_slot, limit=COUNTED)
+                    if skipped:
+                        log.warning("scheduled drills for %s were not started (a drill was running, or no replica"
+                                    " was); the drill for %s stands for them", describe(skipped), drill_slot.isoformat())
                     started.append(str(row["id"]))
             if self._ticks % REAP_EVERY == 0:
                 self.drills.reap()
         return started
 
-    def start_scheduled_backup(self, slot: datetime) -> str | None:
-        """Start the backup of `slot` if the runner is free and no replica claimed it; its job id."""
+    def _backup_tick(self, schedule: Schedule) -> str | None:
+        """Record the scheduled times that passed since the last look, and start the oldest waiting
+        one if the runner is free; the job id."""
+        now = self.clock.now()
+        if schedule.off:
+            self._seen_until, self._behind = now, False
+            return None
+        seen = self._seen_until
+        if seen is None or now < seen or self.clock.real_seconds(now - seen) > STALLED_SECONDS:
+            self._catch_up(schedule)  # not looking until now (just started, stalled, or the clock went back)
+        else:
+            passed = schedule.times_between(max(seen, self.schedules.since(BACKUP, schedule)), now)
+            if passed and self.schedules.record_due(passed, self.replica_id):
+                skipped = self.schedules.trim_waiting(MAX_WAITING)
+                if skipped:
+                    log.warning("scheduled backups for %s skipped: %d later scheduled times are already waiting"
+                                " for the runner (backups take longer than the schedule's interval)",
+                                describe(skipped), MAX_WAITING)
+        self._seen_until = now
+        waiting = self.schedules.waiting(schedule)
+        if len(waiting) > 1 and not self._behind:
+            self._behind = True
+            log.warning("scheduled backups fall behind: %s are waiting for the runner; each starts as soon as the"
+                        " job before it ends", describe(waiting))
+        if not waiting:
+            self._behind = False
+            return None
         try:
             lock = try_operation_lock(self.database_url)
         except BusyError:
             return None  # a job runs: try again next tick, so the backup starts as soon as it ends
-        job_id = uuid7()
         try:
-            lock.hold_job(job_id)
-            if not self.schedules.claim_backup(slot, job_id, len(self.tables)):
-                lock.close()
-                return None
-            self.runner.start_backup(job_id, self.archives.new_archive(job_id), lock)
+            return self.start_scheduled_backup(lock, waiting, schedule.spec)
         except BaseException:
             lock.close()
             raise
-        log.info("scheduled backup %s for %s started", job_id, slot.isoformat())
+
+    def _catch_up(self, schedule: Schedule) -> None:
+        """The catch-up rule: the latest time due waits (once), standing for the times before it that no
+        replica saw pass; the log names those."""
+        slot = self.schedules.due(BACKUP, schedule)
+        if slot is None or not self.schedules.record_due([slot], self.replica_id):
+            return  # nothing due, or a replica that was running recorded it already
+        known = set(self.schedules.waiting(schedule))
+        missed = [t for t in self.schedules.unstarted_before(BACKUP, schedule, slot, limit=COUNTED) if t not in known]
+        if missed:
+            log.warning("catch-up: scheduled backups for %s passed while no replica was running; the backup for %s"
+                        " stands for them", describe(missed), slot.isoformat())
+
+    def start_scheduled_backup(self, lock: OperationLock, times: Sequence[datetime], spec: str) -> str | None:
+        """With the runner's lock, start the oldest of `times` no replica started yet; its job id. The job
+        owns the lock from then on; closed here when nothing starts."""
+        job_id = uuid7()
+        lock.hold_job(job_id)
+        slot = self._claim_oldest(times, job_id, spec)
+        if slot is None:
+            lock.close()
+            return None
+        self.runner.start_backup(job_id, self.archives.new_archive(job_id), lock)
+        waiting = len([t for t in times if t > slot])
+        log.info("scheduled backup %s for %s started%s", job_id, slot.isoformat(),
+                 f"; {waiting} more scheduled time(s) waiting" if waiting else "")
         return job_id
+
+    def _claim_oldest(self, times: Sequence[datetime], job_id: str, spec: str) -> datetime | None:
+        """The oldest of `times` claimed for `job_id`, skipping those other replicas started a moment ago."""
+        for slot in times:
+            if self.schedules.claim_backup(slot, job_id, len(self.tables), spec):
+                return slot
+            if not self.schedules.claimed(BACKUP, [slot]):
+                return None  # neither claimed nor started: the schedule changed a moment ago
+        return None  # all started by other replicas a moment ago
 
     def next_runs(self, config: ScheduleConfig | None = None) -> tuple[datetime | None, datetime | None]:
         """(next backup, next drill): a due time still waiting, else the schedule's next time."""
         config = config or self.schedules.config()
         drill = self.schedules.next_run(DRILL, config.drill) if self.drills and self.drills.drill_url else None
-        return self.schedules.next_run(BACKUP, config.backup), drill
+        waiting = self.schedules.waiting(config.backup)
+        return (waiting[0] if waiting else self.schedules.next_run(BACKUP, config.backup)), drill
 
 
 def retention_hook(apply: Callable[[], object]) -> Callable[[str], None]:

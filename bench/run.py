@@ -24,13 +24,19 @@ every 20 ms, recording its longest wait and its errors (--no-probes: neither). b
 `pg_restore --single-transaction` run R times at N/10 events too (lock holds and RSS at both sizes).
 The output ends with issue 13's figures side by side, as text and as a Markdown table for the README
 (`python bench/figures.py RESULTS` prints that table again from any results file).
+
+This file is the procedure: `Bench` holds the run's state and its steps in the order `main` calls
+them (databases, backup pairs, restore pairs, N/10, results). Measuring a command is in
+bench/measure.py, what is printed and written in bench/report.py, the probes in bench/probes.py.
+It stays one module of about 500 lines on purpose: every step reads and adds to the same state, and
+cutting `Bench` apart would scatter the order a reader of the figures needs to follow.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
-import json
+import contextlib
 import os
 import platform
 import re
@@ -44,11 +50,12 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import figures  # bench/ siblings: bench/ is sys.path[0] when this runs as a script
 import psycopg
+from measure import measure, peak_rss, timed  # bench/ siblings: bench/ is sys.path[0] when this runs as a script
 from probes import Watched, watch
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from report import print_figures, print_summary, summarize, watched_text, write_results
 
 from backupd import DEFAULT_TABLES
 from backupd.backup.engine import export_query
@@ -96,10 +103,8 @@ def pg_bin_dir(server_url: str) -> Path:
     from backupd.errors import BackupdError
 
     candidates = []
-    try:
+    with contextlib.suppress(BackupdError):  # the wheel is not installed
         candidates.append(embedded_bin_dir())
-    except BackupdError:  # the wheel is not installed
-        pass
     candidates.append(Path(f"/usr/lib/postgresql/{major}/bin"))
     spec = importlib.util.find_spec("pgserver")
     if spec is not None and spec.origin is not None:
@@ -113,90 +118,6 @@ def pg_bin_dir(server_url: str) -> Path:
             if re.search(rf"\b{major}\.", out):
                 return directory
     sys.exit(f"bench: no pg_dump for PostgreSQL {major} found")
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
-    """Run a command to completion; return its wall-clock seconds."""
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, env=env)
-    if proc.returncode != 0:
-        sys.exit(f"bench: {' '.join(cmd[:4])}… failed: {proc.stderr.decode().strip()}")
-    return time.perf_counter() - started
-
-
-@dataclass
-class Measured:
-    seconds: float
-    peak_rss_kib: int
-    stdout: str
-    peak_disk_bytes: int | None = None  # open unlinked files + files under the watched directory
-
-
-def local_disk_bytes(pid: int, data_dir: Path) -> int:
-    """Disk blocks held by `pid`'s deleted-but-open files (the part spools) and by files under `data_dir`.
-
-    st_blocks counts what is allocated (a sparse or still-growing file counts what it really uses);
-    an unlinked file is reached through its /proc/PID/fd link, which stat() follows.
-    """
-    total = 0
-    fd_dir = Path(f"/proc/{pid}/fd")
-    try:
-        fds = os.listdir(fd_dir)
-    except OSError:
-        return 0
-    for fd in fds:
-        try:
-            if os.readlink(fd_dir / fd).endswith(" (deleted)"):
-                st = os.stat(fd_dir / fd)
-                if st.st_nlink == 0 and (st.st_mode & 0o170000) == 0o100000:  # a regular file with no name
-                    total += st.st_blocks * 512
-        except OSError:
-            continue
-    for root, _, files in os.walk(data_dir):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_blocks * 512
-            except OSError:
-                continue
-    return total
-
-
-def measure(cmd: list[str], env: dict[str, str], *, watch_disk: Path | None = None) -> Measured:
-    """Run a command; return its seconds, peak RSS in KiB, stdout and (with watch_disk) peak local disk.
-
-    The peak RSS is the child's VmHWM, polled from /proc (it only grows, so the last reading is the
-    peak up to 20 ms before exit). wait4's ru_maxrss is not used: Linux carries the parent's size
-    at fork into it. Disk is sampled at the same 20 ms, so a peak shorter than that can be missed;
-    the spools change by 1 MiB writes and 2 MiB segments, well within that.
-    """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        peak = 0
-        disk_peak = 0
-        status = Path(f"/proc/{proc.pid}/status")
-        while proc.poll() is None:
-            try:
-                match = re.search(r"VmHWM:\s+(\d+) kB", status.read_text())
-                if match:
-                    peak = max(peak, int(match.group(1)))
-            except OSError:
-                pass
-            if watch_disk is not None:
-                disk_peak = max(disk_peak, local_disk_bytes(proc.pid, watch_disk))
-            time.sleep(0.02)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode != 0:
-            sys.exit(f"bench: {' '.join(cmd[:4])}… failed: {err.read().decode().strip()}")
-        return Measured(seconds, peak, out.read().decode(), disk_peak if watch_disk is not None else None)
-
-
-def peak_rss(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run a command and return (seconds, its peak RSS in KiB, stdout) (see measure())."""
-    m = measure(cmd, env)
-    return m.seconds, m.peak_rss_kib, m.stdout
 
 
 @dataclass
@@ -252,38 +173,7 @@ def id_range(url: str) -> tuple[int, int]:
     return (low or 1, high or 1)
 
 
-def summarize(watched: list[Watched]) -> tuple[dict, dict] | tuple[None, None]:
-    """(restore_lock, reader_probe) of one tool at one size: medians over the runs, and every run."""
-    if not watched or not watched[0].restore_lock:
-        return None, None
-    locks = [w.restore_lock for w in watched]
-    probes = [w.reader_probe for w in watched]
-    restore_lock = {
-        "access_exclusive_max_s": statistics.median(r["access_exclusive_max_s"] for r in locks),
-        "exclusive_max_s": statistics.median(r["exclusive_max_s"] for r in locks),
-        "runs": locks,
-    }
-    reader_probe = {
-        "max_wait_s": statistics.median(r["max_wait_s"] for r in probes),
-        "queries": statistics.median(r["queries"] for r in probes),
-        "errors": statistics.median(r["errors"] for r in probes),
-        "queries_total": sum(r["queries"] for r in probes),
-        "errors_total": sum(r["errors"] for r in probes),
-        "runs": probes,
-    }
-    return restore_lock, reader_probe
-
-
-def watched_text(w: Watched) -> str:
-    """One run's lock and reader figures for the progress lines."""
-    if not w.restore_lock:
-        return ""
-    lock, probe = w.restore_lock, w.reader_probe
-    return (f" (AE {lock['access_exclusive_max_s']:.2f} s, EX {lock['exclusive_max_s']:.2f} s,"
-            f" reader max {probe['max_wait_s']:.2f} s, {probe['errors']}/{probe['queries']} failed)")
-
-
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -299,227 +189,256 @@ def main() -> int:
                         help="names of the databases this creates and drops: PREFIX_src, _small, _target")
     parser.add_argument("--no-probes", dest="probes", action="store_false",
                         help="no lock sampler and no reader probe during the restores (times only)")
-    parser.add_argument("--results", type=Path, default=ROOT / "results" / "latest.json", help="where to write the JSON")
+    parser.add_argument("--results", type=Path, default=ROOT / "results" / "latest.json",
+                        help="where to write the JSON")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    settings = Settings(**({"database_url": args.database_url} if args.database_url else {}))
-    server_url = resolve_database_url(settings)
-    bin_dir = pg_bin_dir(server_url)
-    work = Path(tempfile.mkdtemp(prefix="backupd-bench-"))
-    env = {**os.environ, "BACKUPD_DATA_DIR": str(work / "data")}
-    for key in ("BACKUPD_STORE", "BACKUPD_ENCRYPT_TO"):  # -o runs and pg_* never see a store; nothing is encrypted
-        env.pop(key, None)
-    table_flags = [f"--table=public.{t}" for t in DEFAULT_TABLES]
+
+def make_stores(specs: list[str], work: Path, env: dict[str, str], s3_endpoint: str | None) -> list[StoreRun]:
+    """One StoreRun per --store SPEC (`dir`: a fresh directory under `work`), each with its own data dir."""
     stores: list[StoreRun] = []
-    for i, spec in enumerate(args.store or ["dir"]):
+    for i, spec in enumerate(specs):
         label = spec if spec != "dir" else "directory"
         if spec == "dir":
             spec = str(work / f"store{i}")
         store_env = {**env, "BACKUPD_STORE": spec, "BACKUPD_DATA_DIR": str(work / f"data-store{i}")}
         if spec.startswith("s3://"):
-            if args.s3_endpoint:
-                store_env["BACKUPD_S3_ENDPOINT"] = args.s3_endpoint
+            if s3_endpoint:
+                store_env["BACKUPD_S3_ENDPOINT"] = s3_endpoint
             label = spec
         if any(run.label == label for run in stores):
             label = f"{label} #{i + 1}"
         stores.append(StoreRun(label, spec, store_env, [], [], {}, written=[]))
-    loadavg_start = os.getloadavg()
-    print(f"server {server_url.split('@')[-1]}  tools {bin_dir}  events {args.events:,}  repeat {args.repeat}"
-          f"  stores {', '.join(s.label for s in stores)}  load {loadavg_start[0]:.2f}")
+    return stores
 
-    names = {part: f"{args.db_prefix}_{part}" for part in ("src", "small", "target")}
 
-    @atexit.register  # also when a step fails (sys.exit): a 1M-event run leaves gigabytes otherwise
-    def clean_up() -> None:
-        if not args.keep:
-            for name in names.values():
-                drop(server_url, name)
-        shutil.rmtree(work, ignore_errors=True)
+class Bench:
+    """One benchmark run: the server and its tools, the databases, the work directory, and every figure
+    measured so far (`runs`, `rss`, `watched`, … filled in by the run_* steps, read by result())."""
 
-    src = recreate(server_url, names["src"])
-    small = recreate(server_url, names["small"])
-    n10 = max(args.events // 10, 1)
-    for url, n in ((src, args.events), (small, n10)):
-        seconds = timed([*BACKUPD, "--database-url", url, "demo-data", "--events", str(n)], env)
-        print(f"demo-data {n:,} events: {seconds:.1f} s")
-    with psycopg.connect(src, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-        server_version = conn.info.server_version
-    ids = {"n": id_range(src), "n10": id_range(small)}
-    tools = ["backupd", "pg_restore_single_transaction"] + (["pg_restore_dir"] if args.pg_jobs else [])
-    watched: dict[str, dict[str, list[Watched]]] = {"n": {t: [] for t in tools}, "n10": {t: [] for t in tools[:2]}}
-
-    def probed(size: str, target: str):
-        return watch(target, DEFAULT_TABLES, ids[size], enabled=args.probes)
-
-    archive = work / "bench.zip"
-    dump = work / "bench.dump"
-    dump_dir = work / "bench.dir"
-    runs: dict[str, list[float]] = {"backupd_backup": [], "pg_dump": [], "backupd_restore": [], "pg_restore": []}
-    if args.pg_jobs:
-        runs.update({"pg_dump_dir": [], "pg_restore_dir": []})
-    rss: dict[str, int] = {}
-    swap_lock: list[float] = []
-    swap_lock_n10: list[float] = []
-    # pg_restore takes no safety backup of the rows it replaces; neither does backupd here (a safety backup
-    # is a whole backup more, and it would become the store's --latest)
-    restore_help = subprocess.run([*BACKUPD, "restore", "--help"], capture_output=True, text=True, env=env).stdout
-    restore_flags = ["--no-safety-backup"] if "--no-safety-backup" in restore_help else []
-    for i in range(args.repeat):
-        seconds, peak, _ = peak_rss([*BACKUPD, "--database-url", src, "backup", "-o", str(archive)], env)
-        runs["backupd_backup"].append(seconds)
-        rss["backup_n"] = max(rss.get("backup_n", 0), peak)
-        seconds = timed([str(bin_dir / "pg_dump"), "-Fc", *table_flags, "-f", str(dump), "-d", src])
-        runs["pg_dump"].append(seconds)
-        line = f"  run {i + 1}: backup {runs['backupd_backup'][-1]:.1f} s  pg_dump {seconds:.1f} s"
-        for run in stores:
-            m = measure([*BACKUPD, "--database-url", src, "backup"], run.env,
-                        watch_disk=Path(run.env["BACKUPD_DATA_DIR"]))
-            run.backup.append(m.seconds)
-            run.rss["backup"] = max(run.rss.get("backup", 0), m.peak_rss_kib)
-            run.disk_peak = max(run.disk_peak, m.peak_disk_bytes or 0)
-            location = m.stdout.split()[0]
-            name = open_bench_store(run).name_of(location)
-            assert name, f"bench: backup wrote {location}, not in {run.spec}"
-            run.written.append(name)  # type: ignore[union-attr]
-            line += (f"  [{run.label}] {m.seconds:.1f} s, {m.peak_rss_kib / 1024:.0f} MiB,"
-                     f" disk {(m.peak_disk_bytes or 0) / 2**20:.1f} MiB")
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        settings = Settings(**({"database_url": args.database_url} if args.database_url else {}))
+        self.server_url = resolve_database_url(settings)
+        self.bin_dir = pg_bin_dir(self.server_url)
+        self.work = work = Path(tempfile.mkdtemp(prefix="backupd-bench-"))
+        self.env = {**os.environ, "BACKUPD_DATA_DIR": str(work / "data")}
+        for key in ("BACKUPD_STORE", "BACKUPD_ENCRYPT_TO"):  # -o runs and pg_* never see a store; nothing is encrypted
+            self.env.pop(key, None)
+        self.table_flags = [f"--table=public.{t}" for t in DEFAULT_TABLES]
+        self.stores = make_stores(args.store or ["dir"], work, self.env, args.s3_endpoint)
+        self.names = {part: f"{args.db_prefix}_{part}" for part in ("src", "small", "target")}
+        self.n10 = max(args.events // 10, 1)
+        self.archive, self.dump, self.dump_dir = work / "bench.zip", work / "bench.dump", work / "bench.dir"
+        self.small_archive, self.small_dump = work / "s.zip", work / "s.dump"
+        self.runs: dict[str, list[float]] = {"backupd_backup": [], "pg_dump": [], "backupd_restore": [],
+                                             "pg_restore": []}
         if args.pg_jobs:
-            shutil.rmtree(dump_dir, ignore_errors=True)
-            seconds = timed([str(bin_dir / "pg_dump"), "-Fd", f"-j{args.pg_jobs}", "-Z1", *table_flags,
-                             "-f", str(dump_dir), "-d", src])
-            runs["pg_dump_dir"].append(seconds)
-            line += f"  pg_dump -Fd -j{args.pg_jobs} -Z1 {seconds:.1f} s"
-        print(line, flush=True)
-    pg_restore_1 = [str(bin_dir / "pg_restore"), "--clean", "--if-exists", "--single-transaction", "--no-owner"]
+            self.runs.update({"pg_dump_dir": [], "pg_restore_dir": []})
+        self.runs_n10: dict[str, list[float]] = {"backupd_restore": [], "pg_restore": []}
+        self.rss: dict[str, int] = {}
+        self.swap_lock: list[float] = []
+        self.swap_lock_n10: list[float] = []
+        tools = ["backupd", "pg_restore_single_transaction"] + (["pg_restore_dir"] if args.pg_jobs else [])
+        self.watched: dict[str, dict[str, list[Watched]]] = {"n": {t: [] for t in tools},
+                                                             "n10": {t: [] for t in tools[:2]}}
+        self.src = self.small = ""  # the databases' URLs, once prepare_databases() made them
+        self.ids: dict[str, tuple[int, int]] = {}
+        self.server_version = 0
+        self.restore_flags: list[str] = []
+        self.floor = 0.0
+        self.loadavg_start = self.loadavg_end = (0.0, 0.0, 0.0)
 
-    def clone(template: str) -> str:
+    def print_header(self) -> None:
+        self.loadavg_start = os.getloadavg()
+        args = self.args
+        print(f"server {self.server_url.split('@')[-1]}  tools {self.bin_dir}  events {args.events:,}"
+              f"  repeat {args.repeat}  stores {', '.join(s.label for s in self.stores)}"
+              f"  load {self.loadavg_start[0]:.2f}")
+
+    def clean_up(self) -> None:
+        if not self.args.keep:
+            for name in self.names.values():
+                drop(self.server_url, name)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def prepare_databases(self) -> None:
+        """The source (N events) and the small source (N/10), filled by `backupd demo-data`."""
+        self.src = recreate(self.server_url, self.names["src"])
+        self.small = recreate(self.server_url, self.names["small"])
+        for url, n in ((self.src, self.args.events), (self.small, self.n10)):
+            seconds = timed([*BACKUPD, "--database-url", url, "demo-data", "--events", str(n)], self.env)
+            print(f"demo-data {n:,} events: {seconds:.1f} s")
+        with psycopg.connect(self.src, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+            self.server_version = conn.info.server_version
+        self.ids = {"n": id_range(self.src), "n10": id_range(self.small)}
+
+    def detect_restore_flags(self) -> None:
+        """pg_restore takes no safety backup of the rows it replaces; neither does backupd here (a safety
+        backup is a whole backup more, and it would become the store's --latest)."""
+        restore_help = subprocess.run([*BACKUPD, "restore", "--help"], capture_output=True, text=True,
+                                      env=self.env).stdout
+        self.restore_flags = ["--no-safety-backup"] if "--no-safety-backup" in restore_help else []
+
+    # --- backups -------------------------------------------------------------------------------------
+
+    def run_backup_pairs(self) -> None:
+        """R runs of backupd -o against pg_dump -Fc, each followed by every store's backup and pg_dump -Fd."""
+        for i in range(self.args.repeat):
+            seconds, peak, _ = peak_rss([*BACKUPD, "--database-url", self.src, "backup", "-o", str(self.archive)],
+                                        self.env)
+            self.runs["backupd_backup"].append(seconds)
+            self.rss["backup_n"] = max(self.rss.get("backup_n", 0), peak)
+            seconds = timed([str(self.bin_dir / "pg_dump"), "-Fc", *self.table_flags, "-f", str(self.dump),
+                             "-d", self.src])
+            self.runs["pg_dump"].append(seconds)
+            line = f"  run {i + 1}: backup {self.runs['backupd_backup'][-1]:.1f} s  pg_dump {seconds:.1f} s"
+            for run in self.stores:
+                line += self.store_backup(run)
+            if self.args.pg_jobs:
+                line += self.pg_dump_dir()
+            print(line, flush=True)
+
+    def store_backup(self, run: StoreRun) -> str:
+        """`backupd backup` into the store (no -o), with its peak RSS and local disk; its part of the line."""
+        m = measure([*BACKUPD, "--database-url", self.src, "backup"], run.env,
+                    watch_disk=Path(run.env["BACKUPD_DATA_DIR"]))
+        run.backup.append(m.seconds)
+        run.rss["backup"] = max(run.rss.get("backup", 0), m.peak_rss_kib)
+        run.disk_peak = max(run.disk_peak, m.peak_disk_bytes or 0)
+        location = m.stdout.split()[0]
+        name = open_bench_store(run).name_of(location)
+        assert name, f"bench: backup wrote {location}, not in {run.spec}"
+        run.written.append(name)  # type: ignore[union-attr]
+        return (f"  [{run.label}] {m.seconds:.1f} s, {m.peak_rss_kib / 1024:.0f} MiB,"
+                f" disk {(m.peak_disk_bytes or 0) / 2**20:.1f} MiB")
+
+    def pg_dump_dir(self) -> str:
+        shutil.rmtree(self.dump_dir, ignore_errors=True)
+        seconds = timed([str(self.bin_dir / "pg_dump"), "-Fd", f"-j{self.args.pg_jobs}", "-Z1", *self.table_flags,
+                         "-f", str(self.dump_dir), "-d", self.src])
+        self.runs["pg_dump_dir"].append(seconds)
+        return f"  pg_dump -Fd -j{self.args.pg_jobs} -Z1 {seconds:.1f} s"
+
+    # --- restores ------------------------------------------------------------------------------------
+
+    def clone(self, template: str) -> str:
         """A fresh copy of the source with every write of the machine on disk (CREATE DATABASE writes the
         copy through the WAL and shared buffers, and the previous run leaves gigabytes to flush), so that no
         tool is timed while the server or the kernel writes out what came before it."""
-        url = recreate(server_url, names["target"], template=names[template])
-        try:
-            admin(server_url, sql.SQL("CHECKPOINT"))
-        except psycopg.errors.InsufficientPrivilege:  # neither superuser nor pg_checkpoint: go on unflushed
-            pass
+        url = recreate(self.server_url, self.names["target"], template=self.names[template])
+        # neither superuser nor pg_checkpoint: go on unflushed
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            admin(self.server_url, sql.SQL("CHECKPOINT"))
         os.sync()
         return url
 
-    def restore_pair(i: int, size: str, archive: Path, dump: Path, times: dict[str, list[float]],
+    def probed(self, size: str, target: str) -> contextlib.AbstractContextManager[Watched]:
+        """The lock sampler and the reader probe on `target` around a restore (bench/probes.py)."""
+        return watch(target, DEFAULT_TABLES, self.ids[size], enabled=self.args.probes)
+
+    def restore_pair(self, i: int, size: str, archive: Path, dump: Path, times: dict[str, list[float]],
                      locks: list[float]) -> str:
         """backupd's restore and `pg_restore --single-transaction`, each into a fresh clone, in turn order
         (backupd first in odd runs, pg_restore first in even ones, so neither always follows the same thing);
         returns their part of the run's line."""
-        template = "src" if size == "n" else "small"
         parts: dict[str, str] = {}
-
-        def backupd_restore() -> None:
-            target = clone(template)
-            with probed(size, target) as w:
-                m = measure([*BACKUPD, "--database-url", target, "restore", str(archive), "--yes", *restore_flags],
-                            env)
-            times["backupd_restore"].append(m.seconds)
-            watched[size]["backupd"].append(w)
-            rss[f"restore_{size}"] = max(rss.get(f"restore_{size}", 0), m.peak_rss_kib)
-            match = re.search(r"tables locked for ([0-9.]+)s", m.stdout)
-            if match:
-                locks.append(float(match.group(1)))
-            parts["backupd"] = f" restore {m.seconds:.1f} s{watched_text(w)}"
-
-        def pg_restore() -> None:
-            target = clone(template)
-            with probed(size, target) as w:
-                seconds = timed([*pg_restore_1, "-d", target, str(dump)])
-            times["pg_restore"].append(seconds)
-            watched[size]["pg_restore_single_transaction"].append(w)
-            parts["pg_restore"] = f"  pg_restore {seconds:.1f} s{watched_text(w)}"
-
-        for step in (backupd_restore, pg_restore) if i % 2 == 0 else (pg_restore, backupd_restore):
-            step()
+        for step in ("backupd", "pg_restore") if i % 2 == 0 else ("pg_restore", "backupd"):
+            if step == "backupd":
+                parts[step] = self.backupd_restore(size, archive, times, locks)
+            else:
+                parts[step] = self.pg_restore(size, dump, times)
         return parts["backupd"] + parts["pg_restore"]
 
-    for i in range(args.repeat):
-        line = f"  run {i + 1}:" + restore_pair(i, "n", archive, dump, runs, swap_lock)
-        for run in stores:
-            target = clone("src")
-            with probed("n", target) as w:
-                m = measure([*BACKUPD, "--database-url", target, "restore", "--latest", "--yes", *restore_flags],
-                            run.env)
-            run.restore.append(m.seconds)
-            run.watched.append(w)
-            run.rss["restore"] = max(run.rss.get("restore", 0), m.peak_rss_kib)
-            line += f"  [{run.label}] {m.seconds:.1f} s, {m.peak_rss_kib / 1024:.0f} MiB"
-        if args.pg_jobs:
-            # pg_restore cannot combine -j with --single-transaction; --clean --if-exists as above
-            target = clone("src")
-            with probed("n", target) as w:
-                seconds = timed([str(bin_dir / "pg_restore"), "--clean", "--if-exists", f"-j{args.pg_jobs}",
-                                 "--no-owner", "-d", target, str(dump_dir)])
-            runs["pg_restore_dir"].append(seconds)
-            watched["n"]["pg_restore_dir"].append(w)
-            line += f"  pg_restore -j{args.pg_jobs} {seconds:.1f} s{watched_text(w)}"
-        print(line, flush=True)
+    def backupd_restore(self, size: str, archive: Path, times: dict[str, list[float]], locks: list[float]) -> str:
+        target = self.clone("src" if size == "n" else "small")
+        with self.probed(size, target) as w:
+            m = measure([*BACKUPD, "--database-url", target, "restore", str(archive), "--yes", *self.restore_flags],
+                        self.env)
+        times["backupd_restore"].append(m.seconds)
+        self.watched[size]["backupd"].append(w)
+        self.rss[f"restore_{size}"] = max(self.rss.get(f"restore_{size}", 0), m.peak_rss_kib)
+        match = re.search(r"tables locked for ([0-9.]+)s", m.stdout)
+        if match:
+            locks.append(float(match.group(1)))
+        return f" restore {m.seconds:.1f} s{watched_text(w)}"
 
-    # N/10: the backup's RSS, then backupd's restore and pg_restore --single-transaction again (R times),
-    # so that lock holds, reader waits and the restore's RSS can be compared across a 10x size change
-    small_archive, small_dump = work / "s.zip", work / "s.dump"
-    _, rss["backup_n10"], _ = peak_rss([*BACKUPD, "--database-url", small, "backup", "-o", str(small_archive)], env)
-    timed([str(bin_dir / "pg_dump"), "-Fc", *table_flags, "-f", str(small_dump), "-d", small])
-    runs_n10: dict[str, list[float]] = {"backupd_restore": [], "pg_restore": []}
-    for i in range(args.repeat):
-        print(f"  N/10 run {i + 1}:" + restore_pair(i, "n10", small_archive, small_dump, runs_n10, swap_lock_n10),
-              flush=True)
-    floor = server_floor(bin_dir, src)
-    for run in stores:
-        store = open_bench_store(run)
-        run.archive_bytes = store.info(run.written[-1]).size  # type: ignore[index]
-        for name in run.written or []:
-            store.delete(name)
-    loadavg_end = os.getloadavg()
+    def pg_restore(self, size: str, dump: Path, times: dict[str, list[float]]) -> str:
+        target = self.clone("src" if size == "n" else "small")
+        pg_restore_1 = [str(self.bin_dir / "pg_restore"), "--clean", "--if-exists", "--single-transaction",
+                        "--no-owner"]
+        with self.probed(size, target) as w:
+            seconds = timed([*pg_restore_1, "-d", target, str(dump)])
+        times["pg_restore"].append(seconds)
+        self.watched[size]["pg_restore_single_transaction"].append(w)
+        return f"  pg_restore {seconds:.1f} s{watched_text(w)}"
 
-    med = {k: statistics.median(v) for k, v in runs.items()}
-    med_n10 = {k: statistics.median(v) for k, v in runs_n10.items()}
-    restore_lock: dict[str, dict] = {}
-    reader_probe: dict[str, dict] = {}
-    for size, events in (("n", args.events), ("n10", n10)):
-        restore_lock[size] = {"events": events}
-        reader_probe[size] = {"events": events, "interval_s": 0.02, "id_range": list(ids[size])}
-        for tool, seen in watched[size].items():
-            restore_lock[size][tool], reader_probe[size][tool] = summarize(seen)
-    dump_dir_bytes = sum(p.stat().st_size for p in dump_dir.iterdir()) if args.pg_jobs else None
-    result = {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores",
-        "server": server_version,
-        "events": args.events,
-        "repeat": args.repeat,
-        "loadavg_start_end": [round(loadavg_start[0], 2), round(loadavg_end[0], 2)],
-        "seconds_median": med,
-        "seconds_all": runs,
-        "backup_ratio": med["backupd_backup"] / med["pg_dump"],
-        "restore_ratio": med["backupd_restore"] / med["pg_restore"],
-        "server_floor_seconds": floor,
-        "peak_rss_mib": {k: round(v / 1024, 1) for k, v in rss.items()},
-        "rss_growth_n10_to_n": rss["backup_n"] / rss["backup_n10"],
-        "restore_rss_growth_n10_to_n": rss["restore_n"] / rss["restore_n10"],
-        "archive_bytes": archive.stat().st_size,
-        "archive_uncompressed_bytes": uncompressed_bytes(archive),
-        "dump_bytes": dump.stat().st_size,
-        "size_ratio": archive.stat().st_size / dump.stat().st_size,
-        "swap_lock_seconds_median": statistics.median(swap_lock) if swap_lock else None,
-        "n10": {"events": n10, "seconds_median": med_n10, "seconds_all": runs_n10,
-                "restore_ratio": med_n10["backupd_restore"] / med_n10["pg_restore"],
-                "swap_lock_seconds_median": statistics.median(swap_lock_n10) if swap_lock_n10 else None},
-        # per size (n, n10) and per tool (backupd, pg_restore_single_transaction, pg_restore_dir): medians
-        # over the runs, and each run (None with --no-probes); see bench/probes.py
-        "restore_lock": restore_lock if args.probes else None,
-        "reader_probe": reader_probe if args.probes else None,
-        "restore_flags": restore_flags,
-        "pg_directory_dump": {"jobs": args.pg_jobs, "compress": 1, "dump_bytes": dump_dir_bytes,
-                              "backup_ratio": med["backupd_backup"] / med["pg_dump_dir"],
-                              "restore_ratio": med["backupd_restore"] / med["pg_restore_dir"]} if args.pg_jobs else None,
-        "stores": {
+    def run_restore_pairs(self) -> None:
+        """R runs of the restore pair at N events, each followed by every store's restore and pg_restore -j."""
+        for i in range(self.args.repeat):
+            line = f"  run {i + 1}:" + self.restore_pair(i, "n", self.archive, self.dump, self.runs, self.swap_lock)
+            for run in self.stores:
+                line += self.store_restore(run)
+            if self.args.pg_jobs:
+                line += self.pg_restore_dir()
+            print(line, flush=True)
+
+    def store_restore(self, run: StoreRun) -> str:
+        """`backupd restore --latest` from the store into a fresh clone; its part of the line."""
+        target = self.clone("src")
+        with self.probed("n", target) as w:
+            m = measure([*BACKUPD, "--database-url", target, "restore", "--latest", "--yes", *self.restore_flags],
+                        run.env)
+        run.restore.append(m.seconds)
+        run.watched.append(w)
+        run.rss["restore"] = max(run.rss.get("restore", 0), m.peak_rss_kib)
+        return f"  [{run.label}] {m.seconds:.1f} s, {m.peak_rss_kib / 1024:.0f} MiB"
+
+    def pg_restore_dir(self) -> str:
+        # pg_restore cannot combine -j with --single-transaction; --clean --if-exists as above
+        target = self.clone("src")
+        with self.probed("n", target) as w:
+            seconds = timed([str(self.bin_dir / "pg_restore"), "--clean", "--if-exists", f"-j{self.args.pg_jobs}",
+                             "--no-owner", "-d", target, str(self.dump_dir)])
+        self.runs["pg_restore_dir"].append(seconds)
+        self.watched["n"]["pg_restore_dir"].append(w)
+        return f"  pg_restore -j{self.args.pg_jobs} {seconds:.1f} s{watched_text(w)}"
+
+    def run_small_restore_pairs(self) -> None:
+        """N/10: the backup's RSS, then backupd's restore and pg_restore --single-transaction again (R times),
+        so that lock holds, reader waits and the restore's RSS can be compared across a 10x size change."""
+        _, self.rss["backup_n10"], _ = peak_rss(
+            [*BACKUPD, "--database-url", self.small, "backup", "-o", str(self.small_archive)], self.env)
+        timed([str(self.bin_dir / "pg_dump"), "-Fc", *self.table_flags, "-f", str(self.small_dump), "-d", self.small])
+        for i in range(self.args.repeat):
+            print(f"  N/10 run {i + 1}:" + self.restore_pair(i, "n10", self.small_archive, self.small_dump,
+                                                              self.runs_n10, self.swap_lock_n10), flush=True)
+
+    def finish_stores(self) -> None:
+        """Each store's last archive size; then every object the runs wrote is deleted."""
+        for run in self.stores:
+            store = open_bench_store(run)
+            run.archive_bytes = store.info(run.written[-1]).size  # type: ignore[index]
+            for name in run.written or []:
+                store.delete(name)
+
+    # --- results -------------------------------------------------------------------------------------
+
+    def probe_results(self) -> tuple[dict[str, dict], dict[str, dict]]:
+        """(restore_lock, reader_probe) per size and per tool (see summarize())."""
+        restore_lock: dict[str, dict] = {}
+        reader_probe: dict[str, dict] = {}
+        for size, events in (("n", self.args.events), ("n10", self.n10)):
+            restore_lock[size] = {"events": events}
+            reader_probe[size] = {"events": events, "interval_s": 0.02, "id_range": list(self.ids[size])}
+            for tool, seen in self.watched[size].items():
+                restore_lock[size][tool], reader_probe[size][tool] = summarize(seen)
+        return restore_lock, reader_probe
+
+    def store_results(self, med: dict[str, float]) -> dict[str, dict]:
+        return {
             run.label: {
                 "spec": run.spec if run.label != "directory" else "dir",
                 "kind": run.kind,
@@ -534,53 +453,74 @@ def main() -> int:
                 "restore_lock": summarize(run.watched)[0],
                 "reader_probe": summarize(run.watched)[1],
             }
-            for run in stores
-        },
-    }
-    rows = [
-        ("backup (median s)", f"{med['backupd_backup']:.2f}", f"{med['pg_dump']:.2f}", f"{result['backup_ratio']:.2f}x", "<= 1.30x"),
-        ("restore (median s)", f"{med['backupd_restore']:.2f}", f"{med['pg_restore']:.2f}", f"{result['restore_ratio']:.2f}x", "<= 1.50x"),
-        ("size (MB)", f"{result['archive_bytes'] / 1e6:.1f}", f"{result['dump_bytes'] / 1e6:.1f}", f"{result['size_ratio']:.2f}x", "<= 1.50x"),
-        ("peak RSS backup N (MiB)", f"{result['peak_rss_mib']['backup_n']:.0f}", "", "", "<= 150"),
-        ("peak RSS backup N/10 (MiB)", f"{result['peak_rss_mib']['backup_n10']:.0f}", "", f"{result['rss_growth_n10_to_n']:.2f}x", "<= 1.30x"),
-        ("peak RSS restore N (MiB)", f"{result['peak_rss_mib']['restore_n']:.0f}", "", "", "<= 100"),
-        ("peak RSS restore N/10 (MiB)", f"{result['peak_rss_mib']['restore_n10']:.0f}", "",
-         f"{result['restore_rss_growth_n10_to_n']:.2f}x", "<= 1.30x"),
-        ("restore N/10 (median s)", f"{med_n10['backupd_restore']:.2f}", f"{med_n10['pg_restore']:.2f}",
-         f"{result['n10']['restore_ratio']:.2f}x", ""),
-        ("server floor: export COPY (s)", f"{floor:.2f}", "", "", ""),
-        ("swap lock held (median s)", f"{result['swap_lock_seconds_median']:.2f}" if swap_lock else "n/a", "", "", ""),
-    ]
-    if args.pg_jobs:
-        j = args.pg_jobs
-        rows += [
-            (f"backup vs pg_dump -Fd -j{j} -Z1", f"{med['backupd_backup']:.2f}", f"{med['pg_dump_dir']:.2f}",
-             f"{med['backupd_backup'] / med['pg_dump_dir']:.2f}x", ""),
-            (f"restore vs pg_restore -j{j}", f"{med['backupd_restore']:.2f}", f"{med['pg_restore_dir']:.2f}",
-             f"{med['backupd_restore'] / med['pg_restore_dir']:.2f}x", ""),
-        ]
-    print()
-    print(f"{'':32} {'backupd':>10} {'pg_dump/restore':>16} {'ratio':>8} {'bar':>10}")
-    for row in rows:
-        print(f"{row[0]:32} {row[1]:>10} {row[2]:>16} {row[3]:>8} {row[4]:>10}")
-    print()
-    print(f"{'store':36} {'backup s':>9} {'ratio':>6} {'restore s':>10} {'ratio':>6} {'RSS b/r MiB':>12} {'disk MiB':>9}")
-    for label, r in result["stores"].items():
-        print(f"{label[:36]:36} {r['seconds_median']['backup']:>9.2f} {r['backup_ratio']:>5.2f}x"
-              f" {r['seconds_median']['restore']:>10.2f} {r['restore_ratio']:>5.2f}x"
-              f" {r['peak_rss_mib']['backup']:>5.0f}/{r['peak_rss_mib']['restore']:<6.0f}"
-              f" {r['peak_local_disk_mib']:>9.1f}")
-    print(f"(archive {result['archive_uncompressed_bytes'] / 2**30:.2f} GiB uncompressed; load average"
-          f" {loadavg_start[0]:.2f} at start, {loadavg_end[0]:.2f} at end)")
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nIssue 13's figures (medians of {args.repeat}; N/10 and N events):\n")
-    print(figures.text(result))
-    print("\nFor the README's Performance section:\n")
-    print(figures.markdown(result))
-    print(f"\nwrote {args.results}")
-    return 0
+            for run in self.stores
+        }
 
+    def pg_directory_dump(self, med: dict[str, float]) -> dict | None:
+        if not self.args.pg_jobs:
+            return None
+        dump_dir_bytes = sum(p.stat().st_size for p in self.dump_dir.iterdir())
+        return {"jobs": self.args.pg_jobs, "compress": 1, "dump_bytes": dump_dir_bytes,
+                "backup_ratio": med["backupd_backup"] / med["pg_dump_dir"],
+                "restore_ratio": med["backupd_restore"] / med["pg_restore_dir"]}
+
+    def result(self) -> dict:
+        """Everything measured, in bench/results/latest.json's shape."""
+        args, rss, archive, dump = self.args, self.rss, self.archive, self.dump
+        med = {k: statistics.median(v) for k, v in self.runs.items()}
+        med_n10 = {k: statistics.median(v) for k, v in self.runs_n10.items()}
+        restore_lock, reader_probe = self.probe_results()
+        return {
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": f"{platform.machine()} {os.cpu_count()} cores",
+            "server": self.server_version,
+            "events": args.events,
+            "repeat": args.repeat,
+            "loadavg_start_end": [round(self.loadavg_start[0], 2), round(self.loadavg_end[0], 2)],
+            "seconds_median": med,
+            "seconds_all": self.runs,
+            "backup_ratio": med["backupd_backup"] / med["pg_dump"],
+            "restore_ratio": med["backupd_restore"] / med["pg_restore"],
+            "server_floor_seconds": self.floor,
+            "peak_rss_mib": {k: round(v / 1024, 1) for k, v in rss.items()},
+            "rss_growth_n10_to_n": rss["backup_n"] / rss["backup_n10"],
+            "restore_rss_growth_n10_to_n": rss["restore_n"] / rss["restore_n10"],
+            "archive_bytes": archive.stat().st_size,
+            "archive_uncompressed_bytes": uncompressed_bytes(archive),
+            "dump_bytes": dump.stat().st_size,
+            "size_ratio": archive.stat().st_size / dump.stat().st_size,
+            "swap_lock_seconds_median": statistics.median(self.swap_lock) if self.swap_lock else None,
+            "n10": {"events": self.n10, "seconds_median": med_n10, "seconds_all": self.runs_n10,
+                    "restore_ratio": med_n10["backupd_restore"] / med_n10["pg_restore"],
+                    "swap_lock_seconds_median": statistics.median(self.swap_lock_n10) if self.swap_lock_n10 else None},
+            # per size (n, n10) and per tool (backupd, pg_restore_single_transaction, pg_restore_dir): medians
+            # over the runs, and each run (None with --no-probes); see bench/probes.py
+            "restore_lock": restore_lock if args.probes else None,
+            "reader_probe": reader_probe if args.probes else None,
+            "restore_flags": self.restore_flags,
+            "pg_directory_dump": self.pg_directory_dump(med),
+            "stores": self.store_results(med),
+        }
+
+
+def main() -> int:
+    args = parse_args()
+    bench = Bench(args)
+    bench.print_header()
+    atexit.register(bench.clean_up)  # also when a step fails (sys.exit): a 1M-event run leaves gigabytes otherwise
+    bench.prepare_databases()
+    bench.detect_restore_flags()
+    bench.run_backup_pairs()
+    bench.run_restore_pairs()
+    bench.run_small_restore_pairs()
+    bench.floor = server_floor(bench.bin_dir, bench.src)
+    bench.finish_stores()
+    bench.loadavg_end = os.getloadavg()
+    result = bench.result()
+    print_summary(result, args.pg_jobs, bench.loadavg_start[0], bench.loadavg_end[0])
+    write_results(args.results, result)
+    print_figures(result, args.repeat, args.results)
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

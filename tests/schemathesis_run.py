@@ -103,7 +103,7 @@ def backupd_serve(database_url: str, drill_url: str, workdir: Path, api_key: str
         env["BACKUPD_API_KEY"] = api_key
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server_log = open(workdir / f"serve-{port}.log", "w+")
+    server_log = open(workdir / f"serve-{port}.log", "w+")  # noqa: SIM115 - outlives the yield; closed in finally
     proc = subprocess.Popen([*backupd_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--log-level", "warning"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy

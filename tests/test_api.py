@@ -223,7 +223,7 @@ def test_download_with_file_missing_is_404(client: httpx.Client, db: psycopg.Con
 
 def test_download_supports_range_requests(client: httpx.Client, db: psycopg.Connection) -> None:
     fill_app_data(db, events=50)
-    job_id, seen = run_backup(client)
+    job_id, _ = run_backup(client)
     whole = client.get(f"/api/backup/{job_id}/download")
     assert whole.headers.get("accept-ranges") == "bytes"
     size = len(whole.content)
@@ -289,7 +289,7 @@ def test_list_is_completed_only_newest_first(server: ApiServer, client: httpx.Cl
 def test_failed_backup_reports_error_and_leaves_no_file(make_server, db: psycopg.Connection) -> None:
     server = make_server(tables=("events", "no_such_table"))
     with server.client() as c:
-        job_id, seen = run_backup(c)
+        _, seen = run_backup(c)
     job = seen[-1]
     assert job["status"] == "failed"
     assert "no_such_table" in job["error_message"]

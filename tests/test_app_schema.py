@@ -179,7 +179,7 @@ def rows(conn: psycopg.Connection, tables: tuple[str, ...]) -> dict[str, list[st
     return {t: [r[0] for r in conn.execute(f"SELECT t::text FROM {t} AS t ORDER BY 1")] for t in tables}
 
 
-OUTSIDE = ("backup_jobs", "restore_jobs", "audit_log") + PARENTS
+OUTSIDE = ("backup_jobs", "restore_jobs", "audit_log", *PARENTS)
 
 
 def everything(conn: psycopg.Connection) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -271,7 +271,7 @@ def test_backup_to_a_file_needs_no_schema(app_url: str, env: Path, tmp_path: Pat
     assert code == 0, err
     with connect(app_url) as conn:
         assert not has_backupd_schema(conn)
-    code, out, err = cli(capsys, "verify", str(tmp_path / "a.zip"))
+    code, _, err = cli(capsys, "verify", str(tmp_path / "a.zip"))
     assert code == 0, err
 
 

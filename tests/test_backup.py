@@ -223,7 +223,7 @@ def test_backup_is_one_consistent_snapshot_under_concurrent_writes(
 def test_failure_midway_leaves_no_file(db: psycopg.Connection, database_url: str, tmp_path: Path) -> None:
     fill_small_app_data(db)
 
-    def explode(progress) -> None:  # noqa: ANN001
+    def explode(progress) -> None:
         if progress.step == "Exporting events":
             raise RuntimeError("disk on fire")
 

@@ -55,7 +55,7 @@ def test_outside_references_and_errors(db: psycopg.Connection) -> None:
     db.execute("CREATE VIEW v AS SELECT 1 AS x")
     with pytest.raises(CatalogError, match="not a table: v"):
         describe_tables(db, ["v"])
-    with pytest.raises(CatalogError, match="table listed twice: public.events"):
+    with pytest.raises(CatalogError, match=r"table listed twice: public\.events"):
         describe_tables(db, ["events", "public.events"])
 
 

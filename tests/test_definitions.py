@@ -197,7 +197,7 @@ def test_rich_schema_round_trip(empty_database_url: str, target_url: str) -> Non
         by_alias=True)
 
     with connect(target_url) as conn:
-        assert missing_tables(conn, KEYS + ["nope"]) == KEYS + ["nope"]
+        assert missing_tables(conn, [*KEYS, "nope"]) == [*KEYS, "nope"]
     # Parents are not first here: foreign keys are added after every table exists.
     done = recreate(target_url, types, definitions, list(reversed(KEYS)))
     assert done.tables == list(reversed(KEYS))
@@ -208,7 +208,7 @@ def test_rich_schema_round_trip(empty_database_url: str, target_url: str) -> Non
     assert "triggers" in done.not_recreated and "grants" in done.not_recreated
     assert snapshot(target_url, KEYS) == snapshot(empty_database_url, KEYS)
     with connect(target_url) as conn:
-        assert missing_tables(conn, KEYS + ["nope", "app.nope"]) == ["nope", "app.nope"]
+        assert missing_tables(conn, [*KEYS, "nope", "app.nope"]) == ["nope", "app.nope"]
 
 
 def test_defaults_produce_values_after_recreation(empty_database_url: str, target_url: str) -> None:

@@ -24,7 +24,7 @@ from backupd.drill.service import (
 )
 from backupd.ids import uuid7
 
-from .test_api_support import fill_app_data, make_server, poll  # noqa: F401
+from .test_api_support import fill_app_data, make_server, poll  # noqa: F401  (fixture by name)
 from .test_schedule import backup, manual, wait_idle
 
 

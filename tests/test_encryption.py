@@ -25,7 +25,7 @@ from backupd.store import open_store
 from backupd.store.directory import ArchiveFile
 
 from .s3server import S3Server, s3_server, s3_store_url  # noqa: F401  (fixtures)
-from .test_api_support import (  # noqa: F401
+from .test_api_support import (  # noqa: F401  (fixtures by name)
     ApiServer,
     fill_app_data,
     make_server,
@@ -105,7 +105,7 @@ def test_our_archive_decrypts_with_the_age_tool(db: psycopg.Connection, database
 
 @needs_age
 def test_an_archive_the_age_tool_encrypted_restores(db: psycopg.Connection, database_url: str, tmp_path: Path,
-                                                     identity: tuple[Path, str], make_server) -> None:  # noqa: F811
+                                                     identity: tuple[Path, str], make_server) -> None:
     fill_app_data(db, events=500)
     key, recipient = identity
     plain = create_backup(database_url, tmp_path / "plain.zip").path
@@ -136,7 +136,7 @@ def test_an_archive_the_age_tool_encrypted_restores(db: psycopg.Connection, data
     assert table_fingerprint(db) == before
 
 
-def test_encrypted_backups_through_the_api_download_as_stored(db: psycopg.Connection, make_server,  # noqa: F811
+def test_encrypted_backups_through_the_api_download_as_stored(db: psycopg.Connection, make_server,
                                                               identity: tuple[Path, str]) -> None:
     fill_app_data(db, events=300)
     key, recipient = identity

@@ -142,10 +142,10 @@ def test_cli_export(db: psycopg.Connection, database_url: str, tmp_path: Path, c
     assert to_stdout.stdout == api.content and api.content
     out = tmp_path / "out" / "events.jsonl"
     out.parent.mkdir()
-    to_file = subprocess.run(args + ["-o", str(out)], capture_output=True, env=env, timeout=60, text=True)
+    to_file = subprocess.run([*args, "-o", str(out)], capture_output=True, env=env, timeout=60, text=True)
     assert to_file.returncode == 0, to_file.stderr
     assert out.read_bytes() == api.content
     assert str(out) in to_file.stderr and "events" in to_file.stderr
     assert [p.name for p in out.parent.iterdir()] == ["events.jsonl"]  # no temporary file left
-    bad = subprocess.run(args[:-4] + ["--since", "soon"], capture_output=True, env=env, timeout=60, text=True)
+    bad = subprocess.run([*args[:-4], "--since", "soon"], capture_output=True, env=env, timeout=60, text=True)
     assert bad.returncode == 1 and bad.stderr.startswith("backupd: error: --since: Invalid timestamp")

@@ -102,7 +102,7 @@ def test_full_disk_is_one_line_and_leaves_no_file(database_url: str, db: psycopg
     assert list(tmp_path.iterdir()) == []
 
 
-def test_api_job_failure_is_a_one_line_error_message(make_server, tmp_path: Path) -> None:  # noqa: F811
+def test_api_job_failure_is_a_one_line_error_message(make_server, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the backup directory should be")
     server: ApiServer = make_server(backup_dir=blocker)
@@ -114,7 +114,7 @@ def test_api_job_failure_is_a_one_line_error_message(make_server, tmp_path: Path
         assert job["error_message"] == f"File exists: {blocker}"
 
 
-def test_api_handler_failure_is_json_not_a_trace(make_server, db: psycopg.Connection) -> None:  # noqa: F811
+def test_api_handler_failure_is_json_not_a_trace(make_server, db: psycopg.Connection) -> None:
     server: ApiServer = make_server()
     db.execute("ALTER TABLE backupd.backup_jobs RENAME COLUMN status TO status_gone")  # a broken schema: a bug's stand-in
     try:

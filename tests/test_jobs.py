@@ -140,9 +140,9 @@ def test_pool_waits_for_a_free_connection_then_times_out(database_url: str) -> N
     pool = ConnectionPool(database_url, max_size=1, timeout=0.2)
     try:
         with pool.connection() as held:
-            with pytest.raises(psycopg.OperationalError, match="couldn't get a connection after 0.20 sec"):
-                with pool.connection():
-                    pass
+            with (pytest.raises(psycopg.OperationalError, match=r"couldn't get a connection after 0\.20 sec"),
+                  pool.connection()):
+                pass
             assert held.execute("SELECT current_setting('application_name')").fetchone() == ("backupd-jobs",)
         with pool.connection() as conn:  # given back: the same session again
             assert conn is held and conn.autocommit

@@ -26,7 +26,7 @@ class Replica:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.log = open(data_dir.with_suffix(".log"), "wb")
+        self.log = open(data_dir.with_suffix(".log"), "wb")  # noqa: SIM115 - lives as long as the replica; stop() closes it
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "backupd", "serve", "--port", str(self.port), "--log-level", "warning"],
             env={**os.environ, **env, "BACKUPD_DATA_DIR": str(data_dir)}, stdout=self.log, stderr=subprocess.STDOUT)

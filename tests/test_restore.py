@@ -350,7 +350,7 @@ def test_readers_never_see_a_mix(db: psycopg.Connection, database_url: str, back
                         "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM alerts),"
                         " (SELECT count(*) FROM events WHERE summary = 'changed')"
                     ).fetchone())
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=reader) for _ in range(2)]

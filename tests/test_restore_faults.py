@@ -11,6 +11,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import psycopg
@@ -334,4 +335,4 @@ def test_many_pieces_keep_order_and_line_numbers(db: psycopg.Connection, databas
     # descents than pieces, however the parallel loads interleave.
     ids = [r[0] for r in db.execute("SELECT id FROM events ORDER BY ctid").fetchall()]
     assert sorted(ids) == list(range(1, 401))
-    assert sum(a > b for a, b in zip(ids, ids[1:])) < len(pieces)
+    assert sum(a > b for a, b in pairwise(ids)) < len(pieces)

@@ -66,7 +66,7 @@ class RestoreThread(threading.Thread):
     def run(self) -> None:
         try:
             self.result = restore(*self.args_, **self.kwargs_)  # type: ignore[arg-type]
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:  # handed to the test thread
             self.error = exc
 
     def join_result(self, timeout: float = 300) -> RestoreResult:
@@ -121,7 +121,7 @@ def demo_archives(pg_server_url: str, template_database: str,
             conn.execute("VACUUM ANALYZE")
             counts_b = counts(conn)
             b = create_backup(url, folder / "b.zip").path
-        assert all(x != y for x, y in zip(counts_a, counts_b)), (counts_a, counts_b)
+        assert all(x != y for x, y in zip(counts_a, counts_b, strict=True)), (counts_a, counts_b)
         assert counts_a[TABLES.index("events")] == DEMO_EVENTS
         yield DemoArchives(url, a, b, counts_a, counts_b)
     finally:
@@ -163,7 +163,7 @@ def test_multi_table_readers_never_fail_a_restore_nor_see_a_mix(demo_archives: D
                     state = tuple(by_table[t] for t in TABLES)
                     seen[k][state] = seen[k].get(state, 0) + 1
                     stop.wait(0.02)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+        except BaseException as exc:  # reported by the test thread
             errors.append(exc)
 
     lock_waits: list[tuple[str, str]] = []
@@ -179,7 +179,7 @@ def test_multi_table_readers_never_fail_a_restore_nor_see_a_mix(demo_archives: D
                         " WHERE r.application_name = 'test-reader' AND b.application_name LIKE 'backupd%'"
                     ).fetchall())
                     time.sleep(0.01)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=reader, args=(k,), daemon=True) for k in range(len(orders))]
@@ -233,7 +233,7 @@ def test_point_reader_waits_milliseconds_for_the_catalog_swap(demo_archives: Dem
                     conn.execute("SELECT * FROM events WHERE id = %s", [1 + n * 7919 % DEMO_EVENTS]).fetchall()
                     waits.append(time.monotonic() - started)
                     stop.wait(0.02)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=probe, daemon=True)

@@ -13,7 +13,7 @@ import psycopg
 
 from backupd import DEFAULT_TABLES
 
-from .test_api_support import (  # noqa: F401
+from .test_api_support import (  # noqa: F401  (fixtures by name)
     ApiServer,
     fill_app_data,
     make_server,
@@ -72,7 +72,7 @@ def sequences(db: psycopg.Connection) -> list[tuple]:
                       " ORDER BY 1").fetchall()
 
 
-def test_dry_run_reports_changes_and_changes_nothing(make_server, db: psycopg.Connection) -> None:  # noqa: F811
+def test_dry_run_reports_changes_and_changes_nothing(make_server, db: psycopg.Connection) -> None:
     fill_app_data(db, events=300)
     server: ApiServer = make_server()
     with server.client() as c:
@@ -93,7 +93,7 @@ def test_dry_run_reports_changes_and_changes_nothing(make_server, db: psycopg.Co
     assert db.execute("SELECT count(*) FROM backupd.restore_jobs").fetchone()[0] == 1
 
 
-def test_restore_by_id_with_a_safety_backup_that_undoes_it(make_server, db: psycopg.Connection) -> None:  # noqa: F811
+def test_restore_by_id_with_a_safety_backup_that_undoes_it(make_server, db: psycopg.Connection) -> None:
     fill_app_data(db, events=300)
     server: ApiServer = make_server()
     with server.client() as c:
@@ -120,7 +120,7 @@ def test_restore_by_id_with_a_safety_backup_that_undoes_it(make_server, db: psyc
     assert table_fingerprint(db) == changed
 
 
-def test_subsets_and_their_refusals(make_server, db: psycopg.Connection) -> None:  # noqa: F811
+def test_subsets_and_their_refusals(make_server, db: psycopg.Connection) -> None:
     fill_app_data(db, events=300)
     server: ApiServer = make_server()
     with server.client() as c:

@@ -83,7 +83,7 @@ def test_every_scalar_type_is_decoded_here_and_exact(db: psycopg.Connection, dat
     rows = decoder.rows(member(archive, "scalars"))
     assert len(rows) == 4
     assert "doubled" not in decoder.names  # generated: PostgreSQL recomputes it
-    first = dict(zip(decoder.names, rows[0]))
+    first = dict(zip(decoder.names, rows[0], strict=True))
     assert (first["small"], first["big"], first["flag"]) == (-32768, 9223372036854775807, True)
     assert first["txt"].startswith("tab\there, new\nline, cr\rback\\slash \\N \x01")
 

@@ -6,7 +6,6 @@ stopped so each test drives `tick()` itself: no test waits for a wall-clock minu
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +17,8 @@ import pytest
 
 from backupd.cli import main
 from backupd.clock import Clock
+from backupd.db.locks import try_operation_lock
 from backupd.ids import uuid7
-from backupd.locking import try_operation_lock
 from backupd.store import archive_name
 
 from .test_api_support import (  # noqa: F401  (fixtures are used by name)
@@ -52,6 +51,10 @@ def manual(server: ApiServer, start: str) -> ManualClock:
     services = server.services
     services.scheduler.stop()
     clock = ManualClock(utc(start))
+    # A look the thread took on the wall clock (a slow start) recorded its schedule as set "now", which
+    # would be after every time of the test: forget it, so the schedule is in force from `start`.
+    with services.schedules.pool.connection() as conn:
+        conn.execute("DELETE FROM backupd.schedule_anchors WHERE since > %s", [clock.current])
     services.schedules.clock = clock
     services.scheduler.clock = clock
     return clock
@@ -224,6 +227,139 @@ def test_a_time_claimed_by_another_replica_is_not_started_again(make_server, db:
     assert len(started) == 3
     assert [s for _, s, _ in scheduled_jobs(db)] == ["2026-03-01T00:05:00Z", "2026-03-01T00:10:00Z",
                                                      "2026-03-01T00:15:00Z"]
+
+
+def test_times_passing_while_a_job_runs_each_start_after_it(make_server, db: psycopg.Connection, database_url: str,
+                                                            caplog: pytest.LogCaptureFixture,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 22: a job running across several scheduled times made all but the last vanish silently
+    (the scheduler only ever looked at the latest due time). Each must start, oldest first, as soon as
+    the job before it ends; what is skipped on purpose (catch-up, a schedule change) is logged."""
+    fill_app_data(db, events=10)
+    server = make_server(schedule="* * * * *", timezone="UTC", keep_last=0, keep_daily=0, keep_weekly=0,
+                         keep_monthly=0)
+    clock = manual(server, "2026-03-01T00:00:30Z")
+    scheduler = server.services.scheduler
+    caplog.set_level("INFO", logger="backupd.scheduler")
+
+    def look_every_10_seconds(until: str) -> None:
+        end = utc(until)
+        while clock.current < end:
+            clock.current += timedelta(seconds=10)
+            assert scheduler.tick() == []
+
+    def warnings() -> list[str]:
+        out = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        caplog.clear()
+        return out
+
+    assert scheduler.tick() == []  # the schedule is set at 00:00:30: nothing due before 00:01
+    holder = try_operation_lock(database_url)  # a job runs from 00:00:30 to 00:03:20: across 00:01, 00:02, 00:03
+    try:
+        look_every_10_seconds("2026-03-01T00:03:20Z")
+        with server.client() as c:  # what runs next is the oldest waiting time
+            assert c.get("/api/schedule").json()["next_run_at"] == "2026-03-01T00:01:00Z"
+    finally:
+        holder.close()
+    assert warnings() == [("scheduled backups fall behind: 2026-03-01T00:01:00+00:00, 2026-03-01T00:02:00+00:00"
+                           " are waiting for the runner; each starts as soon as the job before it ends")]
+    started = []
+    for _ in range(3):  # each starts at the first look after the one before ended
+        [job_id] = scheduler.tick()
+        started.append(job_id)
+        wait_idle(server)
+        clock.current += timedelta(seconds=5)
+    assert scheduled_jobs(db) == [(started[0], "2026-03-01T00:01:00Z", "completed"),
+                                  (started[1], "2026-03-01T00:02:00Z", "completed"),
+                                  (started[2], "2026-03-01T00:03:00Z", "completed")]
+    assert scheduler.tick() == []  # 00:03:35: nothing waits any more, 00:04 is next
+    assert [r.getMessage().split(" started")[1] for r in caplog.records] == [
+        "; 2 more scheduled time(s) waiting", "; 1 more scheduled time(s) waiting", ""]
+    assert warnings() == []
+
+    # Another replica started 00:04 while this one was busy: it is dropped here, not started twice.
+    holder = try_operation_lock(database_url)
+    try:
+        look_every_10_seconds("2026-03-01T00:04:05Z")
+        other = uuid7()
+        assert server.services.schedules.claim_backup(utc("2026-03-01T00:04:00Z"), other, 8, "* * * * *|UTC")
+        look_every_10_seconds("2026-03-01T00:04:15Z")
+        with server.client() as c:
+            assert c.get("/api/schedule").json()["next_run_at"] == "2026-03-01T00:05:00Z"
+    finally:
+        holder.close()
+    db.execute("UPDATE backupd.backup_jobs SET status = 'completed' WHERE id = %s", [other])
+
+    # The only replica did not look for more than a minute (stopped, suspended): it catches up once, and
+    # says which times the catch-up stands for.
+    clock.set("2026-03-01T00:11:30Z")
+    [caught_up] = scheduler.tick()
+    wait_idle(server)
+    assert scheduled_jobs(db)[-1] == (caught_up, "2026-03-01T00:11:00Z", "completed")
+    assert warnings() == [("catch-up: scheduled backups for 2026-03-01T00:05:00+00:00 ... 2026-03-01T00:10:00+00:00"
+                           " (6 times) passed while no replica was running; the backup for 2026-03-01T00:11:00+00:00"
+                           " stands for them")]
+
+    # Too many waiting (backups slower than the schedule for long): the oldest are skipped, with a warning.
+    monkeypatch.setattr("backupd.scheduler.MAX_WAITING", 2)
+    holder = try_operation_lock(database_url)
+    try:
+        look_every_10_seconds("2026-03-01T00:14:10Z")
+        assert warnings() == [
+            ("scheduled backups fall behind: 2026-03-01T00:12:00+00:00, 2026-03-01T00:13:00+00:00 are waiting for"
+             " the runner; each starts as soon as the job before it ends"),
+            ("scheduled backups for 2026-03-01T00:12:00+00:00 skipped: 2 later scheduled times are already waiting"
+             " for the runner (backups take longer than the schedule's interval)")]
+        # Turned off while times wait: they are dropped, and the log says so.
+        with server.client() as c:
+            assert c.put("/api/schedule", json={"schedule": "off"}).json()["next_run_at"] is None
+        look_every_10_seconds("2026-03-01T00:14:20Z")
+    finally:
+        holder.close()
+    assert warnings() == [("scheduled backups for 2026-03-01T00:13:00+00:00, 2026-03-01T00:14:00+00:00 skipped:"
+                           " the schedule changed to off (UTC)")]
+    look_every_10_seconds("2026-03-01T00:16:00Z")
+    assert [s for _, s, _ in scheduled_jobs(db)] == [f"2026-03-01T00:{m:02d}:00Z" for m in (1, 2, 3, 4, 11)]
+
+
+def test_times_a_dead_replica_saw_pass_are_started_by_another(make_server, db: psycopg.Connection,
+                                                                database_url: str,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """The times waiting behind a running job are in the database, not in the memory of the replica that
+    saw them pass: a replica that starts later (or the survivor of a crash) starts them, in order."""
+    fill_app_data(db, events=10)
+    settings = {"schedule": "* * * * *", "keep_last": 0, "keep_daily": 0, "keep_weekly": 0, "keep_monthly": 0}
+    a, b = make_server(**settings), make_server(**settings)
+    clocks = [manual(a, "2026-03-01T00:00:30Z"), manual(b, "2026-03-01T00:00:30Z")]
+    caplog.set_level("WARNING")
+
+    def at(when: str) -> None:
+        for clock in clocks:
+            clock.set(f"2026-03-01T{when}Z")
+
+    assert a.services.scheduler.tick() == []  # A runs from 00:00:30, B is not running yet
+    holder = try_operation_lock(database_url)  # a job runs across 00:01 and 00:02
+    try:
+        for when in ("00:00:50", "00:01:10", "00:01:30", "00:01:50", "00:02:10"):
+            at(when)
+            assert a.services.scheduler.tick() == []  # A sees 00:01 and 00:02 pass
+        # A dies. B starts at 00:02:10: its catch-up time 00:02 is waiting already, and so is 00:01.
+        assert b.services.scheduler.tick() == []
+        with b.client() as c:
+            assert c.get("/api/schedule").json()["next_run_at"] == "2026-03-01T00:01:00Z"
+    finally:
+        holder.close()
+    at("00:02:15")
+    [first] = b.services.scheduler.tick()
+    wait_idle(b)
+    [second] = b.services.scheduler.tick()
+    wait_idle(b)
+    assert scheduled_jobs(db) == [(first, "2026-03-01T00:01:00Z", "completed"),
+                                  (second, "2026-03-01T00:02:00Z", "completed")]
+    # Each replica says once that backups fall behind; B found no time missed.
+    assert [r.getMessage() for r in caplog.records] == 2 * [
+        ("scheduled backups fall behind: 2026-03-01T00:01:00+00:00, 2026-03-01T00:02:00+00:00 are waiting for the"
+         " runner; each starts as soon as the job before it ends")]
 
 
 # ------------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def test_split_host(value: str, expected: HostPort) -> None:
 
 @pytest.mark.parametrize("value", [
     None, "", " ", ":8000", "[::1", "[::1]x", "[::1]8000", "[example.com]:80", "::1", "a:b:c",
-    "host:99999", "host:-1", "host:abc", "host:８０", "a b", "user@host", "host/path",
+    "host:99999", "host:-1", "host:abc", "host:\uff18\uff10", "a b", "user@host", "host/path",
 ])
 def test_split_host_rejects(value: str | None) -> None:
     assert split_host(value) is None

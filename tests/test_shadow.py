@@ -156,13 +156,13 @@ def test_outside_foreign_key_is_repointed_and_still_enforced(db: psycopg.Connect
         INSERT INTO detections (event_id, label) SELECT g, 'person' FROM generate_series(1, 50) g;
     """)
     archive = create_backup(database_url, backup_dir / "a.zip").path
-    before = fingerprint(db, TABLES + ("detections",))
+    before = fingerprint(db, (*TABLES, "detections"))
     db.execute("UPDATE events SET summary = 'changed' WHERE id <= 100")
 
     result = restore(database_url, archive)
 
     assert result.swap_mode == "catalog", result.fallback_reason
-    assert fingerprint(db, TABLES + ("detections",)) == before  # same definition, validated again
+    assert fingerprint(db, (*TABLES, "detections")) == before  # same definition, validated again
     assert db.execute("SELECT confrelid = 'events'::regclass FROM pg_constraint WHERE conname = 'detections_event_id_fkey'"
                       ).fetchone()[0]
     assert db.execute("SELECT count(*) FROM detections").fetchone()[0] == 50

@@ -12,6 +12,7 @@ import io
 import queue
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
 from typing import Any
 
 from ._common import CHUNK
@@ -85,11 +86,9 @@ def encrypt_chunks(chunks: Iterable[bytes], recipients: Sequence[str]) -> Iterat
         try:
             pyrage.encrypt_io(io.BufferedReader(source, CHUNK), _Sink(out, cancelled), parsed)
             _put(out, _DONE, cancelled)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            try:
+        except BaseException as exc:  # handed to the consumer
+            with suppress(OSError):
                 _put(out, source.error or exc, cancelled)
-            except OSError:
-                pass
 
     worker = threading.Thread(target=run, name="backupd-age", daemon=True)
     worker.start()

@@ -61,16 +61,18 @@ class AgeKeys:
                 try:
                     hrp, data = bech32_decode(line)
                 except ValueError:
-                    raise ConfigError(f"{IDENTITY_SETTING}: {self.identity_file} holds a line that is not an age identity") from None
+                    raise ConfigError(
+                        f"{IDENTITY_SETTING}: {self.identity_file} holds a line that is not an age identity") from None
                 if hrp != "age-secret-key-" or len(data) != 32:
-                    raise ConfigError(f"{IDENTITY_SETTING}: {self.identity_file} holds a line that is not an X25519 identity")
+                    raise ConfigError(
+                        f"{IDENTITY_SETTING}: {self.identity_file} holds a line that is not an X25519 identity")
                 keys.append(data)
         if not keys:
             raise ConfigError(f"{IDENTITY_SETTING}: no identity in {self.identity_file}")
         return keys
 
     def decrypting(self, raw: BinaryIO) -> BinaryIO:
-        return io.BufferedReader(DecryptingReader(raw, self.identities(), str(self.identity_file)), CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(DecryptingReader(raw, self.identities(), str(self.identity_file)), CHUNK)
 
 
 def parse_recipients(text: str) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import psycopg
@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import Scope
 
 from .. import __version__
 from ..config import Settings
@@ -51,7 +52,8 @@ def _prepare(settings: Settings) -> Services:
     store = JobStore(pool)
     archives = settings.open_store()
     services = Services(settings=settings, database_url=url, pool=pool, store=store, archives=archives,
-                        runner=JobRunner(store, url, tuple(settings.tables), spool_dir=settings.spool_dir, archives=archives))
+                        runner=JobRunner(store, url, tuple(settings.tables), spool_dir=settings.spool_dir,
+                                         archives=archives))
     recover_interrupted_jobs(store, url, archives, services.uploads_dir)
     services.schedules, services.drills, services.scheduler = build_automation(
         settings, url, pool, store, services.runner, archives)
@@ -113,12 +115,12 @@ def _add_openapi_hook(app: FastAPI, *, api_key: bool) -> None:
     """/openapi.json documents the statuses every /api operation can answer (responses.document_common_errors)."""
     generate = app.openapi
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = document_common_errors(generate(), api_key=api_key)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
 
 
 def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
@@ -128,7 +130,7 @@ def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
         yield from (_leaf_routes(contexts()) if callable(contexts) else [route])
 
 
-def allowed_methods(app: FastAPI, scope: dict) -> list[str]:
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     """Every method of the path (FastAPI makes one route per method, and Starlette's 405 names only
     the first route whose path matched). As in OpenAPI, a concrete path wins over a templated one:
     /api/backup/restore has the methods of that path, not those of /api/backup/{job_id}."""
@@ -136,7 +138,7 @@ def allowed_methods(app: FastAPI, scope: dict) -> list[str]:
     for route in _leaf_routes(app.router.routes):
         match, _ = route.matches(scope)
         if match != Match.NONE:
-            template = getattr(route, "path_format", None) or getattr(route, "path", "")
+            template = cast(str, getattr(route, "path_format", None) or getattr(route, "path", ""))
             methods = getattr(route, "methods", None) or getattr(
                 getattr(route, "starlette_route", None), "methods", None) or set()
             by_template.setdefault(template.count("{"), set()).update(methods)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,11 @@ class Services:
     store: JobStore
     runner: JobRunner
     archives: Store
-    schedules: ScheduleStore | None = None  # automatic backups, retention, drills (CONTRACT §9)
-    drills: DrillService | None = None
-    scheduler: Scheduler | None = None
+    # Set by the lifespan once the automation is built (it needs the runner): automatic backups,
+    # retention, drills (CONTRACT §9).
+    schedules: ScheduleStore = field(init=False)
+    drills: DrillService = field(init=False)
+    scheduler: Scheduler = field(init=False)
 
     @property
     def uploads_dir(self) -> Path:
@@ -42,4 +44,5 @@ class Services:
 
 
 def get_services(request: Request) -> Services:
-    return request.app.state.services
+    services: Services = request.app.state.services
+    return services

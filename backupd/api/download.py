@@ -17,7 +17,7 @@ from ..store import Store
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
+def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     """(start, end exclusive) of a single-range header; None to send everything; "unsatisfiable"."""
     if not header:
         return None

@@ -104,10 +104,10 @@ class BackupJobStartResponse(BaseModel):
 class BackupJobProgress(BaseModel):
     """Progress information for a backup job."""
 
-    total_tables: int = Field(8, description="Total tables to export")
-    completed_tables: int = Field(0, description="Tables exported so far")
-    progress_percent: int = Field(0, ge=0, le=100, description="Progress percentage")
-    current_step: str | None = Field(None, description="Current step description")
+    total_tables: int = Field(default=8, description="Total tables to export")
+    completed_tables: int = Field(default=0, description="Tables exported so far")
+    progress_percent: int = Field(default=0, ge=0, le=100, description="Progress percentage")
+    current_step: str | None = Field(default=None, description="Current step description")
 
 
 class BackupJobResponse(BaseModel):
@@ -179,10 +179,10 @@ class RestoreJobStartResponse(BaseModel):
 class RestoreJobProgress(BaseModel):
     """Progress information for a restore job."""
 
-    total_tables: int = Field(8, description="Total tables to restore")
-    completed_tables: int = Field(0, description="Tables restored so far")
-    progress_percent: int = Field(0, ge=0, le=100, description="Progress percentage")
-    current_step: str | None = Field(None, description="Current step description")
+    total_tables: int = Field(default=8, description="Total tables to restore")
+    completed_tables: int = Field(default=0, description="Tables restored so far")
+    progress_percent: int = Field(default=0, ge=0, le=100, description="Progress percentage")
+    current_step: str | None = Field(default=None, description="Current step description")
 
 
 class TableChanges(BaseModel):
@@ -234,9 +234,11 @@ class RestoreOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"tables": ["settings"], "dry_run": True}})
 
-    tables: list[str] | None = Field(None, description="Only these tables are replaced (each must be in the archive)")
-    safety_backup: bool = Field(True, description="Back up the tables being replaced first (restoring it undoes this)")
-    dry_run: bool = Field(False, description="Validate and stage, report `changes`, change nothing")
+    tables: list[str] | None = Field(
+        default=None, description="Only these tables are replaced (each must be in the archive)")
+    safety_backup: bool = Field(
+        default=True, description="Back up the tables being replaced first (restoring it undoes this)")
+    dry_run: bool = Field(default=False, description="Validate and stage, report `changes`, change nothing")
 
 
 # =============================================================================
@@ -279,10 +281,12 @@ class ErrorResponse(BaseModel):
 class RetentionPolicy(BaseModel):
     """restic's `forget --keep-*` meaning; all four at 0 keeps everything."""
 
-    keep_last: int = Field(7, ge=0, description="Keep the newest N backups")
-    keep_daily: int = Field(7, ge=0, description="Keep the newest backup of each of the last N days with one")
-    keep_weekly: int = Field(4, ge=0, description="Keep the newest backup of each of the last N ISO weeks with one")
-    keep_monthly: int = Field(6, ge=0, description="Keep the newest backup of each of the last N months with one")
+    keep_last: int = Field(default=7, ge=0, description="Keep the newest N backups")
+    keep_daily: int = Field(default=7, ge=0, description="Keep the newest backup of each of the last N days with one")
+    keep_weekly: int = Field(
+        default=4, ge=0, description="Keep the newest backup of each of the last N ISO weeks with one")
+    keep_monthly: int = Field(
+        default=6, ge=0, description="Keep the newest backup of each of the last N months with one")
 
 
 class ScheduledBackupSummary(BaseModel):

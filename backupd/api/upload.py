@@ -9,12 +9,15 @@ the one file field is appended to `dest` in ~1 MiB writes done in a worker threa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import anyio
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks  # declared for type checkers only
 
 WRITE_BYTES = 1024 * 1024
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers allowed on top of the file itself
@@ -95,10 +98,11 @@ class _FilePart:
     def on_part_end(self) -> None:
         self._in_target = False
 
-    def callbacks(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in (
-            "on_part_begin", "on_header_field", "on_header_value", "on_header_end",
-            "on_headers_finished", "on_part_data", "on_part_end")}
+    def callbacks(self) -> MultipartCallbacks:
+        return {"on_part_begin": self.on_part_begin, "on_header_field": self.on_header_field,
+                "on_header_value": self.on_header_value, "on_header_end": self.on_header_end,
+                "on_headers_finished": self.on_headers_finished, "on_part_data": self.on_part_data,
+                "on_part_end": self.on_part_end}
 
 
 async def receive_upload(request: Request, dest: Path, *, max_bytes: int,
@@ -113,7 +117,7 @@ async def receive_upload(request: Request, dest: Path, *, max_bytes: int,
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
         raise UploadInvalid(f"Expected a multipart/form-data upload with a '{field}' file field")
     part = _FilePart(field)
-    parser = MultipartParser(params[b"boundary"], part.callbacks())  # type: ignore[arg-type]
+    parser = MultipartParser(params[b"boundary"], part.callbacks())
     out: BinaryIO = await anyio.to_thread.run_sync(open, dest, "wb")
     try:
         async for chunk in request.stream():

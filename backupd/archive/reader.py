@@ -179,7 +179,8 @@ class ArchiveReader:
                 raise ArchiveError(f"member {info.filename} is corrupted: bad local header")
             name_len, extra_len = struct.unpack("<HH", header[26:30])
             raw.seek(info.header_offset + 30 + name_len + extra_len)
-            inflater = deflate_lib.decompressobj(-zlib.MAX_WBITS) if info.compress_type == zipfile.ZIP_DEFLATED else None
+            inflater = (deflate_lib.decompressobj(-zlib.MAX_WBITS)
+                        if info.compress_type == zipfile.ZIP_DEFLATED else None)
             remaining = info.compress_size
             produced = 0
             crc = 0
@@ -197,7 +198,8 @@ class ArchiveReader:
                 produced += len(data)
                 if produced > budget:
                     raise ArchiveError(
-                        f"member {info.filename} inflates beyond its declared size of {budget} bytes (possible zip bomb)"
+                        f"member {info.filename} inflates beyond its declared size of {budget} bytes"
+                        " (possible zip bomb)"
                     )
                 crc = deflate_lib.crc32(data, crc)
                 yield data
@@ -237,7 +239,8 @@ def _check_line(key: str, lineno: int, line: bytes, expected: set[str] | None) -
         raise ArchiveError(f"{key} line {lineno} does not match the manifest's columns: {detail}")
 
 
-def verify_archive(path: Path | str | ArchiveSource, progress: Callable[[str, int, int], None] | None = None) -> Manifest:
+def verify_archive(path: Path | str | ArchiveSource,
+                   progress: Callable[[str, int, int], None] | None = None) -> Manifest:
     """Check an archive completely, offline. Returns its manifest; raises ArchiveError with the reason."""
     with ArchiveReader(path) as reader:
         total = reader.total_declared_bytes()

@@ -14,16 +14,18 @@ import zlib
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 from stream_zip import ZIP_64, stream_zip
 
+from .manifest import READ_CHUNK_BYTES
+
+deflate_lib: ModuleType  # zlib_ng.zlib_ng or zlib: the same API (compressobj, decompressobj, crc32, error)
 try:  # zlib-ng deflates 3-4x faster than zlib at a similar ratio; the archive is plain deflate either way
     from zlib_ng import zlib_ng as deflate_lib
 except ImportError:  # pragma: no cover - platforms without zlib-ng wheels
-    deflate_lib = zlib  # type: ignore[assignment]
-
-from .manifest import READ_CHUNK_BYTES
+    deflate_lib = zlib
 
 # Level 3 of zlib-ng: measured on demo events, 6.2x smaller at ~135 MB/s per core (level 2: 5.5x at
 # ~170 MB/s; level 6: 7.3x at ~100 MB/s). Stdlib zlib's level 1 is its best speed/size point.
@@ -34,7 +36,7 @@ class MemberDigest:
     """Running SHA-256, byte count and line count of a member's uncompressed bytes (lines only
     when asked: a reader that counts them itself need not pay for it twice)."""
 
-    __slots__ = ("sha256", "bytes", "lines", "count_lines")
+    __slots__ = ("bytes", "count_lines", "lines", "sha256")
 
     def __init__(self, count_lines: bool = True) -> None:
         self.sha256 = hashlib.sha256()

@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -29,7 +30,7 @@ from ..archive.writer import (
 )
 from ..db.catalog import Table, describe_tables, resolve_table
 from ..db.connection import OUTPUT_SETTINGS, connect
-from ..db.definitions import capture_definitions
+from ..db.definitions import TableDefinition, TypeDefinition, capture_definitions
 from ..errors import BackupdError
 from ..ids import uuid7
 from ..progress import MonotonicProgress, ProgressCallback
@@ -89,6 +90,7 @@ def export_query(table: Table, where: sql.Composable | None = None,
     if where is not None:
         select += sql.SQL(" WHERE ") + where
     keys = list(order_by) if order_by is not None else list(table.primary_key)
+    order: sql.Composable
     if keys:
         order = sql.SQL(", ").join(
             sql.SQL("t.{}" if k in wrapped else "r.{}").format(sql.Identifier(k)) for k in keys)
@@ -97,6 +99,13 @@ def export_query(table: Table, where: sql.Composable | None = None,
     # `r.*`, not `r`: a bare `r` would mean a column named r if the table has one (any name may exist).
     select += sql.SQL(" ORDER BY ") + order
     return sql.SQL("COPY ({}) TO STDOUT {}").format(select, COPY_OPTIONS)
+
+
+def _row(cursor: psycopg.Cursor[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The one row of a query that always returns one."""
+    row = cursor.fetchone()
+    assert row is not None
+    return row
 
 
 def begin_snapshot(conn: psycopg.Connection, tables_sql: sql.Composable) -> None:
@@ -143,7 +152,7 @@ def split_into_parts(conn: psycopg.Connection, table: Table, estimated_bytes: in
     if table.column(table.primary_key[0]).type_sql not in ("integer", "bigint", "smallint"):
         return [Part(table)]
     key = sql.Identifier(table.primary_key[0])
-    low, high = conn.execute(sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(k=key, t=table.ident)).fetchone()
+    low, high = _row(conn.execute(sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(k=key, t=table.ident)))
     if low is None or high <= low:
         return [Part(table)]
     count = min(MAX_PARTS, -(-estimated_bytes // PART_BYTES), high - low + 1)
@@ -151,7 +160,7 @@ def split_into_parts(conn: psycopg.Connection, table: Table, estimated_bytes: in
     bounds = [low + i * step for i in range(1, count)]
     lowers: list[int | None] = [None, *bounds]
     uppers: list[int | None] = [*bounds, None]
-    return [Part(table, lo, up) for lo, up in zip(lowers, uppers)]
+    return [Part(table, lo, up) for lo, up in zip(lowers, uppers, strict=True)]
 
 
 def outside_parents(conn: psycopg.Connection, tables: list[Table]) -> list[str]:
@@ -161,7 +170,7 @@ def outside_parents(conn: psycopg.Connection, tables: list[Table]) -> list[str]:
     missing = {(t.key, fk.ref_table_oid) for t in tables for fk in t.foreign_keys if fk.ref_table_oid not in in_set}
     if not missing:
         return []
-    names = dict(conn.execute(
+    names: dict[int, str] = dict(conn.execute(
         "SELECT c.oid, CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END"
         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY(%s)",
         [[oid for _, oid in missing]]).fetchall())
@@ -209,11 +218,127 @@ def _estimated_bytes(conn: psycopg.Connection, tables: list[Table]) -> dict[int,
 def _sequence_values(conn: psycopg.Connection, table: Table) -> dict[str, int | None]:
     values: dict[str, int | None] = {}
     for link in table.sequences:
-        row = conn.execute(
-            sql.SQL("SELECT last_value, is_called FROM {}").format(sql.SQL(link.sequence))
-        ).fetchone()
+        row = _row(conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(sql.SQL(link.sequence))))
         values[link.column] = row[0] if row[1] else None
     return values
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What the exporting transaction reads before any row: the tables and what the manifest says of them."""
+
+    id: str  # pg_export_snapshot(), imported by the workers
+    tables: list[Table]
+    types: list[TypeDefinition]
+    definitions: dict[str, TableDefinition]
+    warnings: list[str]
+    server_version: str
+    estimates: dict[int, int]  # table oid → rough JSON bytes
+    sequences: dict[int, dict[str, int | None]]  # table oid → column → last value
+    parts: dict[int, list[Part]]  # table oid → its key ranges, in order
+
+    @property
+    def all_parts(self) -> list[Part]:
+        return [p for t in self.tables for p in self.parts[t.oid]]
+
+
+def _take_snapshot(conn: psycopg.Connection, tables: Sequence[str]) -> _Snapshot:
+    """Lock the set, fix and export the snapshot, and read the catalog under it (the first query
+    after the LOCK is describe_tables: it takes the snapshot)."""
+    names = [resolve_table(conn, name) for name in tables]  # autocommit: takes no snapshot
+    begin_snapshot(conn, sql.SQL(", ").join(sql.Identifier(schema, rel) for _, schema, rel in names))
+    described = describe_tables(conn, list(tables))  # first query: fixes the snapshot
+    snapshot_id = _row(conn.execute("SELECT pg_export_snapshot()"))[0]
+    types, definitions = capture_definitions(conn, described)
+    warnings = outside_parents(conn, described)
+    server_version = _row(conn.execute("SHOW server_version"))[0]
+    estimates = _estimated_bytes(conn, described)
+    sequences = {t.oid: _sequence_values(conn, t) for t in described}
+    parts = {t.oid: split_into_parts(conn, t, estimates[t.oid]) for t in described}
+    return _Snapshot(snapshot_id, described, types, definitions, warnings, server_version, estimates, sequences,
+                     parts)
+
+
+class _Members:
+    """The archive's members in order, for write_archive: one per table, streamed from the parts as
+    the workers spool them (hashed, line-counted, with progress), then the manifest, built from
+    those digests once every table member was consumed. `.manifest` is set when it is yielded."""
+
+    def __init__(self, snapshot: _Snapshot, parts: Iterator[tuple[Part, PartSpool]], tracker: MonotonicProgress,
+                 *, backup_id: str, created_at: datetime) -> None:
+        self._snapshot = snapshot
+        self._parts = parts  # (part, spool) in the snapshot's table order
+        self._tracker = tracker
+        self._backup_id = backup_id
+        self._created_at = created_at
+        self._total_estimate = sum(snapshot.estimates.values()) or 1
+        self._contents: dict[str, ManifestTable] = {}
+        self.manifest: Manifest | None = None
+
+    def __iter__(self) -> Iterator[tuple[str, Iterator[bytes]]]:
+        done_estimate = 0
+        for index, table in enumerate(self._snapshot.tables):
+            digest = MemberDigest()
+            self._report(100 * done_estimate / self._total_estimate, table, index)
+            yield table.member_name, self._chunks(table, digest, done_estimate, index)
+            done_estimate += self._snapshot.estimates[table.oid]
+            self._contents[table.key] = self._entry(table, digest)
+        self.manifest = self._build_manifest()
+        self._tracker.report("running", 99, "Writing manifest", len(self._snapshot.tables))
+        yield MANIFEST_NAME, iter([self.manifest.to_json_bytes()])
+
+    def _report(self, percent: float, table: Table, index: int) -> None:
+        self._tracker.report("running", percent, f"Exporting {table.key}", index)
+
+    def _chunks(self, table: Table, digest: MemberDigest, done_estimate: int, index: int) -> Iterator[bytes]:
+        """The table's parts read back in order; their row counts must add up to the lines written."""
+        rows = 0
+        estimate = self._snapshot.estimates[table.oid]
+        for _ in self._snapshot.parts[table.oid]:
+            part, spool = next(self._parts)
+            assert part.table is table
+            for chunk in spool.chunks(CHUNK_BYTES):
+                digest.update(chunk)
+                within = min(digest.bytes, estimate * 0.99)
+                self._report(100 * (done_estimate + within) / self._total_estimate, table, index)
+                yield chunk
+            rows += spool.rows
+        if rows != digest.lines:
+            raise BackupdError(f"{table.key}: {rows} rows exported but {digest.lines} lines written")
+
+    def _entry(self, table: Table, digest: MemberDigest) -> ManifestTable:
+        return ManifestTable(
+            count=digest.lines,
+            checksum=digest.checksum,
+            bytes=digest.bytes,
+            columns=[ManifestColumn.model_validate(c.manifest_entry()) for c in table.columns],
+            primary_key=list(table.primary_key),
+            sequences=self._snapshot.sequences[table.oid] or None,
+            definition=self._snapshot.definitions.get(table.key),
+        )
+
+    def _build_manifest(self) -> Manifest:
+        snapshot = self._snapshot
+        return Manifest(
+            backup_id=self._backup_id,
+            version=ARCHIVE_FORMAT_VERSION,
+            created_at=self._created_at,
+            app_version=__version__,
+            contents=self._contents,
+            table_order=[t.key for t in snapshot.tables],
+            server_version=snapshot.server_version,
+            settings=dict(OUTPUT_SETTINGS),
+            types=snapshot.types or None,
+            warnings=snapshot.warnings or None,
+        )
+
+
+def _cancel_workers(pool: OrderedParts[Part, psycopg.Connection], workers: list[psycopg.Connection]) -> None:
+    """Stop the workers' COPYs after a failure (the spools stop taking data, the server stops sending)."""
+    pool.cancelled.set()
+    for worker in workers:
+        with suppress(psycopg.Error, AttributeError):
+            worker.cancel_safe()
 
 
 def create_backup(
@@ -245,89 +370,24 @@ def create_backup(
         spool_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         conn = stack.enter_context(connect(database_url, application_name="backupd-backup"))
-        names = [resolve_table(conn, name) for name in tables]  # autocommit: takes no snapshot
-        lock_list = sql.SQL(", ").join(sql.Identifier(schema, rel) for _, schema, rel in names)
-        begin_snapshot(conn, lock_list)
-        described = describe_tables(conn, list(tables))  # first query: fixes the snapshot
-        snapshot_id = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        types, definitions = capture_definitions(conn, described)
-        warnings = outside_parents(conn, described)
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
-        estimates = _estimated_bytes(conn, described)
-        sequences = {t.oid: _sequence_values(conn, t) for t in described}
-        table_parts = {t.oid: split_into_parts(conn, t, estimates[t.oid]) for t in described}
-        all_parts = [p for t in described for p in table_parts[t.oid]]
+        snapshot = _take_snapshot(conn, tables)
+        all_parts = snapshot.all_parts
         worker_count = max(1, min(workers, len(all_parts)))
-        worker_conns = [stack.enter_context(_open_worker(database_url, snapshot_id)) for _ in range(worker_count)]
+        worker_conns = [stack.enter_context(_open_worker(database_url, snapshot.id)) for _ in range(worker_count)]
         pool: OrderedParts[Part, psycopg.Connection] = OrderedParts(
             all_parts, worker_conns, _produce_part, spool_dir=spool_dir, spool_limit=SPOOL_LIMIT)
-        tracker = MonotonicProgress(progress, len(described))
-        total_estimate = sum(estimates.values()) or 1
-        contents: dict[str, ManifestTable] = {}
-        ordered_parts = pool.parts()
-
-        def member_chunks(table: Table, digest: MemberDigest, done_estimate: int, index: int) -> Iterator[bytes]:
-            rows = 0
-            for _ in table_parts[table.oid]:
-                part, spool = next(ordered_parts)
-                assert part.table is table
-                for chunk in spool.chunks(CHUNK_BYTES):
-                    digest.update(chunk)
-                    within = min(digest.bytes, estimates[table.oid] * 0.99)
-                    tracker.report("running", 100 * (done_estimate + within) / total_estimate,
-                                   f"Exporting {table.key}", index)
-                    yield chunk
-                rows += spool.rows
-            if rows != digest.lines:
-                raise BackupdError(f"{table.key}: {rows} rows exported but {digest.lines} lines written")
-
-        def members() -> Iterator[tuple[str, Iterator[bytes]]]:
-            done_estimate = 0
-            for index, table in enumerate(described):
-                digest = MemberDigest()
-                tracker.report("running", 100 * done_estimate / total_estimate, f"Exporting {table.key}", index)
-                yield table.member_name, member_chunks(table, digest, done_estimate, index)
-                done_estimate += estimates[table.oid]
-                contents[table.key] = ManifestTable(
-                    count=digest.lines,
-                    checksum=digest.checksum,
-                    bytes=digest.bytes,
-                    columns=[ManifestColumn(**c.manifest_entry()) for c in table.columns],
-                    primary_key=list(table.primary_key),
-                    sequences=sequences[table.oid] or None,
-                    definition=definitions.get(table.key),
-                )
-            manifest = Manifest(
-                backup_id=backup_id,
-                version=ARCHIVE_FORMAT_VERSION,
-                created_at=created_at,
-                app_version=__version__,
-                contents=contents,
-                table_order=[t.key for t in described],
-                server_version=server_version,
-                settings=dict(OUTPUT_SETTINGS),
-                types=types or None,
-                warnings=warnings or None,
-            )
-            holder.append(manifest)
-            tracker.report("running", 99, "Writing manifest", len(described))
-            yield MANIFEST_NAME, iter([manifest.to_json_bytes()])
-
-        holder: list[Manifest] = []
+        tracker = MonotonicProgress(progress, len(snapshot.tables))
+        members = _Members(snapshot, pool.parts(), tracker, backup_id=backup_id, created_at=created_at)
         pool.start()
         try:
-            size = write_archive(output, members(), modified_at=created_at, level=level)
+            size = write_archive(output, members, modified_at=created_at, level=level)
         except BaseException:
-            pool.cancelled.set()
-            for worker in worker_conns:
-                try:
-                    worker.cancel_safe()
-                except (psycopg.Error, AttributeError):
-                    pass
+            _cancel_workers(pool, worker_conns)
             raise
         finally:
             pool.stop()
         conn.execute("COMMIT")
     tracker.finish("completed", "Backup complete")
-    return BackupResult(path=output, size_bytes=size, manifest=holder[0],
+    assert members.manifest is not None  # write_archive consumed every member, the manifest last
+    return BackupResult(path=output, size_bytes=size, manifest=members.manifest,
                         seconds=time.monotonic() - started)

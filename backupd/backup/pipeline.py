@@ -123,11 +123,11 @@ class PartSpool:
 class _FailedSpool(PartSpool):
     """Stands in for a spool that could not be created; reading it raises the reason."""
 
-    def __init__(self, error: BaseException) -> None:  # noqa: D107 - no file behind it
+    def __init__(self, error: BaseException) -> None:  # no file behind it
         self._segments = deque()
         self._written = self._read = 0
         self._done, self._abandoned, self._closed = True, True, True
-        self._error = error
+        self._error: BaseException = error  # never None here
         self.rows = 0
         self._cond = threading.Condition()
 

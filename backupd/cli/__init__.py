@@ -9,7 +9,8 @@ import sys
 from .. import __version__
 
 # Module names under backupd.cli, in the order `backupd --help` lists them.
-COMMANDS = ("serve", "migrate", "demo_data", "backup", "list", "restore", "verify", "export", "drill", "prune", "keygen")
+COMMANDS = ("serve", "migrate", "demo_data", "backup", "list", "restore", "verify", "export", "drill", "prune",
+            "keygen")
 
 
 def build_parser() -> argparse.ArgumentParser:

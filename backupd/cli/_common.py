@@ -6,9 +6,10 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -25,11 +26,11 @@ stderr = Console(stderr=True)
 stdout = Console()
 
 
-def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
+def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
     url = getattr(args, "database_url", None) or getattr(args, "global_database_url", None)
     if url:
         overrides["database_url"] = url
-    return Settings(**overrides)  # type: ignore[arg-type]
+    return Settings(**overrides)
 
 
 def database_url_from(args: argparse.Namespace) -> tuple[Settings, str]:
@@ -87,14 +88,14 @@ def run_command(args: argparse.Namespace) -> int:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
-    except Exception as exc:  # noqa: BLE001 - the one place every failure is turned into a line
+    except Exception as exc:  # the one place every failure is turned into a line
         if debug_enabled(args):
             traceback.print_exc()
         return fail(one_line(exc))
 
 
 @contextmanager
-def progress_display(description: str) -> Iterator[callable]:
+def progress_display(description: str) -> Iterator[Callable[[Progress], None]]:
     """A rich progress bar on a terminal (nothing otherwise); yields a callback for engine Progress."""
     if not sys.stderr.isatty():
         yield lambda _p: None

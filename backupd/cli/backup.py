@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TypedDict
 
 from ..backup.engine import BackupResult, create_backup
 from ..config import Settings
@@ -21,7 +22,13 @@ from ..store.directory import ArchiveFile
 from ._common import database_url_from, human_bytes, progress_display, warn
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+class _Options(TypedDict, total=False):
+    """create_backup options given on the command line (an absent one keeps its default)."""
+
+    level: int
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("backup", help="write a backup archive of the table set")
     parser.add_argument("-o", "--output", type=Path, help="archive path (default: a new archive in $BACKUPD_STORE)")
     parser.add_argument("--level", type=int, default=None, choices=range(0, 10), metavar="0-9",
@@ -32,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings, url = database_url_from(args)
     backup_id = uuid7()
-    extra = {} if args.level is None else {"level": args.level}
+    extra: _Options = {} if args.level is None else {"level": args.level}
     if args.output is None:
         ensure_schema(url)  # the job row lives in schema backupd
     with operation_lock(url) as lock, progress_display("Backing up") as on_progress:
@@ -54,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _backup_into_store(settings: Settings, url: str, lock: OperationLock, backup_id: str,
-                       on_progress: ProgressCallback, spool: Path | None, extra: dict[str, int]) -> BackupResult:
+                       on_progress: ProgressCallback, spool: Path | None, extra: _Options) -> BackupResult:
     """A recorded backup job (trigger manual) whose progress the terminal and the job row both show."""
     store = settings.open_store()
     store.abort_unfinished()  # we hold the operation lock: whatever is unfinished is dead

@@ -23,7 +23,7 @@ def _event_count(value: str) -> int:
     return count
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo-data", help="replace the data of the eight application tables with realistic synthetic data")
     parser.add_argument("--events", type=_event_count, default=10000, metavar="N",

@@ -13,7 +13,7 @@ from ._common import (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "drill", help="restore an archive into a staging database and verify the result matches it"
     )

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from ..errors import BackupdError
@@ -17,7 +18,7 @@ from ..export import iter_events, parse_timestamp
 from ._common import database_url_from, human_bytes
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("export", help="stream events as JSON lines")
     parser.add_argument("what", choices=["events"], help="what to export (events)")
     parser.add_argument("--since", metavar="ISO", help="only events with started_at >= ISO (ISO 8601; naive = UTC)")
@@ -26,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _timestamp(name: str, value: str | None):  # -> datetime | None
+def _timestamp(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:

@@ -11,7 +11,7 @@ from ..age import keygen
 from ..errors import ConfigError
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("keygen", help="write a new age identity and print its public recipient")
     parser.add_argument("-o", "--output", type=Path,
                         help="identity file to create (mode 0600; default: print the identity on stdout)")

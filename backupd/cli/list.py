@@ -14,7 +14,7 @@ from ..store import archive_id
 from ._common import human_bytes, settings_from
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("list", help="list the archives in the store, newest first")
     parser.set_defaults(run=run)
 

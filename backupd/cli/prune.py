@@ -18,7 +18,7 @@ from ..schedule import ScheduleStore
 from ._common import database_url_from
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("prune", help="apply the retention policy: remove the backups it does not keep")
     parser.add_argument("--dry-run", action="store_true", help="only print what would be kept and removed")
     parser.set_defaults(run=run)

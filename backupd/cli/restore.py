@@ -30,11 +30,12 @@ from ._common import (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("restore", help="restore an archive into the configured database (atomic)")
     add_source_arguments(parser, "restore")
     parser.add_argument("--tables", metavar="A,B", help="replace only these tables of the archive")
-    parser.add_argument("--dry-run", action="store_true", help="validate and stage, print what would change, change nothing")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="validate and stage, print what would change, change nothing")
     parser.add_argument("--no-safety-backup", dest="safety_backup", action="store_false",
                         help="do not back up the replaced tables first")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
@@ -45,9 +46,9 @@ def describe_target(url: str) -> str:
     """host/dbname of a URL, without credentials (for prompts and reports)."""
     try:
         params = conninfo_to_dict(url)
-    except Exception:  # noqa: BLE001 - display only
+    except Exception:  # display only
         return "the configured database"
-    host = params.get("host") or "localhost"
+    host = str(params.get("host") or "localhost")
     if host.startswith("/"):
         host = "local socket"
     return f"database {params.get('dbname') or '?'} on {host}"
@@ -66,7 +67,7 @@ def _is_safety_backup(url: str, backup_id: str) -> bool:
     pool = ConnectionPool(url)
     try:
         row = JobStore(pool).get("backup", backup_id)
-    except Exception:  # noqa: BLE001 - an empty database has no job tables yet: not a safety backup
+    except Exception:  # an empty database has no job tables yet: not a safety backup
         return False
     finally:
         pool.close()

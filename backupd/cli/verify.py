@@ -13,7 +13,7 @@ from ._common import (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("verify", help="check an archive: ZIP structure, manifest, checksums, counts, lines")
     add_source_arguments(parser, "verify")
     parser.set_defaults(run=run)

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
+from psycopg.rows import Row
 
 from ..config import Settings
 from ..errors import ConfigError
@@ -53,6 +54,14 @@ def connect(url: str, *, autocommit: bool = True, application_name: str = "backu
         return psycopg.connect(url, **connect_kwargs(autocommit=autocommit, application_name=application_name))
     except psycopg.OperationalError as exc:
         raise ConfigError(f"cannot connect to the database: {first_line(exc)}") from exc
+
+
+def one_row(cursor: psycopg.Cursor[Row]) -> Row:
+    """The row of a query that always returns one (an aggregate, a function call, SHOW)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row
 
 
 def check_database(url: str, timeout_seconds: int = 3) -> None:

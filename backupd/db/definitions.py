@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import catalog as catalog
+from .connection import one_row
 
 _BUILTIN_SCHEMAS = ("pg_catalog", "information_schema")
 
@@ -125,7 +126,7 @@ def qualified_names(conn: psycopg.Connection) -> Iterator[None]:
     catalog prints every name qualified, the caller's search_path is back afterwards, and a
     failure leaves the caller's transaction usable."""
     with conn.transaction():
-        old = conn.execute("SELECT current_setting('search_path')").fetchone()[0]
+        old = one_row(conn.execute("SELECT current_setting('search_path')"))[0]
         conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
         yield
         conn.execute("SELECT set_config('search_path', %s, true)", [old])
@@ -201,17 +202,17 @@ def capture_definitions(conn: psycopg.Connection, tables: list[catalog.Table]
 def _capture_table(conn: psycopg.Connection, table: catalog.Table, types: dict[str, TypeDefinition],
                    keys: dict[int, str | None]) -> TableDefinition:
     (relkind, unlogged, options, toast_options, partition, typed, child,
-     comment) = conn.execute(_TABLE, [table.oid]).fetchone()
+     comment) = one_row(conn.execute(_TABLE, [table.oid]))
     reason = ("it is a partitioned table" if relkind == "p" else "it is a partition" if partition
               else "it is a typed table" if typed else "it inherits from another table" if child else None)
     constraints = [ConstraintDefinition(name=r[0], type=r[1], definition=r[2], comment=r[3], columns=list(r[4]),
                                         ref_schema=r[5], ref_table=r[6], validated=r[7], index_comment=r[8])
                    for r in conn.execute(_CONSTRAINTS, [table.oid])]
     invalid_not_null = {c.columns[0] for c in constraints if c.type == "n" and not c.validated and c.columns}
-    identities: dict[str, dict[str, object]] = {}
+    identities: dict[str, dict[str, Any]] = {}  # column -> IdentityDefinition fields, as read
     sequences: list[SequenceDefinition] = []
     for column, deptype, schema, name, seq_unlogged, *opts in conn.execute(_SEQUENCES, [table.oid]):
-        options_ = dict(zip(("data_type", "start", "increment", "min", "max", "cache", "cycle"), opts))
+        options_ = dict(zip(("data_type", "start", "increment", "min", "max", "cache", "cycle"), opts, strict=True))
         if deptype == "i":
             identities[column] = dict(options_, sequence_schema=schema, sequence_name=name)
         else:
@@ -247,7 +248,7 @@ def _capture_type(conn: psycopg.Connection, oid: int, types: dict[str, TypeDefin
 def _read_type(conn: psycopg.Connection, oid: int, types: dict[str, TypeDefinition],
                keys: dict[int, str | None]) -> str | None:
     (schema, name, typtype, element, base_oid, base_type, not_null, default, collation, labels,
-     checks) = conn.execute(_TYPE, [oid]).fetchone()
+     checks) = one_row(conn.execute(_TYPE, [oid]))
     if element is not None:
         return _capture_type(conn, element, types, keys)
     if schema in _BUILTIN_SCHEMAS:

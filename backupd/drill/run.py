@@ -113,7 +113,8 @@ def format_report(report: DrillReport) -> list[str]:
     for t in report.tables:
         status = "ok" if t.ok else "MISMATCH"
         got = "missing" if t.actual_count is None else f"{t.actual_count:,}"
-        detail = "" if t.ok else f" (archive {t.expected_count:,} rows {t.expected_checksum[:12]}…, restored {got} rows {(t.actual_checksum or '')[:12]}…)"
+        detail = "" if t.ok else (f" (archive {t.expected_count:,} rows {t.expected_checksum[:12]}…,"
+                                  f" restored {got} rows {(t.actual_checksum or '')[:12]}…)")
         lines.append(f"  {t.key:<24} {t.expected_count:>12,} rows  {status}{detail}")
     if report.restore is not None:
         lines.append(f"  restore {report.restore.seconds:.1f}s, tables locked {report.restore.swap_lock_seconds:.2f}s")

@@ -10,6 +10,7 @@ from one whose process died, and the history rows the API and the page read.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import uuid
@@ -18,11 +19,12 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.abc import ConnDict
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ..db.connection import connect
+from ..db.connection import connect, one_row
 from ..db.locks import OperationLock, job_lock_key
 from ..db.pool import ConnectionPool
 from ..errors import BackupdError, BusyError, one_line
@@ -49,7 +51,7 @@ def try_drill_lock(database_url: str) -> OperationLock:
     """The drill lock on its own connection, or BusyError at once."""
     conn = connect(database_url, application_name="backupd-drill-lock")
     try:
-        got = conn.execute("SELECT pg_try_advisory_lock(%s)", [DRILL_LOCK_KEY]).fetchone()[0]
+        got = one_row(conn.execute("SELECT pg_try_advisory_lock(%s)", [DRILL_LOCK_KEY]))[0]
     except BaseException:
         conn.close()
         raise
@@ -61,7 +63,10 @@ def try_drill_lock(database_url: str) -> OperationLock:
 
 def _same_address(a: str, b: str) -> bool:
     pa, pb = conninfo_to_dict(a), conninfo_to_dict(b)
-    host = lambda p: (p.get("host") or "localhost").replace("127.0.0.1", "localhost")  # noqa: E731
+
+    def host(p: ConnDict) -> str:
+        return str(p.get("host") or "localhost").replace("127.0.0.1", "localhost")
+
     return (host(pa), str(pa.get("port") or 5432), pa.get("dbname")) == (host(pb), str(pb.get("port") or 5432),
                                                                          pb.get("dbname"))
 
@@ -77,12 +82,12 @@ def is_same_database(app_url: str, drill_url: str) -> bool:
         return True
     token = f"backupd-identity-{uuid.uuid4().hex[:16]}"
     try:
-        with psycopg.connect(app_url, application_name=token, autocommit=True, connect_timeout=10):
-            with psycopg.connect(drill_url, autocommit=True, connect_timeout=10) as other:
-                row = other.execute("SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE application_name = %s AND datname = current_database()",
-                                    [token]).fetchone()
-                return bool(row and row[0])
+        with (psycopg.connect(app_url, application_name=token, autocommit=True, connect_timeout=10),
+              psycopg.connect(drill_url, autocommit=True, connect_timeout=10) as other):
+            row = other.execute("SELECT count(*) FROM pg_stat_activity"
+                                " WHERE application_name = %s AND datname = current_database()",
+                                [token]).fetchone()
+            return bool(row and row[0])
     except psycopg.Error:
         return False
 
@@ -118,8 +123,8 @@ class DrillStore:
                                  [backup_id]).fetchone()
             if backup is None:
                 return None
-            return cur.execute("INSERT INTO backupd.drill_runs (id, backup_id, trigger) VALUES (%s, %s, %s) RETURNING *",
-                               [drill_id, backup_id, trigger]).fetchone()
+            return cur.execute("INSERT INTO backupd.drill_runs (id, backup_id, trigger) VALUES (%s, %s, %s)"
+                               " RETURNING *", [drill_id, backup_id, trigger]).fetchone()
 
     def claim_scheduled(self, slot: datetime, drill_id: str) -> dict[str, Any] | None:
         """Claim a scheduled drill time and create its drill of the newest completed backup, or None
@@ -129,8 +134,9 @@ class DrillStore:
                                  " ORDER BY created_at DESC, id DESC LIMIT 1 FOR SHARE").fetchone()
             if newest is None:
                 return None
-            claimed = cur.execute("INSERT INTO backupd.schedule_slots (kind, scheduled_for, job_id) VALUES ('drill', %s, %s)"
-                                  " ON CONFLICT DO NOTHING RETURNING job_id", [slot, drill_id]).fetchone()
+            claimed = cur.execute("INSERT INTO backupd.schedule_slots (kind, scheduled_for, job_id)"
+                                  " VALUES ('drill', %s, %s) ON CONFLICT DO NOTHING RETURNING job_id",
+                                  [slot, drill_id]).fetchone()
             if claimed is None:
                 return None
             return cur.execute("INSERT INTO backupd.drill_runs (id, backup_id, trigger) VALUES (%s, %s, 'schedule')"
@@ -143,13 +149,14 @@ class DrillStore:
 
     def list(self, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute("SELECT * FROM backupd.drill_runs ORDER BY created_at DESC, id DESC LIMIT %s", [limit]).fetchall()
-            total = cur.execute("SELECT count(*) AS n FROM backupd.drill_runs").fetchone()["n"]
+            rows = cur.execute("SELECT * FROM backupd.drill_runs ORDER BY created_at DESC, id DESC LIMIT %s",
+                               [limit]).fetchall()
+            total = one_row(cur.execute("SELECT count(*) AS n FROM backupd.drill_runs"))["n"]
         return rows, total
 
     def mark_running(self, drill_id: str) -> None:
-        self._one("UPDATE backupd.drill_runs SET status = 'running', started_at = now() WHERE id = %s AND status = 'pending'",
-                  [drill_id])
+        self._one("UPDATE backupd.drill_runs SET status = 'running', started_at = now()"
+                  " WHERE id = %s AND status = 'pending'", [drill_id])
 
     def finish(self, drill_id: str, status: str, tables: dict[str, Any], error: str | None) -> bool:
         return self._one(
@@ -158,9 +165,10 @@ class DrillStore:
             [status, Jsonb(tables), error, drill_id],
         ) is not None
 
-    def unfinished(self) -> list[dict[str, Any]]:
+    def unfinished(self) -> builtins.list[dict[str, Any]]:  # `list` is the method here
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute("SELECT id::text AS id FROM backupd.drill_runs WHERE status IN ('pending', 'running')").fetchall()
+            return cur.execute("SELECT id::text AS id FROM backupd.drill_runs"
+                               " WHERE status IN ('pending', 'running')").fetchall()
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,7 +272,7 @@ class DrillService:
                     else "The drill compared no table"
             self.store.finish(drill_id, "passed" if report.ok else "failed", tables, error)
             log.info("drill %s of backup %s %s", drill_id, backup_id, "passed" if report.ok else f"failed: {error}")
-        except BaseException as exc:  # noqa: BLE001 - every outcome ends in the row
+        except BaseException as exc:  # every outcome ends in the row
             log.warning("drill %s of backup %s failed: %s", drill_id, backup_id, one_line(exc))
             try:
                 self.store.finish(drill_id, "failed", {}, one_line(exc))

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from ..db.connection import one_row
 from ..db.locks import JOB_LOCK_CLASS
 from ..db.pool import ConnectionPool
 from ..ids import is_uuid
@@ -35,6 +36,11 @@ class JobStore:
             cur.execute(query, params)
             return cur.fetchone()
 
+    def _inserted(self, query: str, params: list[Any]) -> dict[str, Any]:
+        """The row an INSERT … RETURNING * created."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return one_row(cur.execute(query, params))
+
     def _all(self, query: str, params: list[Any]) -> list[dict[str, Any]]:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(query, params)
@@ -44,10 +50,10 @@ class JobStore:
 
     def create_backup_job(self, job_id: str, total_tables: int, trigger: str = "manual") -> dict[str, Any]:
         """A pending backup job; `trigger` is manual, schedule or safety (CONTRACT §9)."""
-        return self._one(
+        return self._inserted(
             "INSERT INTO backupd.backup_jobs (id, total_tables, trigger) VALUES (%s, %s, %s) RETURNING *",
             [job_id, total_tables, trigger],
-        )  # type: ignore[return-value]
+        )
 
     def set_pinned(self, job_id: str, pinned: bool) -> dict[str, Any] | None:
         """Pin or unpin a backup (retention never removes a pinned one); None when there is no such job."""
@@ -58,14 +64,15 @@ class JobStore:
     def create_restore_job(self, job_id: str, total_tables: int, backup_id: str | None,
                            backup_created_at: Any, *, dry_run: bool = False,
                            tables: list[str] | None = None) -> dict[str, Any]:
-        return self._one(
+        return self._inserted(
             "INSERT INTO backupd.restore_jobs (id, total_tables, backup_id, backup_created_at, dry_run, tables)"
             " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
             [job_id, total_tables, (backup_id or None) and backup_id[:64], backup_created_at, dry_run, tables],
-        )  # type: ignore[return-value]
+        )
 
     def set_safety_backup(self, job_id: str, backup_id: str) -> None:
-        self._one("UPDATE backupd.restore_jobs SET safety_backup_id = %s WHERE id = %s RETURNING id", [backup_id, job_id])
+        self._one("UPDATE backupd.restore_jobs SET safety_backup_id = %s WHERE id = %s RETURNING id",
+                  [backup_id, job_id])
 
     def get(self, kind: JobKind, job_id: str) -> dict[str, Any] | None:
         """The job row, or None (also for text that is not a UUID: callers answer 404 either way)."""
@@ -151,7 +158,7 @@ class JobStore:
         found: list[tuple[JobKind, dict[str, Any]]] = []
         for kind in ("backup", "restore"):
             rows = self._all(f"SELECT * FROM {_TABLES[kind]} WHERE status NOT IN ('completed', 'failed')", [])
-            found += [(kind, row) for row in rows]  # type: ignore[misc]
+            found += [(kind, row) for row in rows]
         return found
 
     def held_job_locks(self) -> set[int]:

@@ -57,7 +57,7 @@ def reap_orphaned_jobs(store: JobStore, archives: Store | None = None) -> list[s
         if store.fail(kind, job_id, INTERRUPTED_MESSAGE):
             failed.append(job_id)
             name = archives.name_of(row["file_path"]) if archives and kind == "backup" and row["file_path"] else None
-            if name:
+            if name and archives:
                 with suppress(Exception):
                     archives.delete(name)  # written completely but never recorded: not a backup
     if failed:
@@ -110,7 +110,7 @@ class JobReaper:
         while not self._stop.wait(self._interval):
             try:
                 reap_orphaned_jobs(self._store, self._archives)
-            except Exception as exc:  # noqa: BLE001 - a database outage must not end the thread
+            except Exception as exc:  # a database outage must not end the thread
                 log.warning("could not look for jobs of stopped processes: %s", one_line(exc))
 
 

@@ -148,7 +148,7 @@ class JobRunner:
             if self.after_backup is not None:
                 try:  # the backup is complete: nothing after this may fail it (or delete its archive)
                     self.after_backup(job_id)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("after backup %s", job_id)
         except BaseException as exc:
             self._record_failure("backup", job_id, exc)

@@ -12,13 +12,14 @@ connections); no row travels to Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from ..db.connection import ThreadConnections, connect
+from ..db.connection import ThreadConnections, connect, one_row
 from .shadows import StagedTable
 
 SPLIT_ROWS = 200_000  # tables with more rows than this are compared in key ranges, in parallel
@@ -70,19 +71,20 @@ def _merge_joins_only(conn: psycopg.Connection) -> None:
 
 
 def _add(a: TableChanges, b: TableChanges) -> TableChanges:
-    return TableChanges(*(x + y for x, y in zip(a.__dict__.values(), b.__dict__.values())))
+    return TableChanges(*(x + y for x, y in zip(a.__dict__.values(), b.__dict__.values(), strict=True)))
 
 
 def _key_ranges(conn: psycopg.Connection, plan: StagedTable, parts: int) -> list[tuple[int, int] | None]:
     """Key ranges [lo, hi) covering both sides, for a big table with one integer key; else [None]."""
     keys = plan.table.primary_key
-    if parts < 2 or plan.count <= SPLIT_ROWS or len(keys) != 1 or plan.table.column(keys[0]).type_sql not in _INTEGER_KEYS:
+    if (parts < 2 or plan.count <= SPLIT_ROWS or len(keys) != 1
+            or plan.table.column(keys[0]).type_sql not in _INTEGER_KEYS):
         return [None]
     key = sql.Identifier(keys[0])
-    lo, hi = conn.execute(sql.SQL(
+    lo, hi = one_row(conn.execute(sql.SQL(
         "SELECT least((SELECT min({k}) FROM {s}), (SELECT min({k}) FROM {l})),"
         " greatest((SELECT max({k}) FROM {s}), (SELECT max({k}) FROM {l}))"
-    ).format(k=key, s=plan.typed, l=plan.table.own_rows)).fetchone()
+    ).format(k=key, s=plan.typed, l=plan.table.own_rows)))
     if lo is None or hi is None:
         return [None]
     step = max(1, (hi - lo + parts) // parts)
@@ -94,10 +96,10 @@ def table_changes(conn: psycopg.Connection, plan: StagedTable, key_range: tuple[
     """Compare the staged (typed) rows of `plan` with its live table (only keys in `key_range`)."""
     table = plan.table
     cols = [c.name for c in table.insertable_columns]
-    values = lambda alias: sql.SQL(", ").join(  # noqa: E731
+    values: Callable[[str], sql.Composed] = lambda alias: sql.SQL(", ").join(  # noqa: E731 - three one-line SQL builders read as a set
         sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c)) for c in cols)
-    row = lambda alias: sql.SQL("ROW({})").format(values(alias))  # noqa: E731
-    row_of = lambda alias: sql.SQL("ROW({})::text").format(values(alias))  # noqa: E731
+    row: Callable[[str], sql.Composed] = lambda alias: sql.SQL("ROW({})").format(values(alias))  # noqa: E731 - see `values`
+    row_of: Callable[[str], sql.Composed] = lambda alias: sql.SQL("ROW({})::text").format(values(alias))  # noqa: E731 - see `values`
     if table.primary_key:
         keys = list(table.primary_key)
         on = sql.SQL(" AND ").join(sql.SQL("s.{0} = l.{0}").format(sql.Identifier(k)) for k in keys)
@@ -110,14 +112,14 @@ def table_changes(conn: psycopg.Connection, plan: StagedTable, key_range: tuple[
             " FROM {typed} AS s FULL JOIN {live} AS l ON {on}"
         ).format(sm=s_missing, lm=l_missing, rs=row("s"), rl=row("l"), typed=_side(plan.typed, keys, key_range),
                  live=_side(table.own_rows, keys, key_range), on=on)
-        archive_rows, live_rows, added, removed, changed = conn.execute(query).fetchone()
+        archive_rows, live_rows, added, removed, changed = one_row(conn.execute(query))
     else:  # no key to match by: compare the rows (as text: json has no equality) as multisets
         query = sql.SQL(
             "SELECT (SELECT count(*) FROM {typed}), (SELECT count(*) FROM {live}),"
             " (SELECT count(*) FROM (SELECT {rs} FROM {typed} AS s EXCEPT ALL SELECT {rl} FROM {live} AS l) a),"
             " (SELECT count(*) FROM (SELECT {rl} FROM {live} AS l EXCEPT ALL SELECT {rs} FROM {typed} AS s) r)"
         ).format(typed=plan.typed, live=table.own_rows, rs=row_of("s"), rl=row_of("l"))
-        archive_rows, live_rows, added, removed = conn.execute(query).fetchone()
+        archive_rows, live_rows, added, removed = one_row(conn.execute(query))
         changed = 0
     return TableChanges(archive_rows, live_rows, added, removed, changed,
                         archive_rows - added - changed)

@@ -30,7 +30,7 @@ DecodeError = msgspec.MsgspecError
 class LineDecoder:
     """Decodes a piece of one table's JSON lines into rows in the order of its `copy_sql`."""
 
-    def __init__(self, staged: StagedTable, names: list[str], types: list[object]) -> None:
+    def __init__(self, staged: StagedTable, names: list[str], types: list[type]) -> None:
         fields = [(f"c{i}", kind if kind is msgspec.Raw else kind | None) for i, kind in enumerate(types)]
         row = msgspec.defstruct("Row", fields, rename={f"c{i}": name for i, name in enumerate(names)}, gc=False)
         self.names = names
@@ -49,7 +49,7 @@ def line_decoder(staged: StagedTable) -> LineDecoder | None:
     exactly: arrays (JSON arrays), json/jsonb embedded as JSON (seed-style manifests), and
     column names msgspec cannot take."""
     names: list[str] = []
-    types: list[object] = []
+    types: list[type] = []
     for col in staged.columns:
         column = col.column
         if column.generated:
@@ -57,7 +57,7 @@ def line_decoder(staged: StagedTable) -> LineDecoder | None:
         if column.is_array or (column.base_type in ("json", "jsonb") and not col.as_text):
             return None
         if column.base_type in _INTEGERS:
-            kind: object = int
+            kind: type = int
         elif column.base_type == "bool":
             kind = bool
         elif column.base_type in _NUMBERS:
@@ -91,7 +91,7 @@ def register_raw_numbers(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(msgspec.Raw, _RawNumberDumper)
 
 
-def copy_rows(conn: psycopg.Connection, statement: sql.Composable, rows: list[tuple[object, ...]]) -> int:
+def copy_rows(conn: psycopg.Connection, statement: sql.Composed, rows: list[tuple[object, ...]]) -> int:
     """COPY the rows in; the number the server stored."""
     with conn.cursor() as cur:
         with cur.copy(statement) as copy:

@@ -33,10 +33,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from ..archive import ArchiveReader, Manifest, ManifestTable
+from ..archive import ArchiveReader, ArchiveSource, Manifest, ManifestTable
 from ..config import Settings
 from ..db.catalog import Table, describe_tables
-from ..db.connection import ThreadConnections, connect
+from ..db.connection import ThreadConnections, connect, one_row
 from ..db.recreate import Recreated
 from ..durations import seconds
 from ..errors import ArchiveError, BackupdError, RestoreError
@@ -81,7 +81,7 @@ class RestoreResult:
 
 def restore_from_backup(
     database_url: str,
-    archive_path: Path | str,
+    archive_path: Path | str | ArchiveSource,
     *,
     tables: Sequence[str] | None = None,
     only: Sequence[str] | None = None,
@@ -183,7 +183,7 @@ def _stage_and_swap(conn: psycopg.Connection, database_url: str, reader: Archive
             comparing = side.submit(_compare_when_loaded, database_url, plans, workers, loader)
             loader.run()
             carry, reason = loader.carry, loader.fallback_reason or reason
-            loaded_xid = conn.execute("SELECT pg_current_xact_id()::xid::text").fetchone()[0]
+            loaded_xid = one_row(conn.execute("SELECT pg_current_xact_id()::xid::text"))[0]
             staging_seconds = time.monotonic() - stage_started
             log.debug("loaded and built in %.2fs", staging_seconds)
             tracker.report("restoring", _BUILT, "Comparing with the live tables", len(plans))
@@ -263,13 +263,14 @@ def _after_commit(database_url: str, plans: list[StagedTable], carry: SetCarry |
     else:
         # Without TRUNCATE, VACUUM never takes ACCESS EXCLUSIVE to cut empty pages off the end of
         # the table (readers would queue behind it); the next restore reuses that space anyway.
-        tasks = [[sql.SQL("ANALYZE {}").format(p.table.ident), sql.SQL("VACUUM (TRUNCATE false) {}").format(p.table.ident)]
+        tasks = [[sql.SQL("ANALYZE {}").format(p.table.ident),
+                  sql.SQL("VACUUM (TRUNCATE false) {}").format(p.table.ident)]
                  for p in sorted(plans, key=lambda p: -p.declared_bytes)]
     if not tasks:
         return
     conns = ThreadConnections(database_url, application_name="backupd-restore")
 
-    def run(queries: list[sql.Composable]) -> None:
+    def run(queries: list[sql.Composed]) -> None:
         conn = conns.get()
         for query in queries:
             try:
@@ -368,9 +369,9 @@ def _compatible_columns(table: Table, entry: ManifestTable) -> list[StagedColumn
 def _check_disk(conn: psycopg.Connection, declared: int) -> None:
     """When the server runs on this machine, make sure staging fits on its disk."""
     try:
-        row = conn.execute(
+        row = one_row(conn.execute(
             "SELECT current_setting('data_directory'), inet_server_addr()::text"
-        ).fetchone()
+        ))
     except psycopg.Error:  # not allowed to read data_directory: nothing to check against
         return
     data_dir, addr = row[0], row[1]

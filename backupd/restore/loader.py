@@ -17,6 +17,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
+from functools import partial
 
 import psycopg
 from psycopg import sql
@@ -100,10 +102,8 @@ class Loader:
         for fut in pending:
             fut.cancel()
         for conn in self._conns.opened():
-            try:
+            with suppress(psycopg.Error, AttributeError):
                 conn.cancel_safe()
-            except (psycopg.Error, AttributeError):
-                pass
 
     def _report(self) -> None:
         start, loaded, built = self.span
@@ -152,7 +152,7 @@ class Loader:
                 pass
         except ArchiveError as exc:
             return exc
-        except Exception:  # noqa: BLE001 - any other failure adds nothing to the first error
+        except Exception:  # any other failure adds nothing to the first error
             pass
         return None
 
@@ -203,8 +203,7 @@ class Loader:
                 self._slots.acquire()
                 with self._lock:
                     remaining[0] += 1
-                yield lambda plan=plan, piece=piece, first=first_line, lines=lines, left=remaining, \
-                    done=table_done: self._load(plan, piece, first, lines, left, done)
+                yield partial(self._load, plan, piece, first_line, lines, remaining, table_done)
                 first_line += lines
             if first_line - 1 != plan.count:
                 raise ArchiveError(f"Row count mismatch for {plan.key}: expected {plan.count}, got {first_line - 1}")
@@ -267,7 +266,7 @@ class Loader:
         if carry is None or carry.key_index is None:
             self._key_built(plan.key)
         else:
-            self._extra.extend((lambda q=q, key=plan.key if q is carry.key_index else None: self._build_one(q, key))
+            self._extra.extend(partial(self._build_one, q, plan.key if q is carry.key_index else None)
                                for q in carry.indexes)
 
     def _key_built(self, key: str) -> None:
@@ -275,7 +274,7 @@ class Loader:
         if not self._keys_pending:
             self.keys_ready.set()
 
-    def _build_one(self, statement: sql.Composable, key: str | None) -> None:
+    def _build_one(self, statement: sql.SQL | sql.Composed, key: str | None) -> None:
         if self.cancelled.is_set():
             raise _Cancelled
         self._conn().execute(statement)
@@ -307,10 +306,12 @@ class Loader:
                 self.fallback_reason = f"the shadow tables could not be completed: {message}"
                 self.carry = None
             else:
-                tasks += [lambda fk=fk: self._validate(fk.table, fk.name) for fk in fks if fk.validate]
-        tasks += [lambda p=p: self._conn().execute(sql.SQL("ANALYZE {}").format(p.typed))
-                  for p in sorted(self.plans, key=lambda p: -p.declared_bytes)]
+                tasks += [partial(self._validate, fk.table, fk.name) for fk in fks if fk.validate]
+        tasks += [partial(self._analyze, p) for p in sorted(self.plans, key=lambda p: -p.declared_bytes)]
         self._run_all(pool, iter(tasks))
+
+    def _analyze(self, plan: StagedTable) -> None:
+        self._conn().execute(sql.SQL("ANALYZE {}").format(plan.typed))
 
     def _validate(self, table: sql.Composable, name: str) -> None:
         try:

@@ -20,10 +20,10 @@ from psycopg import sql
 
 from .. import DEFAULT_TABLES
 from ..archive import Manifest
-from ..db.connection import connect
+from ..db.connection import connect, one_row
 from ..db.definitions import missing_tables
-from ..db.recreate import Recreated, recreate_tables
 from ..db.migrations import create_demo_schema
+from ..db.recreate import Recreated, recreate_tables
 from ..errors import BackupdError, RestoreError
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ def table_set_for(conn: psycopg.Connection, manifest: Manifest, configured: Sequ
     On a new machine (or a drill target) the configured set may be the default demo set while the
     archive holds the application's tables: the archive is then the only truth there is.
     """
-    exists = conn.execute("SELECT bool_or(to_regclass(n) IS NOT NULL) FROM unnest(%s::text[]) AS n",
-                          [list(configured)]).fetchone()[0]
+    exists = one_row(conn.execute("SELECT bool_or(to_regclass(n) IS NOT NULL) FROM unnest(%s::text[]) AS n",
+                                  [list(configured)]))[0]
     if exists:
         return list(configured), [k for k in configured if k in manifest.contents]
     return archive_set(manifest)
@@ -86,7 +86,7 @@ def recreate_missing(conn: psycopg.Connection, manifest: Manifest, keys: Sequenc
 def _demo_tables(conn: psycopg.Connection, missing: list[str]) -> Recreated:
     """A 1.0 archive of the demo tables: create them from the demo schema file."""
     types = [t for t in _DEMO_TYPES
-             if conn.execute("SELECT to_regtype(%s) IS NULL", [f"public.{t}"]).fetchone()[0]]
+             if one_row(conn.execute("SELECT to_regtype(%s) IS NULL", [f"public.{t}"]))[0]]
     create_demo_schema(conn)
     created = [t for t in DEFAULT_TABLES if t in missing]
     return Recreated(tables=created, types=[f"public.{t}" for t in types], schemas=[], sequences=[],
@@ -99,7 +99,7 @@ def drop_recreated(database_url: str, recreated: Recreated) -> None:
     Nothing else can depend on tables that were created empty moments ago, so a plain DROP
     (never CASCADE) succeeds; if it does not, the error is logged and the tables stay.
     """
-    statements: list[sql.Composable] = []
+    statements: list[sql.Composed] = []
     if recreated.tables:
         statements.append(sql.SQL("DROP TABLE IF EXISTS {}").format(
             sql.SQL(", ").join(_ident(t) for t in recreated.tables)))

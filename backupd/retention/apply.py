@@ -66,7 +66,7 @@ def prune(pool: ConnectionPool, archives: Store, policy: Policy, timezone: str, 
         if name is not None:
             try:
                 archives.delete(name)
-            except Exception as exc:  # noqa: BLE001 - the row is gone; the object is an orphan, say so
+            except Exception as exc:  # the row is gone; the object is an orphan, say so
                 log.warning("retention: backup %s removed but its archive %s could not be deleted: %s",
                             backup_id, name, exc)
     result.kept.sort(key=lambda k: (by_id[k.id]["created_at"], k.id), reverse=True)
@@ -78,7 +78,8 @@ def prune(pool: ConnectionPool, archives: Store, policy: Policy, timezone: str, 
 def _remove_row(pool: ConnectionPool, backup_id: str) -> str | None:
     """Delete the backup's row unless it became pinned or in use; the reason it stays, else None."""
     with pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT pinned, status FROM backupd.backup_jobs WHERE id = %s FOR UPDATE", [backup_id]).fetchone()
+        row = cur.execute("SELECT pinned, status FROM backupd.backup_jobs WHERE id = %s FOR UPDATE",
+                          [backup_id]).fetchone()
         if row is None or row["status"] != "completed":
             return "gone"
         if row["pinned"]:

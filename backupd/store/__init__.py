@@ -8,6 +8,7 @@ Every backend raises the same `NotFound`, so the helpers below are written once.
 
 from __future__ import annotations
 
+import builtins
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -104,7 +105,7 @@ class Store(ABC):
         """Where a new backup goes: named by time and id, encrypted when there are recipients."""
         return self.archive(archive_name(backup_id, encrypted=self.keys.encrypts))
 
-    def archives(self) -> list[ObjectInfo]:
+    def archives(self) -> builtins.list[ObjectInfo]:  # `list` is the method here
         """The archives of the store, newest first (their names start with the UTC time)."""
         found = [o for o in self.list() if _ARCHIVE_NAME.match(o.name)]
         return sorted(found, key=lambda o: o.name, reverse=True)

@@ -63,7 +63,7 @@ class ArchiveFile:
             return is_encrypted(f.read(len(MAGIC)))
 
     def open(self) -> BinaryIO:
-        raw = open(self.path, "rb")
+        raw = open(self.path, "rb")  # noqa: SIM115 - returned open: the caller closes it
         if is_encrypted(raw.read(len(MAGIC))):
             return self.keys.decrypting(raw)
         raw.seek(0)

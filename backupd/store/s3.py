@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlparse
 
 import obstore
@@ -22,6 +22,10 @@ from obstore.store import S3Store
 
 from ..errors import BackupdError
 from . import NotFound, ObjectInfo, Store, StoreError
+
+if TYPE_CHECKING:
+    from obstore import ReadableFile
+    from obstore.store import ClientConfig, S3Config
 
 PART_BYTES = 8 * 1024 * 1024  # multipart part size: memory is about PART_BYTES x (UPLOADS_IN_FLIGHT + 1)
 UPLOADS_IN_FLIGHT = 4
@@ -34,7 +38,7 @@ class _ReadableFile(io.RawIOBase):
     """obstore's seekable reader as a raw file that zipfile and io.BufferedReader accept
     (its read() returns obstore.Bytes, which zipfile cannot use)."""
 
-    def __init__(self, reader: Any) -> None:
+    def __init__(self, reader: ReadableFile) -> None:
         self._reader = reader
 
     def readable(self) -> bool:
@@ -83,8 +87,8 @@ class S3ArchiveStore(Store):
         self.prefix = prefix.strip("/")
         self.endpoint = endpoint
         self.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        options: dict[str, Any] = {"timeout": REQUEST_TIMEOUT, "connect_timeout": "10s"}
-        config: dict[str, Any] = {"region": self.region}
+        options: ClientConfig = {"timeout": REQUEST_TIMEOUT, "connect_timeout": "10s"}
+        config: S3Config = {"region": self.region}
         if endpoint:
             config["endpoint"] = endpoint
             options["allow_http"] = endpoint.startswith("http://")
@@ -119,7 +123,7 @@ class S3ArchiveStore(Store):
     def open(self, name: str) -> BinaryIO:
         with _errors("read", self.location(name)):
             reader = obstore.open_reader(self._store, name, buffer_size=READ_BUFFER_BYTES)
-        return io.BufferedReader(_ReadableFile(reader), buffer_size=READ_BUFFER_BYTES)  # type: ignore[return-value]
+        return io.BufferedReader(_ReadableFile(reader), buffer_size=READ_BUFFER_BYTES)
 
     def info(self, name: str) -> ObjectInfo:
         with _errors("head", self.location(name)):

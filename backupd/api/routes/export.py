@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
+from datetime import datetime
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -29,7 +30,7 @@ def timestamp_parameter(name: str, meaning: str) -> dict[str, object]:
             "schema": {"type": "string", "format": "date-time", "examples": ["2026-01-31T00:00:00Z"]}}
 
 
-def _parse(name: str, value: str | None):  # -> datetime | None
+def _parse(name: str, value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
     try:
@@ -41,7 +42,7 @@ def _parse(name: str, value: str | None):  # -> datetime | None
         ) from None
 
 
-async def _stream(first: bytes | None, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _stream(first: bytes | None, rest: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
     """Pull chunks in worker threads; always close the COPY, even when the client goes away."""
     try:
         if first is not None:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from psycopg.conninfo import make_conninfo
 
 from ... import __version__
-from ...db.connection import first_line
+from ...db.connection import first_line, one_row
 from ...errors import ConfigError
 from ..deps import Services, get_services
 from ..responses import error_responses
@@ -24,7 +24,8 @@ def database_version(url: str, timeout_seconds: int = CHECK_TIMEOUT_SECONDS) -> 
         conninfo = make_conninfo(url, connect_timeout=timeout_seconds)
         with psycopg.connect(conninfo, autocommit=True, application_name="backupd-health") as conn:
             conn.execute(f"SET statement_timeout = '{int(timeout_seconds)}s'")
-            return conn.execute("SHOW server_version").fetchone()[0]
+            version: str = one_row(conn.execute("SHOW server_version"))[0]
+            return version
     except psycopg.Error as exc:
         raise ConfigError(first_line(exc)) from exc
 

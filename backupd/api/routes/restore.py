@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import zipfile
+from contextlib import suppress
 from pathlib import Path
 
 import anyio
@@ -48,7 +49,8 @@ UPLOAD_BODY = {
                 "type": "object",
                 "title": "RestoreUpload",
                 "properties": {"file": {"type": "string", "format": "binary",
-                                        "description": "A backupd archive (.zip, or .zip.age when the server holds the identity)"}},
+                                        "description": "A backupd archive (.zip, or .zip.age when the server"
+                                                       " holds the identity)"}},
                 "required": ["file"],
             }
         }
@@ -98,10 +100,8 @@ def inspect_upload(path: Path, keys: AgeKeys) -> Manifest:
 
 def _cleanup(*paths: Path) -> None:
     for p in paths:
-        try:
+        with suppress(OSError):
             p.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 @router.post(

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from ...db.connection import one_row
 from ...durations import duration_text, seconds
 from ...errors import RestoreError
 from ..carry import SetCarry
@@ -71,8 +72,8 @@ def swap(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry | N
     if carry is not None:
         readers_since = old_since = None  # when readers (or an old snapshot) first stood in the way
         attempt = 0
-        deadlock_check = conn.execute(
-            "SELECT extract(epoch FROM current_setting('deadlock_timeout')::interval)").fetchone()[0]
+        deadlock_check = one_row(conn.execute(
+            "SELECT extract(epoch FROM current_setting('deadlock_timeout')::interval)"))[0]
         most = min(LOCK_WAIT, 0.9 * float(deadlock_check))
         while True:
             wait = min(FIRST_LOCK_WAIT * 2 ** attempt, most, _left(started, deadline, most))

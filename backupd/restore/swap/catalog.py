@@ -15,11 +15,12 @@ import psycopg
 from psycopg import sql
 
 from ...db.catalog import outside_references
+from ...db.connection import one_row
 from ...errors import RestoreError
 from ..carry import SetCarry
 from ..shadows import StagedTable, old_schema
 from .outside import outside_dependants
-from .sequences import raise_sequences, serial_sequence
+from .sequences import identity_sequence, raise_sequences
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +90,13 @@ def _move(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry) -
         for seq, _ in t.serial_sequences:
             run(sql.SQL("ALTER SEQUENCE {} OWNED BY NONE").format(sql.SQL(seq)))
         for column, _ in t.identity_columns:
-            identity_values[(t.plan.index, column)] = run(sql.SQL(
+            identity_values[(t.plan.index, column)] = one_row(run(sql.SQL(
                 "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {}").format(
-                sql.SQL(serial_sequence(conn, t.plan, column)))).fetchone()[0]
+                sql.SQL(identity_sequence(conn, t.plan, column)))))[0]
     for t in carry.tables:
-        live, schema = t.plan.table.ident, sql.Identifier(t.plan.table.schema)
+        live, live_schema = t.plan.table.ident, sql.Identifier(t.plan.table.schema)
         run(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(live, sql.Identifier(old_schema(t.plan.schema_index))))
-        run(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(t.plan.typed, schema))
+        run(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(t.plan.typed, live_schema))
         if t.swap_options is not None:
             run(t.swap_options)
     for t in carry.tables:
@@ -103,8 +104,8 @@ def _move(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry) -
             run(sql.SQL("DROP STATISTICS {}").format(sql.SQL(old)))
             run(sql.SQL("ALTER STATISTICS {} SET SCHEMA {}").format(staged, sql.Identifier(schema)))
         for column, old_name in t.identity_columns:
-            new_seq = serial_sequence(conn, t.plan, column)
-            if run("SELECT relname FROM pg_class WHERE oid = %s::regclass", [new_seq]).fetchone()[0] != old_name:
+            new_seq = identity_sequence(conn, t.plan, column)
+            if one_row(run("SELECT relname FROM pg_class WHERE oid = %s::regclass", [new_seq]))[0] != old_name:
                 run(sql.SQL("ALTER SEQUENCE {} RENAME TO {}").format(sql.SQL(new_seq), sql.Identifier(old_name)))
         for seq, column in t.serial_sequences:
             run(sql.SQL("ALTER SEQUENCE {} OWNED BY {}").format(

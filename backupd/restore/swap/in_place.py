@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from ...db.catalog import ForeignKey, outside_references
+from ...db.connection import one_row
 from ...errors import RestoreError
 from ..shadows import StagedTable
 from .outside import outside_dependants
@@ -57,14 +58,14 @@ def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
     for plan in reversed(kept):
         conn.execute(_delete_missing_sql(plan))
     for plan in replaced:
-        pages = conn.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
-                             [plan.typed.as_string(conn)]).fetchone()[0]
+        pages = one_row(conn.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
+                                     [plan.typed.as_string(conn)]))[0]
         for first in range(0, max(pages, 1), INSERT_BATCH_PAGES):
             where = sql.SQL(" WHERE s.ctid >= {}::tid AND s.ctid < {}::tid").format(
                 sql.Literal(f"({first},0)"), sql.Literal(f"({first + INSERT_BATCH_PAGES},0)"))
             conn.execute(_insert_sql(plan, only_new=False) + where)
     for plan in plans:
-        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(plan.table.own_rows)).fetchone()[0]
+        count = one_row(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(plan.table.own_rows)))[0]
         if count != plan.count:
             raise RestoreError(f"{plan.key}: {count} rows after the swap, the archive has {plan.count}")
     for statement in unvalidated:
@@ -74,7 +75,7 @@ def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
     _restore_user_triggers(conn, triggers, disabled)
 
 
-def _drop_unvalidated_constraints(conn: psycopg.Connection, oids: list[int]) -> list[sql.Composable]:
+def _drop_unvalidated_constraints(conn: psycopg.Connection, oids: list[int]) -> list[sql.Composed]:
     """Drop the set's NOT VALID constraints (CHECK, foreign key, PostgreSQL 18's NOT NULL); return
     the statements that add them back, NOT VALID again, with their comments.
 
@@ -84,16 +85,18 @@ def _drop_unvalidated_constraints(conn: psycopg.Connection, oids: list[int]) -> 
     for the swap's milliseconds on these tables only.
     """
     rows = conn.execute(
-        "SELECT k.conrelid::regclass::text, k.conname, pg_get_constraintdef(k.oid), obj_description(k.oid, 'pg_constraint')"
+        "SELECT k.conrelid::regclass::text, k.conname, pg_get_constraintdef(k.oid),"
+        " obj_description(k.oid, 'pg_constraint')"
         " FROM pg_constraint k WHERE k.conrelid = ANY(%s) AND NOT k.convalidated AND k.contype IN ('c', 'f', 'n')"
         " AND k.conislocal ORDER BY k.conrelid, k.conname", [oids]).fetchall()
-    add_back: list[sql.Composable] = []
+    add_back: list[sql.Composed] = []
     for relation, name, definition, comment in rows:
         table, constraint = sql.SQL(relation), sql.Identifier(name)
         conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, constraint))
         add_back.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(table, constraint, sql.SQL(definition)))
         if comment is not None:
-            add_back.append(sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(constraint, table, sql.Literal(comment)))
+            add_back.append(sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
+                constraint, table, sql.Literal(comment)))
     return add_back
 
 

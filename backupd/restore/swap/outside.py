@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from ...db.catalog import ForeignKey
+from ...db.connection import one_row
 from ...errors import RestoreError
 from ..shadows import StagedTable
 
@@ -26,7 +27,7 @@ def outside_dependants(conn: psycopg.Connection, plans: list[StagedTable], outsi
         lost = [_lost_parent(fk, by_oid[fk.ref_table_oid]) for fk in fks]
         query = sql.SQL("SELECT count(*) FROM ONLY {} AS c WHERE {}").format(
             sql.SQL(fks[0].table), sql.SQL(" OR ").join(lost))
-        count = conn.execute(query).fetchone()[0]
+        count = one_row(conn.execute(query))[0]
         if count:
             parents = ", ".join(sorted({by_oid[fk.ref_table_oid].key for fk in fks}))
             problems.append(f"{count} rows of {fks[0].table} (they reference {parents} rows missing from the backup)")
@@ -42,12 +43,12 @@ def _lost_parent(fk: ForeignKey, parent: StagedTable) -> sql.Composable:
     if list(fk.ref_columns) == pk or sorted(fk.ref_columns) == sorted(pk):
         match = sql.SQL(" AND ").join(
             sql.SQL("s.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
-            for c, r in zip(fk.columns, fk.ref_columns))
+            for c, r in zip(fk.columns, fk.ref_columns, strict=True))
         exists = sql.SQL("SELECT 1 FROM {} AS s WHERE {}").format(parent.typed, match)
     else:
         match = sql.SQL(" AND ").join(
             sql.SQL("p.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
-            for c, r in zip(fk.columns, fk.ref_columns))
+            for c, r in zip(fk.columns, fk.ref_columns, strict=True))
         same = sql.SQL(" AND ").join(
             sql.SQL("s.{0} = p.{0}").format(sql.Identifier(k)) for k in dict.fromkeys(pk + list(fk.ref_columns)))
         exists = sql.SQL("SELECT 1 FROM {} AS p JOIN {} AS s ON {} WHERE {}").format(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from ...db.connection import one_row
+from ...errors import RestoreError
 from ..shadows import StagedTable
 
 
@@ -29,7 +31,16 @@ def raise_sequences(conn: psycopg.Connection, plan: StagedTable, floors: dict[st
                  floor=sql.Literal(floor), seq=seq))
 
 
-def serial_sequence(conn: psycopg.Connection, plan: StagedTable, column: str) -> str:
+def serial_sequence(conn: psycopg.Connection, plan: StagedTable, column: str) -> str | None:
     """The qualified name of the sequence behind a serial or identity column (None if it has none)."""
-    return conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
-                        [plan.table.ident.as_string(conn), column]).fetchone()[0]
+    name: str | None = one_row(conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
+                                            [plan.table.ident.as_string(conn), column]))[0]
+    return name
+
+
+def identity_sequence(conn: psycopg.Connection, plan: StagedTable, column: str) -> str:
+    """The qualified name of the sequence of an identity column (it always has one)."""
+    name = serial_sequence(conn, plan, column)
+    if name is None:
+        raise RestoreError(f"{plan.key}.{column}: the identity column has no sequence")
+    return name
