@@ -1,4 +1,4 @@
-"""Settings from the environment (CONTRACT §2); CLI flags override by constructing Settings(**overrides)."""
+"""Settings from the environment (docs/configuration.md); CLI flags override by constructing Settings(**overrides)."""
 
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ class Settings(BaseSettings):
     tables: Annotated[tuple[str, ...], NoDecode] = DEFAULT_TABLES
     api_key: str | None = None
     max_upload_bytes: int = 10 * 1024**3
-    store: str | None = None  # a directory, file:///path or s3://bucket/prefix (CONTRACT §8)
+    store: str | None = None  # a directory, file:///path or s3://bucket/prefix (docs/operations.md)
     s3_endpoint: str | None = None
-    encrypt_to: str | None = None  # comma-separated age recipients (CONTRACT §10)
+    encrypt_to: str | None = None  # comma-separated age recipients (docs/operations.md)
     age_identity_file: Path | None = None
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
-    # Automatic backups, retention and drills (CONTRACT §9): initial values; PUT /api/schedule wins.
+    # Automatic backups, retention and drills (docs/operations.md): initial values; PUT /api/schedule wins.
     schedule: str = "0 2 * * *"  # five-field cron expression, or "off"
     timezone: str = "UTC"  # IANA zone of the schedule and of the retention buckets
     keep_last: int = Field(default=7, ge=0)
@@ -62,15 +62,16 @@ class Settings(BaseSettings):
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _split_allowed_hosts(cls, value: object) -> object:
-        """Comma-separated host names (no ports) the API also answers to (CONTRACT §12), lowercased."""
+        """Comma-separated host names (no ports) the API also answers to (docs/rest-api.md), lowercased."""
         if isinstance(value, str):
             value = value.split(",")
         if isinstance(value, (list, tuple, set, frozenset)):
             return tuple(str(part).strip().lower() for part in value if str(part).strip())
         return value
 
-    @field_validator("database_url", "api_key", "store", "s3_endpoint", "encrypt_to", "age_identity_file",
-                     mode="before")
+    @field_validator(
+        "database_url", "api_key", "store", "s3_endpoint", "encrypt_to", "age_identity_file", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

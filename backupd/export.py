@@ -56,11 +56,18 @@ def _instant(value: datetime) -> sql.Composable:
     9999 the UTC instant may lie outside what a Python datetime holds."""
     offset = value.utcoffset() or timedelta(0)
     return sql.SQL("(({}::timestamp - {}::interval) AT TIME ZONE 'UTC')").format(
-        sql.Literal(value.replace(tzinfo=None)), sql.Literal(offset))
+        sql.Literal(value.replace(tzinfo=None)), sql.Literal(offset)
+    )
 
 
-def iter_events(database_url: str, since: datetime | None = None, until: datetime | None = None, *,
-                table: str = EVENTS_TABLE, chunk_bytes: int = CHUNK_BYTES) -> Generator[bytes, None, None]:
+def iter_events(
+    database_url: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    *,
+    table: str = EVENTS_TABLE,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Generator[bytes, None, None]:
     """Yield the export as byte chunks of about `chunk_bytes`, each ending on a line boundary.
 
     Closing the generator early (a client that disconnects) cancels the COPY on the server

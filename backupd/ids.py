@@ -1,4 +1,4 @@
-"""UUIDv7 identifiers (time-ordered), as the seed's job tables use; Python 3.11 has no uuid.uuid7."""
+"""UUIDv7 identifiers (time-ordered), as the API design's job tables use; Python 3.11 has no uuid.uuid7."""
 
 from __future__ import annotations
 

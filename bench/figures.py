@@ -48,13 +48,27 @@ def rows(result: dict) -> tuple[list[str], list[list[str]]]:
     met = None
     if None not in ae:
         met = ae[1] <= 1.0 and ae[0] <= 1.0 and ae[1] <= FLAT_FACTOR * ae[0] + FLAT_SLACK_S
-    out.append(["longest ACCESS EXCLUSIVE on a restored table — backupd", "≤ 1 s, flat",
-                _s(ae[0]), _s(ae[1]), _yes(met)])
-    out.append(["… `pg_restore --single-transaction`", "(contrast)",
-                _s(hold("n10", "pg_restore_single_transaction", "access_exclusive_max_s")),
-                _s(hold("n", "pg_restore_single_transaction", "access_exclusive_max_s")), ""])
-    out.append(["longest EXCLUSIVE on a restored table (writers wait) — backupd", "report",
-                _s(hold("n10", "backupd", "exclusive_max_s")), _s(hold("n", "backupd", "exclusive_max_s")), ""])
+    out.append(
+        ["longest ACCESS EXCLUSIVE on a restored table — backupd", "≤ 1 s, flat", _s(ae[0]), _s(ae[1]), _yes(met)]
+    )
+    out.append(
+        [
+            "… `pg_restore --single-transaction`",
+            "(contrast)",
+            _s(hold("n10", "pg_restore_single_transaction", "access_exclusive_max_s")),
+            _s(hold("n", "pg_restore_single_transaction", "access_exclusive_max_s")),
+            "",
+        ]
+    )
+    out.append(
+        [
+            "longest EXCLUSIVE on a restored table (writers wait) — backupd",
+            "report",
+            _s(hold("n10", "backupd", "exclusive_max_s")),
+            _s(hold("n", "backupd", "exclusive_max_s")),
+            "",
+        ]
+    )
 
     def reader(size: str, tool: str) -> str:
         p = _get(probe, size, tool)
@@ -66,14 +80,35 @@ def rows(result: dict) -> tuple[list[str], list[list[str]]]:
     met = None
     if None not in waits:
         met = all(w["max_wait_s"] <= 1.5 and w["errors_total"] == 0 for w in waits)
-    out.append(["longest wait of a reader (`SELECT * FROM events WHERE id = $1`, every 20 ms) — backupd",
-                "≤ 1.5 s, none failed", reader("n10", "backupd"), reader("n", "backupd"), _yes(met)])
-    out.append(["… `pg_restore --single-transaction`", "(contrast)",
-                reader("n10", "pg_restore_single_transaction"), reader("n", "pg_restore_single_transaction"), ""])
+    out.append(
+        [
+            "longest wait of a reader (`SELECT * FROM events WHERE id = $1`, every 20 ms) — backupd",
+            "≤ 1.5 s, none failed",
+            reader("n10", "backupd"),
+            reader("n", "backupd"),
+            _yes(met),
+        ]
+    )
+    out.append(
+        [
+            "… `pg_restore --single-transaction`",
+            "(contrast)",
+            reader("n10", "pg_restore_single_transaction"),
+            reader("n", "pg_restore_single_transaction"),
+            "",
+        ]
+    )
     jobs = _get(result, "pg_directory_dump", "jobs")
     if jobs:
-        out.append([f"… `pg_restore -j{jobs}` (not atomic)", "(contrast)",
-                    reader("n10", "pg_restore_dir"), reader("n", "pg_restore_dir"), ""])
+        out.append(
+            [
+                f"… `pg_restore -j{jobs}` (not atomic)",
+                "(contrast)",
+                reader("n10", "pg_restore_dir"),
+                reader("n", "pg_restore_dir"),
+                "",
+            ]
+        )
 
     def ratio(ours: float | None, theirs: float | None) -> tuple[str, float | None]:
         if ours is None or theirs is None:
@@ -83,12 +118,26 @@ def rows(result: dict) -> tuple[list[str], list[list[str]]]:
     med, med10 = result["seconds_median"], small.get("seconds_median") or {}
     small_text, _ = ratio(med10.get("backupd_restore"), med10.get("pg_restore"))
     text, r = ratio(med.get("backupd_restore"), med.get("pg_restore"))
-    out.append(["restore time / `pg_restore --clean --if-exists --single-transaction`", "≤ 1.0×",
-                small_text, text, _yes(None if r is None else r <= 1.0)])
+    out.append(
+        [
+            "restore time / `pg_restore --clean --if-exists --single-transaction`",
+            "≤ 1.0×",
+            small_text,
+            text,
+            _yes(None if r is None else r <= 1.0),
+        ]
+    )
     if jobs:
         text, r = ratio(med.get("backupd_restore"), med.get("pg_restore_dir"))
-        out.append([f"restore time / `pg_restore -j{jobs}`, directory dump",
-                    "≤ 1.3×", "—", text, _yes(None if r is None else r <= 1.3)])
+        out.append(
+            [
+                f"restore time / `pg_restore -j{jobs}`, directory dump",
+                "≤ 1.3×",
+                "—",
+                text,
+                _yes(None if r is None else r <= 1.3),
+            ]
+        )
         text, _ = ratio(med.get("backupd_backup"), med.get("pg_dump_dir"))
         out.append([f"backup time / `pg_dump -Fd -j{jobs} -Z1`", "report", "—", text, ""])
     text, r = ratio(med.get("backupd_backup"), med.get("pg_dump"))
@@ -97,18 +146,25 @@ def rows(result: dict) -> tuple[list[str], list[list[str]]]:
     rss = result.get("peak_rss_mib") or {}
     big, little = rss.get("restore_n"), rss.get("restore_n10")
     met = None if big is None or little is None else big <= 100 and big / little <= RSS_FLAT
-    out.append(["peak RSS of restore", "≤ 100 MiB, flat",
-                "—" if little is None else f"{little:.0f} MiB",
-                "—" if big is None else f"{big:.0f} MiB" + (f" ({big / little:.2f}× N/10)" if little else ""),
-                _yes(met)])
+    out.append(
+        [
+            "peak RSS of restore",
+            "≤ 100 MiB, flat",
+            "—" if little is None else f"{little:.0f} MiB",
+            "—" if big is None else f"{big:.0f} MiB" + (f" ({big / little:.2f}× N/10)" if little else ""),
+            _yes(met),
+        ]
+    )
     return header, out
 
 
 def markdown(result: dict) -> str:
     header, body = rows(result)
     right = {2, 3}
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in body]
     return "\n".join(lines)
 
@@ -118,8 +174,13 @@ def text(result: dict) -> str:
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
 
     def line(row: list[str]) -> str:
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]), row[3].rjust(widths[3]),
-                 row[4]]
+        cells = [
+            row[0].ljust(widths[0]),
+            row[1].ljust(widths[1]),
+            row[2].rjust(widths[2]),
+            row[3].rjust(widths[3]),
+            row[4],
+        ]
         return "  ".join(cells).rstrip()
 
     return "\n".join([line(header), *(line(r) for r in body)])

@@ -90,10 +90,14 @@ class LockSampler(threading.Thread):
         try:
             with psycopg.connect(self.url, autocommit=True, application_name=SAMPLER_APP) as conn:
                 db = conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()[0]
-                self.start_oids = {oid for (oid,) in conn.execute(
-                    "SELECT c.oid::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                    " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s)",
-                    [sorted(self.tables)])}
+                self.start_oids = {
+                    oid
+                    for (oid,) in conn.execute(
+                        "SELECT c.oid::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s)",
+                        [sorted(self.tables)],
+                    )
+                }
                 self.ready.set()
                 self._poll(conn, db)
         except BaseException as exc:  # reported by the caller, never fatal to the restore being measured
@@ -150,8 +154,13 @@ class LockSampler(threading.Thread):
             "samples": self.samples,
             "sample_gap_max_s": round(self.gap_max, 3),
             "longest_holds": [  # the few longest, for reading the run
-                {"table": h.names, "oid": h.oid, "mode": h.mode, "seconds": round(h.seconds, 3),
-                 "application_name": h.application_name}
+                {
+                    "table": h.names,
+                    "oid": h.oid,
+                    "mode": h.mode,
+                    "seconds": round(h.seconds, 3),
+                    "application_name": h.application_name,
+                }
                 for h in holds[:6]
             ],
             "error": None if self.error is None else str(self.error).strip().splitlines()[0],

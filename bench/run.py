@@ -161,8 +161,11 @@ def server_floor(bin_dir: Path, url: str) -> float:
         script.write("".join(q + ";\n" for q in queries))
         script.flush()
         started = time.perf_counter()
-        subprocess.run([str(bin_dir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", script.name],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(bin_dir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", script.name],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return time.perf_counter() - started
 
 
@@ -178,19 +181,35 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", help="server to use (default: $BACKUPD_DATABASE_URL, else embedded)")
-    parser.add_argument("--store", action="append", metavar="SPEC",
-                        help="also back up into / restore from this store (BACKUPD_STORE syntax); `dir` is a fresh"
-                             " directory store; repeat for several (default: dir)")
-    parser.add_argument("--s3-endpoint", default=os.environ.get("BACKUPD_S3_ENDPOINT"),
-                        help="S3 endpoint for s3:// stores (default: $BACKUPD_S3_ENDPOINT, else AWS)")
-    parser.add_argument("--pg-jobs", type=int, default=2,
-                        help="also time pg_dump -Fd -jJ -Z1 / pg_restore -jJ with J jobs (0: skip)")
-    parser.add_argument("--db-prefix", default="backupd_bench",
-                        help="names of the databases this creates and drops: PREFIX_src, _small, _target")
-    parser.add_argument("--no-probes", dest="probes", action="store_false",
-                        help="no lock sampler and no reader probe during the restores (times only)")
-    parser.add_argument("--results", type=Path, default=ROOT / "results" / "latest.json",
-                        help="where to write the JSON")
+    parser.add_argument(
+        "--store",
+        action="append",
+        metavar="SPEC",
+        help="also back up into / restore from this store (BACKUPD_STORE syntax); `dir` is a fresh"
+        " directory store; repeat for several (default: dir)",
+    )
+    parser.add_argument(
+        "--s3-endpoint",
+        default=os.environ.get("BACKUPD_S3_ENDPOINT"),
+        help="S3 endpoint for s3:// stores (default: $BACKUPD_S3_ENDPOINT, else AWS)",
+    )
+    parser.add_argument(
+        "--pg-jobs", type=int, default=2, help="also time pg_dump -Fd -jJ -Z1 / pg_restore -jJ with J jobs (0: skip)"
+    )
+    parser.add_argument(
+        "--db-prefix",
+        default="backupd_bench",
+        help="names of the databases this creates and drops: PREFIX_src, _small, _target",
+    )
+    parser.add_argument(
+        "--no-probes",
+        dest="probes",
+        action="store_false",
+        help="no lock sampler and no reader probe during the restores (times only)",
+    )
+    parser.add_argument(
+        "--results", type=Path, default=ROOT / "results" / "latest.json", help="where to write the JSON"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     return parser.parse_args()
 
@@ -232,8 +251,12 @@ class Bench:
         self.n10 = max(args.events // 10, 1)
         self.archive, self.dump, self.dump_dir = work / "bench.zip", work / "bench.dump", work / "bench.dir"
         self.small_archive, self.small_dump = work / "s.zip", work / "s.dump"
-        self.runs: dict[str, list[float]] = {"backupd_backup": [], "pg_dump": [], "backupd_restore": [],
-                                             "pg_restore": []}
+        self.runs: dict[str, list[float]] = {
+            "backupd_backup": [],
+            "pg_dump": [],
+            "backupd_restore": [],
+            "pg_restore": [],
+        }
         if args.pg_jobs:
             self.runs.update({"pg_dump_dir": [], "pg_restore_dir": []})
         self.runs_n10: dict[str, list[float]] = {"backupd_restore": [], "pg_restore": []}
@@ -241,8 +264,10 @@ class Bench:
         self.swap_lock: list[float] = []
         self.swap_lock_n10: list[float] = []
         tools = ["backupd", "pg_restore_single_transaction"] + (["pg_restore_dir"] if args.pg_jobs else [])
-        self.watched: dict[str, dict[str, list[Watched]]] = {"n": {t: [] for t in tools},
-                                                             "n10": {t: [] for t in tools[:2]}}
+        self.watched: dict[str, dict[str, list[Watched]]] = {
+            "n": {t: [] for t in tools},
+            "n10": {t: [] for t in tools[:2]},
+        }
         self.src = self.small = ""  # the databases' URLs, once prepare_databases() made them
         self.ids: dict[str, tuple[int, int]] = {}
         self.server_version = 0
@@ -253,9 +278,11 @@ class Bench:
     def print_header(self) -> None:
         self.loadavg_start = os.getloadavg()
         args = self.args
-        print(f"server {self.server_url.split('@')[-1]}  tools {self.bin_dir}  events {args.events:,}"
-              f"  repeat {args.repeat}  stores {', '.join(s.label for s in self.stores)}"
-              f"  load {self.loadavg_start[0]:.2f}")
+        print(
+            f"server {self.server_url.split('@')[-1]}  tools {self.bin_dir}  events {args.events:,}"
+            f"  repeat {args.repeat}  stores {', '.join(s.label for s in self.stores)}"
+            f"  load {self.loadavg_start[0]:.2f}"
+        )
 
     def clean_up(self) -> None:
         if not self.args.keep:
@@ -278,8 +305,9 @@ class Bench:
     def detect_restore_flags(self) -> None:
         """pg_restore takes no safety backup of the rows it replaces; neither does backupd here (a safety
         backup is a whole backup more, and it would become the store's --latest)."""
-        restore_help = subprocess.run([*BACKUPD, "restore", "--help"], capture_output=True, text=True,
-                                      env=self.env).stdout
+        restore_help = subprocess.run(
+            [*BACKUPD, "restore", "--help"], capture_output=True, text=True, env=self.env
+        ).stdout
         self.restore_flags = ["--no-safety-backup"] if "--no-safety-backup" in restore_help else []
 
     # --- backups -------------------------------------------------------------------------------------
@@ -287,12 +315,14 @@ class Bench:
     def run_backup_pairs(self) -> None:
         """R runs of backupd -o against pg_dump -Fc, each followed by every store's backup and pg_dump -Fd."""
         for i in range(self.args.repeat):
-            seconds, peak, _ = peak_rss([*BACKUPD, "--database-url", self.src, "backup", "-o", str(self.archive)],
-                                        self.env)
+            seconds, peak, _ = peak_rss(
+                [*BACKUPD, "--database-url", self.src, "backup", "-o", str(self.archive)], self.env
+            )
             self.runs["backupd_backup"].append(seconds)
             self.rss["backup_n"] = max(self.rss.get("backup_n", 0), peak)
-            seconds = timed([str(self.bin_dir / "pg_dump"), "-Fc", *self.table_flags, "-f", str(self.dump),
-                             "-d", self.src])
+            seconds = timed(
+                [str(self.bin_dir / "pg_dump"), "-Fc", *self.table_flags, "-f", str(self.dump), "-d", self.src]
+            )
             self.runs["pg_dump"].append(seconds)
             line = f"  run {i + 1}: backup {self.runs['backupd_backup'][-1]:.1f} s  pg_dump {seconds:.1f} s"
             for run in self.stores:
@@ -303,8 +333,9 @@ class Bench:
 
     def store_backup(self, run: StoreRun) -> str:
         """`backupd backup` into the store (no -o), with its peak RSS and local disk; its part of the line."""
-        m = measure([*BACKUPD, "--database-url", self.src, "backup"], run.env,
-                    watch_disk=Path(run.env["BACKUPD_DATA_DIR"]))
+        m = measure(
+            [*BACKUPD, "--database-url", self.src, "backup"], run.env, watch_disk=Path(run.env["BACKUPD_DATA_DIR"])
+        )
         run.backup.append(m.seconds)
         run.rss["backup"] = max(run.rss.get("backup", 0), m.peak_rss_kib)
         run.disk_peak = max(run.disk_peak, m.peak_disk_bytes or 0)
@@ -312,13 +343,26 @@ class Bench:
         name = open_bench_store(run).name_of(location)
         assert name, f"bench: backup wrote {location}, not in {run.spec}"
         run.written.append(name)  # type: ignore[union-attr]
-        return (f"  [{run.label}] {m.seconds:.1f} s, {m.peak_rss_kib / 1024:.0f} MiB,"
-                f" disk {(m.peak_disk_bytes or 0) / 2**20:.1f} MiB")
+        return (
+            f"  [{run.label}] {m.seconds:.1f} s, {m.peak_rss_kib / 1024:.0f} MiB,"
+            f" disk {(m.peak_disk_bytes or 0) / 2**20:.1f} MiB"
+        )
 
     def pg_dump_dir(self) -> str:
         shutil.rmtree(self.dump_dir, ignore_errors=True)
-        seconds = timed([str(self.bin_dir / "pg_dump"), "-Fd", f"-j{self.args.pg_jobs}", "-Z1", *self.table_flags,
-                         "-f", str(self.dump_dir), "-d", self.src])
+        seconds = timed(
+            [
+                str(self.bin_dir / "pg_dump"),
+                "-Fd",
+                f"-j{self.args.pg_jobs}",
+                "-Z1",
+                *self.table_flags,
+                "-f",
+                str(self.dump_dir),
+                "-d",
+                self.src,
+            ]
+        )
         self.runs["pg_dump_dir"].append(seconds)
         return f"  pg_dump -Fd -j{self.args.pg_jobs} -Z1 {seconds:.1f} s"
 
@@ -339,8 +383,9 @@ class Bench:
         """The lock sampler and the reader probe on `target` around a restore (bench/probes.py)."""
         return watch(target, DEFAULT_TABLES, self.ids[size], enabled=self.args.probes)
 
-    def restore_pair(self, i: int, size: str, archive: Path, dump: Path, times: dict[str, list[float]],
-                     locks: list[float]) -> str:
+    def restore_pair(
+        self, i: int, size: str, archive: Path, dump: Path, times: dict[str, list[float]], locks: list[float]
+    ) -> str:
         """backupd's restore and `pg_restore --single-transaction`, each into a fresh clone, in turn order
         (backupd first in odd runs, pg_restore first in even ones, so neither always follows the same thing);
         returns their part of the run's line."""
@@ -355,8 +400,9 @@ class Bench:
     def backupd_restore(self, size: str, archive: Path, times: dict[str, list[float]], locks: list[float]) -> str:
         target = self.clone("src" if size == "n" else "small")
         with self.probed(size, target) as w:
-            m = measure([*BACKUPD, "--database-url", target, "restore", str(archive), "--yes", *self.restore_flags],
-                        self.env)
+            m = measure(
+                [*BACKUPD, "--database-url", target, "restore", str(archive), "--yes", *self.restore_flags], self.env
+            )
         times["backupd_restore"].append(m.seconds)
         self.watched[size]["backupd"].append(w)
         self.rss[f"restore_{size}"] = max(self.rss.get(f"restore_{size}", 0), m.peak_rss_kib)
@@ -367,8 +413,13 @@ class Bench:
 
     def pg_restore(self, size: str, dump: Path, times: dict[str, list[float]]) -> str:
         target = self.clone("src" if size == "n" else "small")
-        pg_restore_1 = [str(self.bin_dir / "pg_restore"), "--clean", "--if-exists", "--single-transaction",
-                        "--no-owner"]
+        pg_restore_1 = [
+            str(self.bin_dir / "pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--single-transaction",
+            "--no-owner",
+        ]
         with self.probed(size, target) as w:
             seconds = timed([*pg_restore_1, "-d", target, str(dump)])
         times["pg_restore"].append(seconds)
@@ -389,8 +440,9 @@ class Bench:
         """`backupd restore --latest` from the store into a fresh clone; its part of the line."""
         target = self.clone("src")
         with self.probed("n", target) as w:
-            m = measure([*BACKUPD, "--database-url", target, "restore", "--latest", "--yes", *self.restore_flags],
-                        run.env)
+            m = measure(
+                [*BACKUPD, "--database-url", target, "restore", "--latest", "--yes", *self.restore_flags], run.env
+            )
         run.restore.append(m.seconds)
         run.watched.append(w)
         run.rss["restore"] = max(run.rss.get("restore", 0), m.peak_rss_kib)
@@ -400,8 +452,18 @@ class Bench:
         # pg_restore cannot combine -j with --single-transaction; --clean --if-exists as above
         target = self.clone("src")
         with self.probed("n", target) as w:
-            seconds = timed([str(self.bin_dir / "pg_restore"), "--clean", "--if-exists", f"-j{self.args.pg_jobs}",
-                             "--no-owner", "-d", target, str(self.dump_dir)])
+            seconds = timed(
+                [
+                    str(self.bin_dir / "pg_restore"),
+                    "--clean",
+                    "--if-exists",
+                    f"-j{self.args.pg_jobs}",
+                    "--no-owner",
+                    "-d",
+                    target,
+                    str(self.dump_dir),
+                ]
+            )
         self.runs["pg_restore_dir"].append(seconds)
         self.watched["n"]["pg_restore_dir"].append(w)
         return f"  pg_restore -j{self.args.pg_jobs} {seconds:.1f} s{watched_text(w)}"
@@ -410,11 +472,15 @@ class Bench:
         """N/10: the backup's RSS, then backupd's restore and pg_restore --single-transaction again (R times),
         so that lock holds, reader waits and the restore's RSS can be compared across a 10x size change."""
         _, self.rss["backup_n10"], _ = peak_rss(
-            [*BACKUPD, "--database-url", self.small, "backup", "-o", str(self.small_archive)], self.env)
+            [*BACKUPD, "--database-url", self.small, "backup", "-o", str(self.small_archive)], self.env
+        )
         timed([str(self.bin_dir / "pg_dump"), "-Fc", *self.table_flags, "-f", str(self.small_dump), "-d", self.small])
         for i in range(self.args.repeat):
-            print(f"  N/10 run {i + 1}:" + self.restore_pair(i, "n10", self.small_archive, self.small_dump,
-                                                              self.runs_n10, self.swap_lock_n10), flush=True)
+            print(
+                f"  N/10 run {i + 1}:"
+                + self.restore_pair(i, "n10", self.small_archive, self.small_dump, self.runs_n10, self.swap_lock_n10),
+                flush=True,
+            )
 
     def finish_stores(self) -> None:
         """Each store's last archive size; then every object the runs wrote is deleted."""
@@ -460,9 +526,13 @@ class Bench:
         if not self.args.pg_jobs:
             return None
         dump_dir_bytes = sum(p.stat().st_size for p in self.dump_dir.iterdir())
-        return {"jobs": self.args.pg_jobs, "compress": 1, "dump_bytes": dump_dir_bytes,
-                "backup_ratio": med["backupd_backup"] / med["pg_dump_dir"],
-                "restore_ratio": med["backupd_restore"] / med["pg_restore_dir"]}
+        return {
+            "jobs": self.args.pg_jobs,
+            "compress": 1,
+            "dump_bytes": dump_dir_bytes,
+            "backup_ratio": med["backupd_backup"] / med["pg_dump_dir"],
+            "restore_ratio": med["backupd_restore"] / med["pg_restore_dir"],
+        }
 
     def result(self) -> dict:
         """Everything measured, in bench/results/latest.json's shape."""
@@ -490,9 +560,13 @@ class Bench:
             "dump_bytes": dump.stat().st_size,
             "size_ratio": archive.stat().st_size / dump.stat().st_size,
             "swap_lock_seconds_median": statistics.median(self.swap_lock) if self.swap_lock else None,
-            "n10": {"events": self.n10, "seconds_median": med_n10, "seconds_all": self.runs_n10,
-                    "restore_ratio": med_n10["backupd_restore"] / med_n10["pg_restore"],
-                    "swap_lock_seconds_median": statistics.median(self.swap_lock_n10) if self.swap_lock_n10 else None},
+            "n10": {
+                "events": self.n10,
+                "seconds_median": med_n10,
+                "seconds_all": self.runs_n10,
+                "restore_ratio": med_n10["backupd_restore"] / med_n10["pg_restore"],
+                "swap_lock_seconds_median": statistics.median(self.swap_lock_n10) if self.swap_lock_n10 else None,
+            },
             # per size (n, n10) and per tool (backupd, pg_restore_single_transaction, pg_restore_dir): medians
             # over the runs, and each run (None with --no-probes); see bench/probes.py
             "restore_lock": restore_lock if args.probes else None,
@@ -521,6 +595,7 @@ def main() -> int:
     write_results(args.results, result)
     print_figures(result, args.repeat, args.results)
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,7 +11,7 @@ DO $$ BEGIN
     CREATE TYPE backupd.restore_job_status AS ENUM ('pending', 'validating', 'restoring', 'completed', 'failed');
 EXCEPTION WHEN duplicate_object THEN NULL; END $$;
 
--- Backup jobs (the seed's job table). `trigger`: manual (API, page, CLI), schedule or safety (taken
+-- Backup jobs (the API design's job table). `trigger`: manual (API, page, CLI), schedule or safety (taken
 -- by a restore before its swap); a pinned backup is never removed by retention.
 CREATE TABLE IF NOT EXISTS backupd.backup_jobs (
     id               uuid PRIMARY KEY,

@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 
-TEST_KEYS = {"AWS_ACCESS_KEY_ID": "backupd-test", "AWS_SECRET_ACCESS_KEY": "backupd-test-secret",
-             "AWS_REGION": "us-east-1"}
+TEST_KEYS = {
+    "AWS_ACCESS_KEY_ID": "backupd-test",
+    "AWS_SECRET_ACCESS_KEY": "backupd-test-secret",
+    "AWS_REGION": "us-east-1",
+}
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,12 @@ class S3Server:
         import botocore.session
 
         return botocore.session.get_session().create_client(
-            "s3", endpoint_url=self.endpoint, region_name=self.env["AWS_REGION"],
-            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"])
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.env["AWS_REGION"],
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def new_bucket(self) -> str:
         name = "backupd-" + uuid.uuid4().hex[:16]

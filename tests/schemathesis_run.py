@@ -6,7 +6,7 @@ data and backup directories are temporary. Nothing else is touched: schemathesis
 must never see a database that matters.
 
 Two passes, each `st run --checks all` with a fixed seed and example count (reproducible, about a minute
-together): one without an API key (the Host/Origin checks of CONTRACT §12 apply) and one with a key
+together): one without an API key (the Host/Origin checks of docs/rest-api.md apply) and one with a key
 (401 documented and enforced: schemathesis' `ignored_auth` check). Any finding fails the run.
 
     .venv/bin/python tests/schemathesis_run.py [--server-url URL] [--seed N] [--max-examples N] [-- ST ARGS]
@@ -63,8 +63,10 @@ def postgres_server(url: str | None) -> Iterator[str]:
         log(f"{url} does not answer: using an embedded PostgreSQL")
     from backupd.db.embedded import temporary_server
 
-    with tempfile.TemporaryDirectory(prefix="backupd-st-pg-") as pgdata, \
-            temporary_server(Path(pgdata) / "data") as server_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="backupd-st-pg-") as pgdata,
+        temporary_server(Path(pgdata) / "data") as server_url,
+    ):
         yield server_url
 
 
@@ -97,15 +99,23 @@ def backupd_command() -> list[str]:
 def backupd_serve(database_url: str, drill_url: str, workdir: Path, api_key: str | None) -> Iterator[str]:
     """`backupd serve` on a free loopback port with only this run's settings; yields its base URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUPD_") and k != "DATABASE_URL"}
-    env.update(BACKUPD_DATABASE_URL=database_url, BACKUPD_DATA_DIR=str(workdir / "data"),
-               BACKUPD_BACKUP_DIR=str(workdir / "backups"), BACKUPD_DRILL_DATABASE_URL=drill_url)
+    env.update(
+        BACKUPD_DATABASE_URL=database_url,
+        BACKUPD_DATA_DIR=str(workdir / "data"),
+        BACKUPD_BACKUP_DIR=str(workdir / "backups"),
+        BACKUPD_DRILL_DATABASE_URL=drill_url,
+    )
     if api_key:
         env["BACKUPD_API_KEY"] = api_key
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server_log = open(workdir / f"serve-{port}.log", "w+")  # noqa: SIM115 - outlives the yield; closed in finally
-    proc = subprocess.Popen([*backupd_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--log-level", "warning"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*backupd_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+    )
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
     try:
         deadline = time.monotonic() + 60
@@ -137,14 +147,33 @@ def backupd_serve(database_url: str, drill_url: str, workdir: Path, api_key: str
         server_log.close()
 
 
-def schemathesis(base: str, *, seed: int, max_examples: int, api_key: str | None, extra: list[str],
-                 workdir: Path, report_dir: Path) -> int:
+def schemathesis(
+    base: str, *, seed: int, max_examples: int, api_key: str | None, extra: list[str], workdir: Path, report_dir: Path
+) -> int:
     st = Path(sys.executable).with_name("st")
-    command = [str(st) if st.exists() else "st", "--config-file", str(CONFIG), "run", f"{base}/openapi.json",
-               "--checks", "all", "--seed", str(seed), "--max-examples", str(max_examples),
-               # One worker and no example database: the same seed gives the same run everywhere.
-               "--workers", "1", "--generation-database", "none", "--no-color",
-               "--report", "junit", "--report-dir", str(report_dir)]
+    command = [
+        str(st) if st.exists() else "st",
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{base}/openapi.json",
+        "--checks",
+        "all",
+        "--seed",
+        str(seed),
+        "--max-examples",
+        str(max_examples),
+        # One worker and no example database: the same seed gives the same run everywhere.
+        "--workers",
+        "1",
+        "--generation-database",
+        "none",
+        "--no-color",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(report_dir),
+    ]
     if api_key:
         command += ["--header", f"X-API-Key: {api_key}"]
     command += extra
@@ -155,9 +184,12 @@ def schemathesis(base: str, *, seed: int, max_examples: int, api_key: str | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server-url", default=os.environ.get("BACKUPD_TEST_DATABASE_URL"),
-                        help="PostgreSQL server to create the throwaway database on"
-                             " (default: $BACKUPD_TEST_DATABASE_URL, else an embedded server)")
+    parser.add_argument(
+        "--server-url",
+        default=os.environ.get("BACKUPD_TEST_DATABASE_URL"),
+        help="PostgreSQL server to create the throwaway database on"
+        " (default: $BACKUPD_TEST_DATABASE_URL, else an embedded server)",
+    )
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--max-examples", type=int, default=MAX_EXAMPLES)
     parser.add_argument("--keep-report", type=Path, help="write schemathesis' JUnit reports into this directory")
@@ -170,12 +202,20 @@ def main(argv: list[str] | None = None) -> int:
             workdir = Path(tmp) / ("keyed" if key else "open")
             workdir.mkdir()
             with throwaway_database(server) as database_url, throwaway_database(server) as drill_url:
-                log(f"{label}: database {conninfo_to_dict(database_url)['dbname']} (drills into"
-                    f" {conninfo_to_dict(drill_url)['dbname']}) on {server.split('@')[-1]}")
+                log(
+                    f"{label}: database {conninfo_to_dict(database_url)['dbname']} (drills into"
+                    f" {conninfo_to_dict(drill_url)['dbname']}) on {server.split('@')[-1]}"
+                )
                 with backupd_serve(database_url, drill_url, workdir, key) as base:
-                    rc = schemathesis(base, seed=args.seed, max_examples=args.max_examples, api_key=key,
-                                      extra=args.st_args, workdir=workdir,
-                                      report_dir=(args.keep_report or workdir) / workdir.name)
+                    rc = schemathesis(
+                        base,
+                        seed=args.seed,
+                        max_examples=args.max_examples,
+                        api_key=key,
+                        extra=args.st_args,
+                        workdir=workdir,
+                        report_dir=(args.keep_report or workdir) / workdir.name,
+                    )
             if rc != 0:
                 failed.append(label)
     if failed:

@@ -1,4 +1,4 @@
-"""The REST API through real HTTP (uvicorn + httpx) against a real PostgreSQL (CONTRACT §5)."""
+"""The REST API through real HTTP (uvicorn + httpx) against a real PostgreSQL (docs/rest-api.md)."""
 
 from __future__ import annotations
 
@@ -89,8 +89,9 @@ def test_503_says_why_when_the_pool_cannot_connect(server: ApiServer, pg_server_
 # Backup → download → restore round trip
 
 
-def test_backup_download_restore_round_trip(server: ApiServer, client: httpx.Client, db: psycopg.Connection,
-                                            tmp_path: Path) -> None:
+def test_backup_download_restore_round_trip(
+    server: ApiServer, client: httpx.Client, db: psycopg.Connection, tmp_path: Path
+) -> None:
     fill_app_data(db, events=3000)
     original = table_fingerprint(db)
 
@@ -105,8 +106,12 @@ def test_backup_download_restore_round_trip(server: ApiServer, client: httpx.Cli
     assert_monotonic(seen)
     job = seen[-1]
     assert job["status"] == "completed", job
-    assert job["progress"] == {"total_tables": 8, "completed_tables": 8, "progress_percent": 100,
-                               "current_step": "Backup complete"}
+    assert job["progress"] == {
+        "total_tables": 8,
+        "completed_tables": 8,
+        "progress_percent": 100,
+        "current_step": "Backup complete",
+    }
     assert job["started_at"] and job["completed_at"] and job["error_message"] is None
     assert job["manifest"]["backup_id"] == job_id and job["manifest"]["version"] == "1.1"
     assert set(job["manifest"]) == {"backup_id", "version", "created_at", "app_version", "contents"}
@@ -119,10 +124,16 @@ def test_backup_download_restore_round_trip(server: ApiServer, client: httpx.Cli
 
     listing = client.get("/api/backup").json()
     assert listing["total"] == 1
-    assert listing["backups"][0] == {"id": job_id, "created_at": job["created_at"],
-                                     "file_size_bytes": job["file_size_bytes"], "status": "completed",
-                                     "download_url": f"/api/backup/{job_id}/download",
-                                     "trigger": "manual", "pinned": False, "encrypted": False}
+    assert listing["backups"][0] == {
+        "id": job_id,
+        "created_at": job["created_at"],
+        "file_size_bytes": job["file_size_bytes"],
+        "status": "completed",
+        "download_url": f"/api/backup/{job_id}/download",
+        "trigger": "manual",
+        "pinned": False,
+        "encrypted": False,
+    }
 
     download = client.get(f"/api/backup/{job_id}/download")
     assert download.status_code == 200
@@ -140,8 +151,7 @@ def test_backup_download_restore_round_trip(server: ApiServer, client: httpx.Cli
     assert table_fingerprint(db) != original
 
     needs_restore_engine()
-    upload = client.post("/api/backup/restore",
-                         files={"file": ("backup.zip", saved.read_bytes(), "application/zip")})
+    upload = client.post("/api/backup/restore", files={"file": ("backup.zip", saved.read_bytes(), "application/zip")})
     assert upload.status_code == 202, upload.text
     start_body = upload.json()
     assert set(start_body) == {"job_id", "status", "message"} and start_body["status"] == "pending"
@@ -168,8 +178,11 @@ def test_backup_download_restore_round_trip(server: ApiServer, client: httpx.Cli
 @pytest.mark.parametrize("job_id", ["not-a-uuid", "12345", "restore", str(uuid.uuid4()), "%E2%9C%93"])
 def test_unknown_or_non_uuid_backup_ids_are_404(client: httpx.Client, job_id: str) -> None:
     shown = httpx.URL(f"/api/backup/{job_id}").path.rsplit("/", 1)[1]
-    for method, url in (("GET", f"/api/backup/{job_id}"), ("GET", f"/api/backup/{job_id}/download"),
-                        ("DELETE", f"/api/backup/{job_id}")):
+    for method, url in (
+        ("GET", f"/api/backup/{job_id}"),
+        ("GET", f"/api/backup/{job_id}/download"),
+        ("DELETE", f"/api/backup/{job_id}"),
+    ):
         if url == "/api/backup/restore/download":
             continue  # that path belongs to the restore routes (see test_restore_route_is_never_a_backup_id)
         response = client.request(method, url)
@@ -197,11 +210,14 @@ def test_restore_route_is_never_a_backup_id(client: httpx.Client, db: psycopg.Co
 # Download and delete
 
 
-def _insert_backup_row(db: psycopg.Connection, status: str, file_path: str | None = None,
-                       size: int | None = None) -> str:
+def _insert_backup_row(
+    db: psycopg.Connection, status: str, file_path: str | None = None, size: int | None = None
+) -> str:
     job_id = str(uuid.uuid4())
-    db.execute("INSERT INTO backupd.backup_jobs (id, status, file_path, file_size_bytes) VALUES (%s, %s, %s, %s)",
-               [job_id, status, file_path, size])
+    db.execute(
+        "INSERT INTO backupd.backup_jobs (id, status, file_path, file_size_bytes) VALUES (%s, %s, %s, %s)",
+        [job_id, status, file_path, size],
+    )
     return job_id
 
 
@@ -274,7 +290,9 @@ def test_list_is_completed_only_newest_first(server: ApiServer, client: httpx.Cl
         path = server.settings.archive_dir / f"b{i}.zip"
         path.write_bytes(b"PK")
         job_id = _insert_backup_row(db, "completed", str(path), 2)
-        db.execute("UPDATE backupd.backup_jobs SET created_at = now() - %s * interval '1 hour' WHERE id = %s", [3 - i, job_id])
+        db.execute(
+            "UPDATE backupd.backup_jobs SET created_at = now() - %s * interval '1 hour' WHERE id = %s", [3 - i, job_id]
+        )
         ids.append(job_id)
     _insert_backup_row(db, "failed")
     _insert_backup_row(db, "running")
@@ -314,8 +332,9 @@ def test_409_while_another_process_holds_the_operation_lock(client: httpx.Client
     assert client.post("/api/backup").status_code == 202
 
 
-def test_409_on_concurrent_backups_and_restores(client: httpx.Client, db: psycopg.Connection,
-                                                database_url: str) -> None:
+def test_409_on_concurrent_backups_and_restores(
+    client: httpx.Client, db: psycopg.Connection, database_url: str
+) -> None:
     """A running job holds the lock until it ends: a second backup or a restore gets 409 meanwhile."""
     fill_app_data(db, events=20)
     # make the first backup wait: a session holding a conflicting lock on events delays its snapshot
@@ -348,14 +367,22 @@ def test_409_on_concurrent_backups_and_restores(client: httpx.Client, db: psycop
         (b"PK\x03\x04 truncated zip", "Invalid file type. Expected a .zip backup file."),
         (zip_bytes({"events.jsonl": b"{}\n"}), "archive has no manifest.json"),
         (zip_bytes({"manifest.json": b"{not json"}), None),
-        (zip_bytes({"manifest.json": json.dumps({"backup_id": "x", "version": "2.0",
-                                                 "created_at": "2026-01-01T00:00:00Z", "contents": {}}).encode()}),
-         "Unsupported backup version: 2.0. Expected: 1.0 or 1.1"),
+        (
+            zip_bytes(
+                {
+                    "manifest.json": json.dumps(
+                        {"backup_id": "x", "version": "2.0", "created_at": "2026-01-01T00:00:00Z", "contents": {}}
+                    ).encode()
+                }
+            ),
+            "Unsupported backup version: 2.0. Expected: 1.0 or 1.1",
+        ),
     ],
     ids=["empty", "text", "truncated-zip", "no-manifest", "bad-manifest", "version-2"],
 )
-def test_restore_upload_rejects_bad_files(server: ApiServer, client: httpx.Client, payload: bytes,
-                                          detail: str | None) -> None:
+def test_restore_upload_rejects_bad_files(
+    server: ApiServer, client: httpx.Client, payload: bytes, detail: str | None
+) -> None:
     response = client.post("/api/backup/restore", files={"file": ("backup.zip", payload, "application/zip")})
     assert response.status_code == 400, response.text
     if detail is not None:
@@ -386,14 +413,19 @@ def test_restore_upload_over_the_limit_is_413(make_server) -> None:
 
         # chunked (no Content-Length): counted while streaming
         boundary = "testboundary"
+
         def body():
-            yield f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.zip\"\r\n" \
-                  f"Content-Type: application/zip\r\n\r\n".encode()
+            yield (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="b.zip"\r\n'
+                f"Content-Type: application/zip\r\n\r\n".encode()
+            )
             for i in range(0, len(big), 10_000):
-                yield big[i:i + 10_000]
+                yield big[i : i + 10_000]
             yield f"\r\n--{boundary}--\r\n".encode()
-        response = c.post("/api/backup/restore", content=body(),
-                          headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+
+        response = c.post(
+            "/api/backup/restore", content=body(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+        )
         assert response.status_code == 413
         # within the limit (but within 64 KiB multipart slack it is counted, not declared)
         ok_size = b"PK\x03\x04" + b"x" * 99_000
@@ -404,8 +436,9 @@ def test_restore_upload_over_the_limit_is_413(make_server) -> None:
         assert c.post("/api/backup").status_code == 202
 
 
-def test_restore_of_corrupted_archive_fails_with_reason(client: httpx.Client, db: psycopg.Connection,
-                                                        tmp_path: Path) -> None:
+def test_restore_of_corrupted_archive_fails_with_reason(
+    client: httpx.Client, db: psycopg.Connection, tmp_path: Path
+) -> None:
     fill_app_data(db, events=30)
     job_id, seen = run_backup(client)
     original = Path(seen[-1]["file_path"])
@@ -437,9 +470,14 @@ def test_api_key_rules(make_server) -> None:
     server = make_server(api_key="s3cret-kéy")
     with server.client() as c:
         assert c.get("/api/health").status_code == 200
-        for method, url in (("GET", "/api/backup"), ("POST", "/api/backup"), ("GET", f"/api/backup/{uuid.uuid4()}"),
-                            ("GET", "/api/export/events"), ("POST", "/api/backup/restore"),
-                            ("GET", "/api/no-such-route")):
+        for method, url in (
+            ("GET", "/api/backup"),
+            ("POST", "/api/backup"),
+            ("GET", f"/api/backup/{uuid.uuid4()}"),
+            ("GET", "/api/export/events"),
+            ("POST", "/api/backup/restore"),
+            ("GET", "/api/no-such-route"),
+        ):
             response = c.request(method, url)
             assert response.status_code == 401, (method, url)
             assert response.json() == {"detail": "Invalid or missing API key"}
@@ -454,24 +492,44 @@ def test_api_key_rules(make_server) -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# OpenAPI matches the seed
+# OpenAPI matches the API design
 
 
 SEED_FIELDS = {
     "BackupJobStartResponse": {"job_id", "status", "message"},
     "BackupJobProgress": {"total_tables", "completed_tables", "progress_percent", "current_step"},
-    "BackupJobResponse": {"id", "status", "progress", "created_at", "started_at", "completed_at", "file_path",
-                          "file_size_bytes", "manifest", "error_message"},
+    "BackupJobResponse": {
+        "id",
+        "status",
+        "progress",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "file_path",
+        "file_size_bytes",
+        "manifest",
+        "error_message",
+    },
     "BackupManifest": {"backup_id", "version", "created_at", "app_version", "contents"},
     "BackupContentInfo": {"count", "checksum"},
     "BackupListItem": {"id", "created_at", "file_size_bytes", "status", "download_url"},
     "BackupListResponse": {"backups", "total"},
     "RestoreJobStartResponse": {"job_id", "status", "message"},
     "RestoreJobProgress": {"total_tables", "completed_tables", "progress_percent", "current_step"},
-    "RestoreJobResponse": {"id", "status", "progress", "backup_id", "backup_created_at", "created_at", "started_at",
-                           "completed_at", "items_restored", "error_message"},
+    "RestoreJobResponse": {
+        "id",
+        "status",
+        "progress",
+        "backup_id",
+        "backup_created_at",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "items_restored",
+        "error_message",
+    },
 }
-# Fields backupd adds to the seed's shapes (CONTRACT §5: added, never changing a seed field's meaning).
+# Fields backupd adds to the API design's shapes (docs/rest-api.md: added, never changing an API design field's meaning).
 ADDED_FIELDS = {
     "BackupJobResponse": {"trigger", "pinned", "encrypted", "warnings"},
     "BackupListItem": {"trigger", "pinned", "encrypted"},
@@ -551,8 +609,13 @@ def test_cli_serve_migrates_then_serves(pg_server_url: str, tmp_path: Path) -> N
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUPD_")}
     env.update(BACKUPD_DATA_DIR=str(tmp_path / "data"), BACKUPD_DATABASE_URL=url)
-    proc = subprocess.Popen([sys.executable, "-m", "backupd", "serve", "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backupd", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -100,8 +100,10 @@ def client(server: ApiServer) -> Iterator[httpx.Client]:
 
 def fill_app_data(db: psycopg.Connection, events: int = 300) -> None:
     """A little of every default table, with values that are easy to get wrong."""
-    db.execute("INSERT INTO cameras (id, name, folder_path, status) VALUES"
-               " ('front_door', 'Front Door', '/cams/front', 'online'), ('yard', 'Yard \"quoted\"', '/cams/yard', 'offline')")
+    db.execute(
+        "INSERT INTO cameras (id, name, folder_path, status) VALUES"
+        " ('front_door', 'Front Door', '/cams/front', 'online'), ('yard', 'Yard \"quoted\"', '/cams/yard', 'offline')"
+    )
     db.execute(
         "INSERT INTO events (batch_id, camera_id, started_at, ended_at, risk_score, risk_level, summary,"
         " search_vector, entities, flags, notes)"
@@ -109,9 +111,13 @@ def fill_app_data(db: psycopg.Connection, events: int = 300) -> None:
         " '2026-03-01'::timestamptz + (g / 3) * interval '7 minutes', NULL, g %% 101, 'low',"
         " E'person at door \\\\ \"' || g || E'\"\\n日本 🎥', to_tsvector('english', 'person at door ' || g),"
         " jsonb_build_object('n', g), CASE WHEN g %% 5 = 0 THEN 'null'::jsonb END, NULL"
-        " FROM generate_series(1, %s) g", [events])
-    db.execute("INSERT INTO alerts (id, event_id, dedup_key, channels, metadata)"
-               " SELECT gen_random_uuid(), id, 'k' || id, '[\"push\"]', '{\"x\" : 1}' FROM events WHERE id % 3 = 0")
+        " FROM generate_series(1, %s) g",
+        [events],
+    )
+    db.execute(
+        "INSERT INTO alerts (id, event_id, dedup_key, channels, metadata)"
+        " SELECT gen_random_uuid(), id, 'k' || id, '[\"push\"]', '{\"x\" : 1}' FROM events WHERE id % 3 = 0"
+    )
     db.execute("INSERT INTO zones (id, camera_id, name, coordinates) VALUES ('z1', 'yard', 'Lawn', '[[0,0],[1,1]]')")
     db.execute("INSERT INTO prompts (model, system_prompt, temperature) VALUES ('nemotron', 'You watch cameras.', 0.1)")
     db.execute("INSERT INTO baselines (camera_id, hour, day_of_week, avg_count) VALUES ('yard', 3, 1, 0.25)")
@@ -123,13 +129,19 @@ def table_fingerprint(db: psycopg.Connection, tables: tuple[str, ...] = DEFAULT_
     """Every row of every table as text, in a stable order: equal fingerprints mean equal data."""
     out: dict[str, list[str]] = {}
     for table in tables:
-        query = sql.SQL("SELECT t::text FROM {} AS t ORDER BY t::text COLLATE \"C\"").format(sql.Identifier(table))
+        query = sql.SQL('SELECT t::text FROM {} AS t ORDER BY t::text COLLATE "C"').format(sql.Identifier(table))
         out[table] = [row[0] for row in db.execute(query)]
     return out
 
 
-def poll(client: httpx.Client, url: str, *, until: Callable[[dict[str, Any]], bool],
-         timeout: float = 60, interval: float = 0.02) -> list[dict[str, Any]]:
+def poll(
+    client: httpx.Client,
+    url: str,
+    *,
+    until: Callable[[dict[str, Any]], bool],
+    timeout: float = 60,
+    interval: float = 0.02,
+) -> list[dict[str, Any]]:
     """GET `url` until `until(body)`; return every body seen (for monotonicity checks)."""
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout

@@ -27,14 +27,25 @@ from backupd.jobs import reap_orphaned_jobs
 from .conftest import create_database, drop_database, url_for_database
 from .test_api_support import ApiServer, poll
 
-TABLES = ("events", "alerts", "cameras", "camera_zones", "prompt_configs", "activity_baselines",
-          "class_baselines", "household_members", "system_settings")
+TABLES = (
+    "events",
+    "alerts",
+    "cameras",
+    "camera_zones",
+    "prompt_configs",
+    "activity_baselines",
+    "class_baselines",
+    "household_members",
+    "system_settings",
+)
 PARENTS = ("households", "properties", "alert_rules")  # referenced by the set, outside it
 APP_BACKUP_JOB = "0190aaaa-0000-7000-8000-000000000001"
 APP_RESTORE_JOB = "0190aaaa-0000-7000-8000-000000000002"
-WARNINGS = ["alerts references alert_rules, which is not in the backup",
-            "cameras references properties, which is not in the backup",
-            "household_members references households, which is not in the backup"]
+WARNINGS = [
+    "alerts references alert_rules, which is not in the backup",
+    "cameras references properties, which is not in the backup",
+    "household_members references households, which is not in the backup",
+]
 
 PARENT_SCHEMA = """
 CREATE TABLE households (id serial PRIMARY KEY, name text NOT NULL);
@@ -150,26 +161,26 @@ def catalog(conn: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
     queries = {
         "schemas": "SELECT n.nspname FROM pg_namespace n WHERE " + ours,
         "relations": "SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                     " WHERE " + ours,
+        " WHERE " + ours,
         "columns": "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity,"
-                   " a.attgenerated, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a"
-                   " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-                   " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
-                   " WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm') AND " + ours,
+        " a.attgenerated, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a"
+        " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+        " WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm') AND " + ours,
         "constraints": "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k"
-                       " JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " + ours,
+        " JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " + ours,
         "indexes": "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                   " WHERE c.relkind = 'i' AND " + ours,
+        " WHERE c.relkind = 'i' AND " + ours,
         "triggers": "SELECT c.relname, t.tgname, t.tgenabled, pg_get_triggerdef(t.oid) FROM pg_trigger t"
-                    " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-                    " WHERE NOT t.tgisinternal AND " + ours,
+        " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE NOT t.tgisinternal AND " + ours,
         "types": "SELECT n.nspname, t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
-                 " WHERE t.typtype IN ('e', 'd') AND " + ours,
+        " WHERE t.typtype IN ('e', 'd') AND " + ours,
         "views": "SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                 " WHERE c.relkind IN ('v', 'm') AND " + ours,
+        " WHERE c.relkind IN ('v', 'm') AND " + ours,
         "comments": "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c"
-                    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE obj_description(c.oid, 'pg_class') IS NOT NULL"
-                    " AND " + ours,
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE obj_description(c.oid, 'pg_class') IS NOT NULL"
+        " AND " + ours,
     }
     return {name: sorted(conn.execute(query).fetchall(), key=repr) for name, query in queries.items()}
 
@@ -245,8 +256,9 @@ def test_migrate_creates_only_schema_backupd(app_url: str, env: Path, capsys: py
 
 
 @pytest.mark.parametrize("migrated", [False, True], ids=["fresh", "migrated"])
-def test_backup_into_the_store_has_a_job_row_and_warns(app_url: str, env: Path, migrated: bool,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_backup_into_the_store_has_a_job_row_and_warns(
+    app_url: str, env: Path, migrated: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     with connect(app_url) as conn:
         if migrated:
             apply_migrations(conn)
@@ -254,19 +266,23 @@ def test_backup_into_the_store_has_a_job_row_and_warns(app_url: str, env: Path, 
         code, out, err = cli(capsys, "--database-url", app_url, "backup")
         assert code == 0, err
         assert err.splitlines() == [
-            "backupd: warning: the table set is not closed under foreign keys: " + "; ".join(WARNINGS)
-            + " (restore it where those tables exist, or add them to BACKUPD_TABLES)"]
+            "backupd: warning: the table set is not closed under foreign keys: "
+            + "; ".join(WARNINGS)
+            + " (restore it where those tables exist, or add them to BACKUPD_TABLES)"
+        ]
         assert everything(conn) == before
-        job = conn.execute("SELECT id::text, status::text, trigger, file_path, manifest_json"
-                           " FROM backupd.backup_jobs").fetchall()
+        job = conn.execute(
+            "SELECT id::text, status::text, trigger, file_path, manifest_json FROM backupd.backup_jobs"
+        ).fetchall()
         assert len(job) == 1 and job[0][1:3] == ("completed", "manual")
         assert job[0][3] in out and Path(job[0][3]).parent == env
         assert job[0][4]["warnings"] == WARNINGS and job[0][4]["version"] == "1.1"
         assert set(job[0][4]["contents"]) == set(TABLES)
 
 
-def test_backup_to_a_file_needs_no_schema(app_url: str, env: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_backup_to_a_file_needs_no_schema(
+    app_url: str, env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = cli(capsys, "--database-url", app_url, "backup", "-o", str(tmp_path / "a.zip"))
     assert code == 0, err
     with connect(app_url) as conn:
@@ -275,15 +291,17 @@ def test_backup_to_a_file_needs_no_schema(app_url: str, env: Path, tmp_path: Pat
     assert code == 0, err
 
 
-def test_backupds_own_tables_are_never_backed_up(app_url: str, env: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_backupds_own_tables_are_never_backed_up(
+    app_url: str, env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with connect(app_url) as conn:
         apply_migrations(conn)
     monkeypatch.setenv("BACKUPD_TABLES", "system_settings,backupd.backup_jobs")
     code, _, err = cli(capsys, "--database-url", app_url, "backup", "-o", str(tmp_path / "x.zip"))
-    assert (code, err) == (1, "backupd: error: backupd.backup_jobs is one of backupd's own tables,"
-                              " never part of a backup or restore\n")
+    assert (code, err) == (
+        1,
+        "backupd: error: backupd.backup_jobs is one of backupd's own tables, never part of a backup or restore\n",
+    )
     assert not (tmp_path / "x.zip").exists()
 
 
@@ -292,8 +310,9 @@ def test_backupds_own_tables_are_never_backed_up(app_url: str, env: Path, tmp_pa
 
 
 @pytest.mark.parametrize("matview", [False, True], ids=["catalog", "in-place"])
-def test_restore_is_exact_on_both_paths(empty_database_url: str, env: Path, tmp_path: Path, matview: bool,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_restore_is_exact_on_both_paths(
+    empty_database_url: str, env: Path, tmp_path: Path, matview: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = empty_database_url
     build_app_database(url, matview=matview)
     archive = tmp_path / "app.zip"
@@ -344,8 +363,16 @@ def test_export_reads_the_applications_events(app_url: str, env: Path, capsys: p
 
 
 def app_server(url: str, tmp_path: Path) -> ApiServer:
-    return ApiServer(Settings(database_url=url, data_dir=tmp_path / "data", backup_dir=tmp_path / "backups",
-                              tables=TABLES, schedule="off", api_key=None)).start()
+    return ApiServer(
+        Settings(
+            database_url=url,
+            data_dir=tmp_path / "data",
+            backup_dir=tmp_path / "backups",
+            tables=TABLES,
+            schedule="off",
+            api_key=None,
+        )
+    ).start()
 
 
 def finished(body: dict[str, Any]) -> bool:
@@ -361,26 +388,30 @@ def test_api_never_reads_the_applications_job_rows(app_url: str, env: Path, tmp_
                 assert rows(conn, ("backup_jobs", "restore_jobs")) == app_jobs  # start-up recovery left them
                 response = client.get(f"/api/backup/{APP_BACKUP_JOB}")
                 assert (response.status_code, response.json()) == (
-                    404, {"detail": f"Backup job not found: {APP_BACKUP_JOB}"})
+                    404,
+                    {"detail": f"Backup job not found: {APP_BACKUP_JOB}"},
+                )
                 response = client.get(f"/api/backup/restore/{APP_RESTORE_JOB}")
                 assert (response.status_code, response.json()) == (
-                    404, {"detail": f"Restore job not found: {APP_RESTORE_JOB}"})
+                    404,
+                    {"detail": f"Restore job not found: {APP_RESTORE_JOB}"},
+                )
                 assert client.delete(f"/api/backup/{APP_BACKUP_JOB}").status_code == 404
                 assert client.get("/api/backup").json() == {"backups": [], "total": 0}
                 started = client.post("/api/backup")
                 assert started.status_code == 202, started.text
                 job = poll(client, f"/api/backup/{started.json()['job_id']}", until=finished)[-1]
                 assert job["status"] == "completed" and job["warnings"] == WARNINGS
-                conn.execute("INSERT INTO backup_jobs (id, status) VALUES ('0190aaaa-0000-7000-8000-000000000003',"
-                             " 'pending')")  # the application starts a job while backupd serves
+                conn.execute(
+                    "INSERT INTO backup_jobs (id, status) VALUES ('0190aaaa-0000-7000-8000-000000000003', 'pending')"
+                )  # the application starts a job while backupd serves
                 app_jobs = rows(conn, ("backup_jobs", "restore_jobs"))
                 assert reap_orphaned_jobs(server.services.store, server.services.archives) == []
                 pruned = client.post("/api/backup/prune?dry_run=false")
                 assert pruned.status_code == 200 and [k["id"] for k in pruned.json()["kept"]] == [job["id"]]
                 restore = client.post(f"/api/backup/{job['id']}/restore", json={})
                 assert restore.status_code == 202, restore.text
-                done = poll(client, f"/api/backup/restore/{restore.json()['job_id']}", until=finished,
-                            timeout=120)[-1]
+                done = poll(client, f"/api/backup/restore/{restore.json()['job_id']}", until=finished, timeout=120)[-1]
                 assert done["status"] == "completed", done
                 assert rows(conn, ("backup_jobs", "restore_jobs")) == app_jobs
                 listed = [b["trigger"] for b in client.get("/api/backup").json()["backups"]]
@@ -393,14 +424,18 @@ def test_api_never_reads_the_applications_job_rows(app_url: str, env: Path, tmp_
 # into an empty database: drill, restore --latest
 
 
-def test_drill_into_an_empty_database(app_url: str, env: Path, fresh_url: Any,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_drill_into_an_empty_database(
+    app_url: str, env: Path, fresh_url: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli(capsys, "--database-url", app_url, "backup")[0] == 0
     empty = fresh_url()
     code, out, err = cli(capsys, "--database-url", app_url, "drill", "--latest", "--database-url", empty)
     assert code == 1
-    assert re.search(r"error: cannot recreate \w+: it references public\.(households|properties|alert_rules),"
-                     r" which is neither in the archive nor in the database", out), out
+    assert re.search(
+        r"error: cannot recreate \w+: it references public\.(households|properties|alert_rules),"
+        r" which is neither in the archive nor in the database",
+        out,
+    ), out
     with connect(empty) as conn:
         assert catalog(conn) == catalog_of_empty(conn)  # the failed drill left nothing behind
     staging = fresh_url()
@@ -435,8 +470,9 @@ def table_definitions(conn: psycopg.Connection) -> dict[str, list[tuple[Any, ...
     }
 
 
-def test_restore_latest_into_an_empty_database(app_url: str, env: Path, fresh_url: Any,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_restore_latest_into_an_empty_database(
+    app_url: str, env: Path, fresh_url: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli(capsys, "--database-url", app_url, "backup")[0] == 0
     target = fresh_url()
     build_app_database(target, parents_only=True)  # the three tables the set references
@@ -464,33 +500,48 @@ LEGACY_SQL = (Path(__file__).parent / "data" / "legacy_public_layout.sql").read_
 def test_old_installation_moves_into_schema_backupd(empty_database_url: str) -> None:
     with connect(empty_database_url) as conn:
         conn.execute(LEGACY_SQL)
-        conn.execute("INSERT INTO backup_jobs (id, status, trigger, pinned, file_path, manifest_json)"
-                     " VALUES ('0190bbbb-0000-7000-8000-000000000001', 'completed', 'schedule', true, '/x.zip', '{}')")
-        conn.execute("INSERT INTO restore_jobs (id, status, dry_run) VALUES"
-                     " ('0190bbbb-0000-7000-8000-000000000002', 'failed', true)")
+        conn.execute(
+            "INSERT INTO backup_jobs (id, status, trigger, pinned, file_path, manifest_json)"
+            " VALUES ('0190bbbb-0000-7000-8000-000000000001', 'completed', 'schedule', true, '/x.zip', '{}')"
+        )
+        conn.execute(
+            "INSERT INTO restore_jobs (id, status, dry_run) VALUES"
+            " ('0190bbbb-0000-7000-8000-000000000002', 'failed', true)"
+        )
         conn.execute("INSERT INTO backupd_schedule (schedule, keep_last) VALUES ('0 3 * * *', 2)")
-        conn.execute("INSERT INTO drill_runs (id, backup_id, status) VALUES"
-                     " ('0190bbbb-0000-7000-8000-000000000003', '0190bbbb-0000-7000-8000-000000000001', 'passed')")
+        conn.execute(
+            "INSERT INTO drill_runs (id, backup_id, status) VALUES"
+            " ('0190bbbb-0000-7000-8000-000000000003', '0190bbbb-0000-7000-8000-000000000001', 'passed')"
+        )
         assert apply_migrations(conn) == ["0001_backupd_schema.sql"]
         assert conn.execute("SELECT id::text, status::text, trigger, pinned FROM backupd.backup_jobs").fetchall() == [
-            ("0190bbbb-0000-7000-8000-000000000001", "completed", "schedule", True)]
+            ("0190bbbb-0000-7000-8000-000000000001", "completed", "schedule", True)
+        ]
         assert conn.execute("SELECT status::text, dry_run FROM backupd.restore_jobs").fetchall() == [("failed", True)]
         assert conn.execute("SELECT schedule, keep_last FROM backupd.schedule_settings").fetchall() == [
-            ("0 3 * * *", 2)]
+            ("0 3 * * *", 2)
+        ]
         assert conn.execute("SELECT status FROM backupd.drill_runs").fetchall() == [("passed",)]
-        left = conn.execute("SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace"
-                            " AND c.relkind = 'r'").fetchall()
+        left = conn.execute(
+            "SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'"
+        ).fetchall()
         assert left == []
-        assert conn.execute("SELECT count(*) FROM pg_type WHERE typnamespace = 'public'::regnamespace"
-                            " AND typtype = 'e'").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM pg_type WHERE typnamespace = 'public'::regnamespace AND typtype = 'e'"
+            ).fetchone()[0]
+            == 0
+        )
         assert apply_migrations(conn) == []
 
 
 def test_the_applications_job_table_stays_where_it_is(empty_database_url: str) -> None:
     """An old backupd ALTERed an application's backup_jobs that existed before it; it stays the app's."""
     with connect(empty_database_url) as conn:
-        conn.execute("CREATE TABLE backup_jobs (id uuid PRIMARY KEY, status varchar(20) NOT NULL,"
-                     " total_tables int, created_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute(
+            "CREATE TABLE backup_jobs (id uuid PRIMARY KEY, status varchar(20) NOT NULL,"
+            " total_tables int, created_at timestamptz NOT NULL DEFAULT now())"
+        )
         conn.execute(f"INSERT INTO backup_jobs (id, status) VALUES ('{APP_BACKUP_JOB}', 'running')")
         conn.execute(LEGACY_SQL)
         before = rows(conn, ("public.backup_jobs",))
@@ -503,10 +554,19 @@ def test_the_applications_job_table_stays_where_it_is(empty_database_url: str) -
 def test_api_answers_on_an_old_installation(empty_database_url: str, tmp_path: Path) -> None:
     with connect(empty_database_url) as conn:
         conn.execute(LEGACY_SQL)
-        conn.execute("INSERT INTO backup_jobs (id, status, file_path, file_size_bytes, manifest_json) VALUES"
-                     " ('0190bbbb-0000-7000-8000-000000000001', 'completed', '/gone.zip', 10, '{}')")
-    server = ApiServer(Settings(database_url=empty_database_url, data_dir=tmp_path / "data", schedule="off",
-                                backup_dir=tmp_path / "backups", api_key=None)).start()
+        conn.execute(
+            "INSERT INTO backup_jobs (id, status, file_path, file_size_bytes, manifest_json) VALUES"
+            " ('0190bbbb-0000-7000-8000-000000000001', 'completed', '/gone.zip', 10, '{}')"
+        )
+    server = ApiServer(
+        Settings(
+            database_url=empty_database_url,
+            data_dir=tmp_path / "data",
+            schedule="off",
+            backup_dir=tmp_path / "backups",
+            api_key=None,
+        )
+    ).start()
     try:
         with server.client() as client:
             job = client.get("/api/backup/0190bbbb-0000-7000-8000-000000000001")

@@ -21,7 +21,9 @@ from .zipcraft import CraftedMember, craft_zip
 
 @pytest.fixture
 def archive(db, database_url: str, tmp_path: Path) -> Path:
-    db.execute("INSERT INTO cameras (id, name, folder_path) VALUES ('front', 'Front', '/c/front'), ('back', 'Back', '/c/back')")
+    db.execute(
+        "INSERT INTO cameras (id, name, folder_path) VALUES ('front', 'Front', '/c/front'), ('back', 'Back', '/c/back')"
+    )
     db.execute(
         "INSERT INTO events (batch_id, camera_id, started_at, summary, entities)"
         " SELECT 'b' || g, 'front', '2026-01-01'::timestamptz + g * interval '1 minute', repeat('x', 50), '{\"a\": 1}'"
@@ -44,8 +46,9 @@ def rezip(path: Path, members: dict[str, bytes]) -> Path:
 
 
 def run_verify(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "backupd.cli", "verify", str(path)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "backupd.cli", "verify", str(path)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_sound_archive_verifies_with_exit_0(archive: Path) -> None:
@@ -79,8 +82,8 @@ def test_flipped_byte_in_member_data(archive: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(archive) as zf:
         info = zf.getinfo("events.jsonl")
     # the member's compressed data starts after its local header (30 bytes + name + extra)
-    name_len = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little")
-    extra_len = int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    name_len = int.from_bytes(data[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_len = int.from_bytes(data[info.header_offset + 28 : info.header_offset + 30], "little")
     middle = info.header_offset + 30 + name_len + extra_len + info.compress_size // 2
     data[middle] ^= 0xFF
     bad = tmp_path / "flipped.zip"
@@ -156,13 +159,17 @@ def test_line_that_is_not_a_json_object(archive: Path, tmp_path: Path) -> None:
 def _bomb(tmp_path: Path, real_size: int, declared: int) -> Path:
     data = b"{" + b" " * (real_size - 3) + b"}\n"
     manifest = {
-        "backup_id": "bomb", "version": "1.0", "created_at": "2026-01-01T00:00:00Z",
+        "backup_id": "bomb",
+        "version": "1.0",
+        "created_at": "2026-01-01T00:00:00Z",
         "contents": {"settings": {"count": 1, "checksum": "0" * 64, "bytes": declared}},
     }
-    body = craft_zip([
-        CraftedMember("settings.jsonl", data, declared_size=declared),
-        CraftedMember("manifest.json", json.dumps(manifest).encode()),
-    ])
+    body = craft_zip(
+        [
+            CraftedMember("settings.jsonl", data, declared_size=declared),
+            CraftedMember("manifest.json", json.dumps(manifest).encode()),
+        ]
+    )
     path = tmp_path / "bomb.zip"
     path.write_bytes(body)
     return path
@@ -173,7 +180,9 @@ def test_zip_bomb_stops_at_the_declared_size(tmp_path: Path) -> None:
     path = _bomb(tmp_path, real_size=400 * 1024 * 1024, declared=1000)
     assert path.stat().st_size < 1024 * 1024  # 400 MiB of spaces deflate to well under 1 MiB
     started = time.monotonic()
-    assert_verify_fails(path, "member settings.jsonl inflates beyond its declared size of 1000 bytes (possible zip bomb)")
+    assert_verify_fails(
+        path, "member settings.jsonl inflates beyond its declared size of 1000 bytes (possible zip bomb)"
+    )
     assert time.monotonic() - started < 10  # stopped at the budget instead of inflating 400 MiB
 
 
@@ -183,8 +192,10 @@ def test_zip_directory_size_disagreeing_with_manifest(tmp_path: Path) -> None:
     manifest = json.loads(members["manifest.json"])
     manifest["contents"]["settings"]["bytes"] = 10
     members["manifest.json"] = json.dumps(manifest).encode()
-    assert_verify_fails(rezip(tmp_path / "sizes.zip", members),
-                        "size of settings in the ZIP directory (4096) differs from the manifest (10)")
+    assert_verify_fails(
+        rezip(tmp_path / "sizes.zip", members),
+        "size of settings in the ZIP directory (4096) differs from the manifest (10)",
+    )
 
 
 def members_of_crafted(path: Path) -> dict[str, bytes]:
@@ -197,5 +208,13 @@ def test_reader_checks_structure_before_any_data(archive: Path) -> None:
         order = reader.tables
         assert order.index("cameras") < order.index("events") < order.index("alerts")
         assert order.index("cameras") < order.index("zones") and order.index("cameras") < order.index("baselines")
-        assert set(reader.tables) == {"events", "alerts", "cameras", "zones", "prompts", "baselines",
-                                      "household_members", "settings"}
+        assert set(reader.tables) == {
+            "events",
+            "alerts",
+            "cameras",
+            "zones",
+            "prompts",
+            "baselines",
+            "household_members",
+            "settings",
+        }

@@ -27,17 +27,23 @@ APP_TABLES = set(DEFAULT_TABLES)
 
 
 def fill_small_app_data(db: psycopg.Connection, events: int = 200) -> None:
-    db.execute("INSERT INTO cameras (id, name, folder_path, status) VALUES"
-               " ('front_door', 'Front Door', '/cams/front', 'online'), ('yard', 'Yard', '/cams/yard', 'offline')")
+    db.execute(
+        "INSERT INTO cameras (id, name, folder_path, status) VALUES"
+        " ('front_door', 'Front Door', '/cams/front', 'online'), ('yard', 'Yard', '/cams/yard', 'offline')"
+    )
     db.execute(
         "INSERT INTO events (batch_id, camera_id, started_at, ended_at, risk_score, risk_level, summary,"
         " search_vector, entities, flags)"
         " SELECT 'batch-' || g, CASE WHEN g %% 2 = 0 THEN 'front_door' ELSE 'yard' END,"
         " '2026-03-01'::timestamptz + g * interval '7 minutes', NULL, g %% 101, 'low', 'person at door ' || g,"
         " to_tsvector('english', 'person at door ' || g), jsonb_build_object('n', g), '[1, null]'"
-        " FROM generate_series(1, %s) g", [events])
-    db.execute("INSERT INTO alerts (id, event_id, dedup_key, channels, metadata)"
-               " SELECT gen_random_uuid(), id, 'k' || id, '[\"push\"]', '{\"x\" : 1}' FROM events WHERE id % 3 = 0")
+        " FROM generate_series(1, %s) g",
+        [events],
+    )
+    db.execute(
+        "INSERT INTO alerts (id, event_id, dedup_key, channels, metadata)"
+        " SELECT gen_random_uuid(), id, 'k' || id, '[\"push\"]', '{\"x\" : 1}' FROM events WHERE id % 3 = 0"
+    )
     db.execute("INSERT INTO zones (id, camera_id, name, coordinates) VALUES ('z1', 'yard', 'Lawn', '[[0,0],[1,1]]')")
     db.execute("INSERT INTO prompts (model, system_prompt) VALUES ('nemotron', 'You watch cameras.')")
     db.execute("INSERT INTO baselines (camera_id, hour, day_of_week, avg_count) VALUES ('yard', 3, 1, 0.25)")
@@ -86,8 +92,9 @@ def test_identical_data_gives_identical_members(db: psycopg.Connection, database
     with zipfile.ZipFile(first.path) as a, zipfile.ZipFile(second.path) as b:
         for table in APP_TABLES:
             assert a.read(f"{table}.jsonl") == b.read(f"{table}.jsonl"), table
-    assert {k: v.checksum for k, v in first.manifest.contents.items()} == \
-           {k: v.checksum for k, v in second.manifest.contents.items()}
+    assert {k: v.checksum for k, v in first.manifest.contents.items()} == {
+        k: v.checksum for k, v in second.manifest.contents.items()
+    }
 
 
 TYPEZOO = """
@@ -105,9 +112,13 @@ CREATE TABLE typezoo (
 
 TYPEZOO_ROWS = [
     # adversarial text and json
-    {"t": "back\\slash \"quotes\" 'single' \n newline \t tab \r cr \x01 ctrl \\. é 日本 🎥 \\N",
-     "j": '{"a" :\n 1, "a": 2,   "z": "\\u0000"}', "jb": '{"k": null, "nested": [1, "two", {"3": false}]}',
-     "jd": '"just a string"', "ja": '{"{\\"x\\": 1}", NULL, "null"}'},
+    {
+        "t": "back\\slash \"quotes\" 'single' \n newline \t tab \r cr \x01 ctrl \\. é 日本 🎥 \\N",
+        "j": '{"a" :\n 1, "a": 2,   "z": "\\u0000"}',
+        "jb": '{"k": null, "nested": [1, "two", {"3": false}]}',
+        "jd": '"just a string"',
+        "ja": '{"{\\"x\\": 1}", NULL, "null"}',
+    },
     {"t": "", "j": "null", "jb": "null", "jd": "null", "ja": "{}"},  # JSON null, not SQL NULL
     {"t": None, "j": None, "jb": None, "jd": None, "ja": None},  # SQL NULL everywhere below too
     {"f8": "NaN", "f4": "Infinity", "num": "NaN"},
@@ -118,7 +129,7 @@ TYPEZOO_ROWS = [
     {"ts": "infinity", "tstz": "-infinity", "d": "infinity"},
     {"ts": "0001-01-01 00:00:00 BC", "tstz": "2026-03-29 01:30:00.123456+05:30", "d": "4713-01-01 BC"},
     {"tm": "24:00:00", "tmtz": "23:59:59.999999-12", "iv": "1 year 2 mons -3 days 04:05:06.789"},
-    {"by": "\\x00ff5c0a22", "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "e": "it's \"fine\""},
+    {"by": "\\x00ff5c0a22", "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "e": 'it\'s "fine"'},
     {"ta": '{"a,b", NULL, "", "NULL", "\\\\"}', "ia": "{1, NULL, 3}", "tsv": "'a':1A 'fat':2B,4C 'rat':3 'don''t':5"},
     {"ip": "2001:db8::1/64", "rng": "[3,7)", "mon": "-1234.56", "vc": "x" * 20, "ch": "ab"},
     {"ta": "{}", "ia": "{}", "rng": "empty", "tsv": ""},
@@ -132,14 +143,16 @@ def typezoo(db: psycopg.Connection) -> str:
         cols = list(row)
         db.execute(
             sql.SQL("INSERT INTO typezoo ({}) VALUES ({})").format(
-                sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join(sql.Placeholder() * len(cols))),
+                sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join(sql.Placeholder() * len(cols))
+            ),
             list(row.values()),
         )
     return "typezoo"
 
 
-def test_every_type_survives_export_exactly(db: psycopg.Connection, database_url: str, tmp_path: Path,
-                                            typezoo: str) -> None:
+def test_every_type_survives_export_exactly(
+    db: psycopg.Connection, database_url: str, tmp_path: Path, typezoo: str
+) -> None:
     """Parse the archive's lines back with PostgreSQL and compare every column as PostgreSQL holds it."""
     result = create_backup(database_url, tmp_path / "zoo.zip", tables=[typezoo])
     with zipfile.ZipFile(result.path) as zf:
@@ -151,7 +164,8 @@ def test_every_type_survives_export_exactly(db: psycopg.Connection, database_url
         copy.write(member)
     record_def = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL("text" if c.carried_as_text else c.type_sql))
-        for c in table.columns)
+        for c in table.columns
+    )
     checks = []
     for c in table.columns:
         col = sql.Identifier(c.name)
@@ -178,7 +192,8 @@ def test_every_type_survives_export_exactly(db: psycopg.Connection, database_url
 
 
 def test_backup_is_one_consistent_snapshot_under_concurrent_writes(
-        db: psycopg.Connection, database_url: str, tmp_path: Path) -> None:
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
     """A writer keeps adding (event, alert, counter) in single transactions while the backup runs."""
     fill_small_app_data(db, events=20000)
     db.execute("INSERT INTO settings (key, value) VALUES ('written', '0')")
@@ -192,8 +207,9 @@ def test_backup_is_one_consistent_snapshot_under_concurrent_writes(
                     event_id = conn.execute(
                         "INSERT INTO events (batch_id, camera_id, started_at) VALUES ('w', 'yard', now()) RETURNING id"
                     ).fetchone()[0]
-                    conn.execute("INSERT INTO alerts (id, event_id, dedup_key) VALUES (gen_random_uuid(), %s, 'w')",
-                                 [event_id])
+                    conn.execute(
+                        "INSERT INTO alerts (id, event_id, dedup_key) VALUES (gen_random_uuid(), %s, 'w')", [event_id]
+                    )
                     conn.execute("UPDATE settings SET value = to_jsonb((value::text)::int + 1) WHERE key = 'written'")
                 commits[0] += 1
 
@@ -245,8 +261,10 @@ def test_unknown_table_is_a_clear_error(database_url: str, tmp_path: Path) -> No
 def test_second_table_set_in_another_schema(db: psycopg.Connection, database_url: str, tmp_path: Path) -> None:
     db.execute("CREATE SCHEMA app")
     db.execute("CREATE TABLE app.camera_zones (id serial PRIMARY KEY, label text)")
-    db.execute("CREATE TABLE app.class_baselines (zone_id int REFERENCES app.camera_zones, k text, v float8,"
-               " PRIMARY KEY (zone_id, k))")
+    db.execute(
+        "CREATE TABLE app.class_baselines (zone_id int REFERENCES app.camera_zones, k text, v float8,"
+        " PRIMARY KEY (zone_id, k))"
+    )
     db.execute("INSERT INTO app.camera_zones (label) VALUES ('a'), ('b')")
     db.execute("INSERT INTO app.class_baselines VALUES (2, 'person', 1.5), (1, 'car', 0.1), (1, 'cat', 2)")
     result = create_backup(database_url, tmp_path / "app.zip", tables=["app.class_baselines", "app.camera_zones"])
@@ -260,8 +278,9 @@ def test_second_table_set_in_another_schema(db: psycopg.Connection, database_url
 
 def _run_cli(args: list[str], url: str, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "BACKUPD_DATABASE_URL": url, **env}
-    return subprocess.run([sys.executable, "-m", "backupd", *args], capture_output=True, text=True,
-                          env=full_env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "backupd", *args], capture_output=True, text=True, env=full_env, timeout=300
+    )
 
 
 def test_cli_backup_and_verify(db: psycopg.Connection, database_url: str, tmp_path: Path) -> None:
@@ -311,11 +330,15 @@ def test_memory_stays_flat_as_the_table_grows(db: psycopg.Connection, database_u
 
     def peak_kib(rows: int) -> int:
         db.execute("TRUNCATE bulk")
-        db.execute("INSERT INTO bulk SELECT g, repeat(md5(g::text), 30), jsonb_build_object('g', g, 'h', md5(g::text))"
-                   " FROM generate_series(1, %s) g", [rows])
+        db.execute(
+            "INSERT INTO bulk SELECT g, repeat(md5(g::text), 30), jsonb_build_object('g', g, 'h', md5(g::text))"
+            " FROM generate_series(1, %s) g",
+            [rows],
+        )
         out = tmp_path / f"bulk{rows}.zip"
-        proc = subprocess.run([sys.executable, "-c", MEASURE_RSS, database_url, str(out)],
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-c", MEASURE_RSS, database_url, str(out)], capture_output=True, text=True, timeout=600
+        )
         assert proc.returncode == 0, proc.stderr
         return int(proc.stdout.strip())
 
@@ -326,7 +349,8 @@ def test_memory_stays_flat_as_the_table_grows(db: psycopg.Connection, database_u
 
 
 def test_parallel_parts_give_the_same_bytes_as_one_stream(
-        db: psycopg.Connection, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: psycopg.Connection, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Splitting a table into key ranges read by several connections must not change a byte."""
     import backupd.backup.engine as backup_module
 
@@ -338,14 +362,16 @@ def test_parallel_parts_give_the_same_bytes_as_one_stream(
     parts = backup_module.split_into_parts(db, describe_tables(db, ["events"])[0], 10 * 1024 * 1024)
     assert len(parts) > 5 and parts[0].lower is None and parts[-1].upper is None
     split = create_backup(database_url, tmp_path / "split.zip", workers=3)
-    assert {k: (v.count, v.checksum) for k, v in single.manifest.contents.items()} == \
-           {k: (v.count, v.checksum) for k, v in split.manifest.contents.items()}
+    assert {k: (v.count, v.checksum) for k, v in single.manifest.contents.items()} == {
+        k: (v.count, v.checksum) for k, v in split.manifest.contents.items()
+    }
     assert split.manifest.contents["events"].count == 2199
     verify_archive(split.path)
 
 
 def test_partitioned_table_is_exported_through_its_partitions(
-        db: psycopg.Connection, database_url: str, tmp_path: Path) -> None:
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
     db.execute("CREATE TABLE readings (id int, at date, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)")
     db.execute("CREATE TABLE readings_2025 PARTITION OF readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')")
     db.execute("CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
@@ -356,8 +382,9 @@ def test_partitioned_table_is_exported_through_its_partitions(
     assert [(r["id"], r["v"]) for r in rows] == [(1, "a"), (2, "b"), (3, "c")]
 
 
-def test_spool_failure_is_raised_not_hung(db: psycopg.Connection, database_url: str, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spool_failure_is_raised_not_hung(
+    db: psycopg.Connection, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import backupd.backup.pipeline as pipeline
 
     fill_small_app_data(db)

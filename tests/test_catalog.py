@@ -34,8 +34,10 @@ def test_default_set_parents_first_with_keys_and_sequences(db: psycopg.Connectio
 
 def test_identity_generated_domains_and_arrays(db: psycopg.Connection) -> None:
     db.execute("CREATE DOMAIN jdoc AS jsonb")
-    db.execute("CREATE TABLE zoo (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, d jdoc, ja jsonb[],"
-               " ta text[], g int GENERATED ALWAYS AS (id * 2) STORED)")
+    db.execute(
+        "CREATE TABLE zoo (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, d jdoc, ja jsonb[],"
+        " ta text[], g int GENERATED ALWAYS AS (id * 2) STORED)"
+    )
     (zoo,) = describe_tables(db, ["zoo"])
     assert zoo.column("id").identity == "a"
     assert [s.column for s in zoo.sequences] == ["id"]
@@ -45,8 +47,10 @@ def test_identity_generated_domains_and_arrays(db: psycopg.Connection) -> None:
 
 
 def test_outside_references_and_errors(db: psycopg.Connection) -> None:
-    db.execute("CREATE TABLE detections (id serial PRIMARY KEY, event_id int REFERENCES events ON DELETE CASCADE,"
-               " camera_id text REFERENCES cameras)")
+    db.execute(
+        "CREATE TABLE detections (id serial PRIMARY KEY, event_id int REFERENCES events ON DELETE CASCADE,"
+        " camera_id text REFERENCES cameras)"
+    )
     tables = describe_tables(db, DEFAULT_TABLES)
     refs = sorted((r.table, r.columns, r.on_delete) for r in outside_references(db, tables))
     assert refs == [("detections", ("camera_id",), "a"), ("detections", ("event_id",), "c")]
@@ -84,5 +88,6 @@ def test_migrate_from_scratch_twice(empty_database_url: str) -> None:
         assert apply_migrations(conn) == []
         assert conn.execute("SELECT to_regclass('backupd.restore_jobs') IS NOT NULL").fetchone()[0]
         # backupd's own schema only: no table of the application's schema
-        assert conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
-                            ).fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace").fetchone()[0] == 0
+        )

@@ -1,4 +1,4 @@
-"""Cron expressions in a time zone (backupd.cron): validation and DST behaviour, without waiting."""
+"""Cron expressions in a time zone (backupd.schedule.cron): validation and DST behaviour, without waiting."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backupd.cron import InvalidSchedule, Schedule, normalize, parse_timezone
+from backupd.schedule.cron import InvalidSchedule, Schedule, normalize, parse_timezone
 
 
 def utc(text: str) -> datetime:
@@ -29,10 +29,12 @@ def test_spring_forward_day_runs_0230_once() -> None:
     # Europe/Berlin, 2026-03-29: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist that day.
     s = Schedule.parse("30 2 * * *", "Europe/Berlin")
     runs = s.times_between(utc("2026-03-27T12:00:00Z"), utc("2026-03-31T12:00:00Z"))
-    assert iso(runs) == ["2026-03-28T01:30Z",  # 02:30 CET
-                         "2026-03-29T01:00Z",  # right after the jump: 03:00 CEST, once
-                         "2026-03-30T00:30Z",  # 02:30 CEST
-                         "2026-03-31T00:30Z"]
+    assert iso(runs) == [
+        "2026-03-28T01:30Z",  # 02:30 CET
+        "2026-03-29T01:00Z",  # right after the jump: 03:00 CEST, once
+        "2026-03-30T00:30Z",  # 02:30 CEST
+        "2026-03-31T00:30Z",
+    ]
     assert s.latest_at_or_before(utc("2026-03-29T12:00:00Z")) == utc("2026-03-29T01:00:00Z")
 
 
@@ -71,16 +73,19 @@ def test_normalize() -> None:
     assert normalize("@daily") == "0 0 * * *"
 
 
-@pytest.mark.parametrize("expression, reason", [
-    ("61 * * * *", "bad minute"),
-    ("0 24 * * *", "bad hour"),
-    ("0 2 * * 8", "bad day-of-week"),
-    ("0 2 30 2 *", "bad day-of-month"),
-    ("* * *", "expected 5 fields"),
-    ("* * * * * *", "expected 5 fields"),  # no seconds field
-    ("every day", "expected 5 fields"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "expression, reason",
+    [
+        ("61 * * * *", "bad minute"),
+        ("0 24 * * *", "bad hour"),
+        ("0 2 * * 8", "bad day-of-week"),
+        ("0 2 30 2 *", "bad day-of-month"),
+        ("* * *", "expected 5 fields"),
+        ("* * * * * *", "expected 5 fields"),  # no seconds field
+        ("every day", "expected 5 fields"),
+        ("", "empty"),
+    ],
+)
 def test_invalid_expressions_say_why(expression: str, reason: str) -> None:
     with pytest.raises(InvalidSchedule, match=reason):
         normalize(expression)

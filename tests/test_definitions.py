@@ -143,7 +143,8 @@ def snapshot(url: str, keys: list[str]) -> dict[str, list[object]]:
 def user_objects(url: str) -> list[tuple[str, str]]:
     """Tables, sequences and types of the user's schemas (what a failed recreation must not leave)."""
     with connect(url) as conn:
-        return sorted(conn.execute("""
+        return sorted(
+            conn.execute("""
             SELECT 'relation', n.nspname || '.' || c.relname
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
@@ -151,7 +152,8 @@ def user_objects(url: str) -> list[tuple[str, str]]:
             SELECT 'type', n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
             UNION ALL
-            SELECT 'schema', nspname FROM pg_namespace WHERE nspname = 'app'""").fetchall())
+            SELECT 'schema', nspname FROM pg_namespace WHERE nspname = 'app'""").fetchall()
+        )
 
 
 @pytest.fixture
@@ -174,13 +176,15 @@ def capture(url: str, keys: list[str]) -> tuple[list[TypeDefinition], dict[str, 
         conn.execute("COMMIT")
     assert set(definitions) == set(keys)
     types = [TypeDefinition.model_validate_json(t.model_dump_json(by_alias=True)) for t in types]
-    definitions = {k: TableDefinition.model_validate_json(d.model_dump_json(by_alias=True))
-                   for k, d in definitions.items()}
+    definitions = {
+        k: TableDefinition.model_validate_json(d.model_dump_json(by_alias=True)) for k, d in definitions.items()
+    }
     return types, definitions
 
 
-def recreate(url: str, types: list[TypeDefinition], definitions: dict[str, TableDefinition],
-             keys: list[str]) -> Recreated:
+def recreate(
+    url: str, types: list[TypeDefinition], definitions: dict[str, TableDefinition], keys: list[str]
+) -> Recreated:
     """In one transaction of the target, as the restore does; RestoreError rolls it back."""
     with connect(url) as conn, conn.transaction():
         return recreate_tables(conn, types, definitions, keys)
@@ -190,11 +194,11 @@ def test_rich_schema_round_trip(empty_database_url: str, target_url: str) -> Non
     with connect(empty_database_url) as conn:
         conn.execute(SCHEMA)
     types, definitions = capture(empty_database_url, KEYS)
-    assert [t.key for t in types] == ["app.slug", "app.mood", "public.moods", "public.current_mood",
-                                    "public.priority"]
+    assert [t.key for t in types] == ["app.slug", "app.mood", "public.moods", "public.current_mood", "public.priority"]
     assert definitions["owners"].model_dump(by_alias=True)["schema"] == "public"
     assert "schema" in TypeDefinition.model_validate_json(types[0].model_dump_json(by_alias=True)).model_dump(
-        by_alias=True)
+        by_alias=True
+    )
 
     with connect(target_url) as conn:
         assert missing_tables(conn, [*KEYS, "nope"]) == [*KEYS, "nope"]
@@ -203,8 +207,12 @@ def test_rich_schema_round_trip(empty_database_url: str, target_url: str) -> Non
     assert done.tables == list(reversed(KEYS))
     assert done.schemas == ["app"]
     assert sorted(done.types) == sorted(t.key for t in types)
-    assert sorted(done.sequences) == ["app.projects_id_seq", "public.audit_log_id_seq", "public.owners_id_seq",
-                                      "public.scratch_id_seq"]
+    assert sorted(done.sequences) == [
+        "app.projects_id_seq",
+        "public.audit_log_id_seq",
+        "public.owners_id_seq",
+        "public.scratch_id_seq",
+    ]
     assert "triggers" in done.not_recreated and "grants" in done.not_recreated
     assert snapshot(target_url, KEYS) == snapshot(empty_database_url, KEYS)
     with connect(target_url) as conn:
@@ -219,8 +227,14 @@ def test_defaults_produce_values_after_recreation(empty_database_url: str, targe
     with connect(target_url) as conn:
         owner = conn.execute("INSERT INTO public.owners (handle) VALUES ('ann') RETURNING id, mood::text, moods::text")
         assert owner.fetchone() == (1, "happy", "{}")
-        ids = [conn.execute("INSERT INTO app.projects (owner_id, name, budget) VALUES (1, %s, 1.5) "
-                            "RETURNING id, priority::text, budget_cents", [n]).fetchone() for n in ("a", "b")]
+        ids = [
+            conn.execute(
+                "INSERT INTO app.projects (owner_id, name, budget) VALUES (1, %s, 1.5) "
+                "RETURNING id, priority::text, budget_cents",
+                [n],
+            ).fetchone()
+            for n in ("a", "b")
+        ]
         assert ids == [(100, "normal", 150), (105, "normal", 150)]
         assert conn.execute("INSERT INTO public.audit_log DEFAULT VALUES RETURNING id").fetchone() == (1,)
         assert conn.execute("INSERT INTO public.scratch DEFAULT VALUES RETURNING id").fetchone() == (1,)
@@ -243,18 +257,19 @@ def test_subset_and_existing_types_are_reused(empty_database_url: str, target_ur
     # audit_log's foreign key to app.projects: neither restored nor present.
     with pytest.raises(RestoreError) as err:
         recreate(target_url, types, definitions, ["audit_log"])
-    assert str(err.value) == ("cannot recreate audit_log: it references app.projects, which is not being restored "
-                              "and not in the database")
+    assert str(err.value) == (
+        "cannot recreate audit_log: it references app.projects, which is not being restored and not in the database"
+    )
     done = recreate(target_url, types, definitions, ["app.projects", "audit_log"])
     assert done.types == ["public.priority"] and done.tables == ["app.projects", "audit_log"]
     with pytest.raises(RestoreError, match=r"^cannot recreate owners: public.owners already exists in the database$"):
         recreate(target_url, types, definitions, ["owners"])
     assert snapshot(target_url, ["owners", "app.projects", "audit_log"]) == snapshot(
-        empty_database_url, ["owners", "app.projects", "audit_log"])
+        empty_database_url, ["owners", "app.projects", "audit_log"]
+    )
 
 
-def test_reference_outside_the_archive_is_one_line_and_leaves_nothing(empty_database_url: str,
-                                                                       target_url: str) -> None:
+def test_reference_outside_the_archive_is_one_line_and_leaves_nothing(empty_database_url: str, target_url: str) -> None:
     with connect(empty_database_url) as conn:
         conn.execute("""
             CREATE TYPE public.kind AS ENUM ('flat', 'house');
@@ -264,21 +279,27 @@ def test_reference_outside_the_archive_is_one_line_and_leaves_nothing(empty_data
     types, definitions = capture(empty_database_url, ["listings"])
     with pytest.raises(RestoreError) as err:
         recreate(target_url, types, definitions, ["listings"])
-    assert str(err.value) == ("cannot recreate listings: it references public.properties, which is neither in "
-                              "the archive nor in the database")
+    assert str(err.value) == (
+        "cannot recreate listings: it references public.properties, which is neither in the archive nor in the database"
+    )
     assert user_objects(target_url) == []
 
     # A failure in the middle of the work (here a broken index definition) is one line too and
     # leaves nothing either: the enum, sequence and table created before it are rolled back.
     with connect(target_url) as conn:
         conn.execute("CREATE TABLE public.properties (id int PRIMARY KEY)")
-    definitions["listings"].indexes.append(IndexDefinition(
-        name="broken", definition="CREATE INDEX broken ON public.listings USING btree (no_such_column)"))
+    definitions["listings"].indexes.append(
+        IndexDefinition(name="broken", definition="CREATE INDEX broken ON public.listings USING btree (no_such_column)")
+    )
     with pytest.raises(RestoreError) as err:
         recreate(target_url, types, definitions, ["listings"])
     assert str(err.value) == 'cannot recreate listings: column "no_such_column" does not exist'
-    assert user_objects(target_url) == [("relation", "public.properties"), ("relation", "public.properties_pkey"),
-                                        ("type", "public._properties"), ("type", "public.properties")]
+    assert user_objects(target_url) == [
+        ("relation", "public.properties"),
+        ("relation", "public.properties_pkey"),
+        ("type", "public._properties"),
+        ("type", "public.properties"),
+    ]
 
     # With the referenced table present, the foreign key is created against it.
     definitions["listings"].indexes.pop()
@@ -296,21 +317,28 @@ def test_existing_enum_with_other_labels_is_refused(empty_database_url: str, tar
         conn.execute("CREATE TYPE public.priority AS ENUM ('low', 'high')")
     with pytest.raises(RestoreError) as err:
         recreate(target_url, types, definitions, KEYS)
-    assert str(err.value) == ("cannot recreate app.projects: type public.priority exists in the database with "
-                              "labels (low, high), the archive's has labels (low, normal, urgent)")
+    assert str(err.value) == (
+        "cannot recreate app.projects: type public.priority exists in the database with "
+        "labels (low, high), the archive's has labels (low, normal, urgent)"
+    )
     assert user_objects(target_url) == [("type", "public._priority"), ("type", "public.priority")]
 
     with connect(target_url) as conn:
         conn.execute("DROP TYPE public.priority; CREATE DOMAIN public.priority AS text")
-    with pytest.raises(RestoreError, match=r"^cannot recreate app.projects: type public.priority exists in the "
-                                           r"database but is not an enum$"):
+    with pytest.raises(
+        RestoreError,
+        match=r"^cannot recreate app.projects: type public.priority exists in the "
+        r"database but is not an enum$",
+    ):
         recreate(target_url, types, definitions, KEYS)
     with connect(target_url) as conn:
         conn.execute("DROP DOMAIN public.priority; CREATE SCHEMA app; CREATE DOMAIN app.slug AS varchar(10)")
     with pytest.raises(RestoreError) as err:
         recreate(target_url, types, definitions, KEYS)
-    assert str(err.value) == ("cannot recreate owners: type app.slug exists in the database as a domain over "
-                              "character varying(10), the archive's is a domain over text")
+    assert str(err.value) == (
+        "cannot recreate owners: type app.slug exists in the database as a domain over "
+        "character varying(10), the archive's is a domain over text"
+    )
 
 
 def test_type_the_archive_cannot_create_must_exist(empty_database_url: str, target_url: str) -> None:
@@ -322,8 +350,10 @@ def test_type_the_archive_cannot_create_must_exist(empty_database_url: str, targ
     assert [(t.key, t.kind) for t in types] == [("public.point3", "other")]
     with pytest.raises(RestoreError) as err:
         recreate(target_url, types, definitions, ["shapes"])
-    assert str(err.value) == ("cannot recreate shapes: column corners has type public.point3, which the archive "
-                              "cannot create; create it (or its extension) first")
+    assert str(err.value) == (
+        "cannot recreate shapes: column corners has type public.point3, which the archive "
+        "cannot create; create it (or its extension) first"
+    )
     assert user_objects(target_url) == []
     with connect(target_url) as conn:
         conn.execute("CREATE TYPE public.point3 AS (x float8, y float8, z float8)")
@@ -341,8 +371,11 @@ def test_tables_that_cannot_be_recreated_say_why(empty_database_url: str, target
             CREATE TABLE public.derived (extra text) INHERITS (public.base)""")
     types, definitions = capture(empty_database_url, ["readings", "readings_2024", "base", "derived"])
     assert definitions["base"].not_supported is None
-    for key, reason in [("readings", "it is a partitioned table"), ("readings_2024", "it is a partition"),
-                        ("derived", "it inherits from another table")]:
+    for key, reason in [
+        ("readings", "it is a partitioned table"),
+        ("readings_2024", "it is a partition"),
+        ("derived", "it inherits from another table"),
+    ]:
         assert definitions[key].not_supported == reason
         with pytest.raises(RestoreError) as err:
             recreate(target_url, types, definitions, ["base", key])
@@ -371,8 +404,10 @@ CREATE TABLE public.marks (gauge_id int REFERENCES public.gauges NOT ENFORCED);
 def test_postgresql_18_not_null_constraints_and_virtual_columns(empty_database_url: str, target_url: str) -> None:
     with connect(empty_database_url) as conn:
         if conn.info.server_version < 180000:
-            pytest.skip("needs PostgreSQL 18 (named NOT NULL, NOT VALID NOT NULL, NOT ENFORCED, VIRTUAL): "
-                        "set BACKUPD_TEST_DATABASE_URL to a PostgreSQL 18 server")
+            pytest.skip(
+                "needs PostgreSQL 18 (named NOT NULL, NOT VALID NOT NULL, NOT ENFORCED, VIRTUAL): "
+                "set BACKUPD_TEST_DATABASE_URL to a PostgreSQL 18 server"
+            )
         conn.execute(PG18_SCHEMA)
     types, definitions = capture(empty_database_url, ["gauges", "marks"])
     note = next(c for c in definitions["gauges"].columns if c.name == "note")
@@ -380,8 +415,9 @@ def test_postgresql_18_not_null_constraints_and_virtual_columns(empty_database_u
     recreate(target_url, types, definitions, ["gauges", "marks"])
     assert snapshot(target_url, ["gauges", "marks"]) == snapshot(empty_database_url, ["gauges", "marks"])
     with connect(target_url) as conn:
-        assert conn.execute("INSERT INTO public.gauges (reading, unit, note) VALUES (4, 'm', 'x') "
-                            "RETURNING id, doubled").fetchone() == (1, 8)
+        assert conn.execute(
+            "INSERT INTO public.gauges (reading, unit, note) VALUES (4, 'm', 'x') RETURNING id, doubled"
+        ).fetchone() == (1, 8)
 
 
 # What capture_definitions gives for PG18_SCHEMA on PostgreSQL 18 (as the manifest carries it).
@@ -428,13 +464,15 @@ def test_postgresql_18_definitions_on_an_older_server(target_url: str) -> None:
         f"gauges: constraint reading_positive (CHECK ((reading > 0)) NOT ENFORCED) left out, PostgreSQL {major} "
         "cannot express it",
         "marks: constraint marks_gauge_id_fkey (FOREIGN KEY (gauge_id) REFERENCES public.gauges(id) NOT ENFORCED) "
-        f"left out, PostgreSQL {major} cannot express it"]
+        f"left out, PostgreSQL {major} cannot express it",
+    ]
     state = snapshot(target_url, ["gauges", "marks"])
     assert state["column public.gauges.doubled#4"] == ["integer", False, "(reading * 2)", "", "s", None, None]
     assert state["column public.gauges.note#5"][:2] == ["text", False]
     assert state["column public.gauges.unit#3"][:2] == ["text", True]
     assert [k for k in state if k.startswith("constraint")] == ["constraint public.gauges.gauges_pkey"]
     with connect(target_url) as conn:
-        assert conn.execute("INSERT INTO public.gauges (reading, unit) VALUES (-4, 'm') "
-                            "RETURNING id, doubled, note").fetchone() == (1, -8, None)
+        assert conn.execute(
+            "INSERT INTO public.gauges (reading, unit) VALUES (-4, 'm') RETURNING id, doubled, note"
+        ).fetchone() == (1, -8, None)
         assert conn.execute("INSERT INTO public.marks VALUES (42)").rowcount == 1

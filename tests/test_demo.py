@@ -24,11 +24,13 @@ def _schema(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple]]:
     """Index and constraint definitions of the eight tables: what demo-data drops and recreates must come back."""
     indexes = conn.execute(
         "SELECT tablename, indexname, indexdef FROM pg_indexes"
-        " WHERE schemaname = 'public' AND tablename = ANY (%s) ORDER BY 1, 2", [list(APP_TABLES)]
+        " WHERE schemaname = 'public' AND tablename = ANY (%s) ORDER BY 1, 2",
+        [list(APP_TABLES)],
     ).fetchall()
     constraints = conn.execute(
         "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint"
-        " WHERE conrelid = ANY (%s::regclass[]) ORDER BY 1, 2", [list(APP_TABLES)]
+        " WHERE conrelid = ANY (%s::regclass[]) ORDER BY 1, 2",
+        [list(APP_TABLES)],
     ).fetchall()
     return indexes, constraints
 
@@ -60,8 +62,10 @@ def test_every_foreign_key_holds(db: psycopg.Connection, demo: dict[str, int]) -
         [list(APP_TABLES)],
     ).fetchall()
     assert {(t, c, r) for t, c, r, _ in fks} >= {
-        ("zones", "camera_id", "cameras"), ("baselines", "camera_id", "cameras"),
-        ("events", "camera_id", "cameras"), ("alerts", "event_id", "events"),
+        ("zones", "camera_id", "cameras"),
+        ("baselines", "camera_id", "cameras"),
+        ("events", "camera_id", "cameras"),
+        ("alerts", "event_id", "events"),
     }
     for table, column, ref_table, ref_column in fks:
         orphans = db.execute(
@@ -163,8 +167,10 @@ def test_small_tables_follow_their_constraints(db: psycopg.Connection, demo: dic
     assert zones == (5, 2, True, True, 8)
     statuses = {s for (s,) in db.execute("SELECT DISTINCT status FROM cameras")}
     assert statuses == {"online", "offline", "error", "unknown"}
-    members = db.execute("SELECT count(DISTINCT role), count(DISTINCT trusted_level),"
-                         " count(*) FILTER (WHERE typical_schedule IS NULL) FROM household_members").fetchone()
+    members = db.execute(
+        "SELECT count(DISTINCT role), count(DISTINCT trusted_level),"
+        " count(*) FILTER (WHERE typical_schedule IS NULL) FROM household_members"
+    ).fetchone()
     assert members == (4, 3, 1)
 
 
@@ -224,8 +230,11 @@ def test_without_the_schema_it_fails_cleanly(empty_database_url: str) -> None:
 
 def _cli(args: list[str], database_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).with_name("backupd")
-    command = [str(script)] if script.exists() else [sys.executable, "-c",
-                                                     "import sys; from backupd.cli import main; sys.exit(main())"]
+    command = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "import sys; from backupd.cli import main; sys.exit(main())"]
+    )
     env = {**os.environ, "BACKUPD_DATABASE_URL": database_url, "BACKUPD_DATA_DIR": str(tmp_path / "data")}
     return subprocess.run(command + args, env=env, capture_output=True, text=True, timeout=300)
 

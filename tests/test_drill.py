@@ -17,8 +17,9 @@ from tests.test_restore_support import fill_adversarial, snapshot, staging_schem
 
 
 @pytest.fixture
-def source_archive(db: psycopg.Connection, database_url: str, backup_dir: Path,
-                   monkeypatch: pytest.MonkeyPatch) -> Path:
+def source_archive(
+    db: psycopg.Connection, database_url: str, backup_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     monkeypatch.delenv("BACKUPD_TABLES", raising=False)
     fill_adversarial(db)
     return create_backup(database_url, backup_dir / "a.zip").path
@@ -31,8 +32,13 @@ def migrated_target(pg_server_url: str, template_database: str) -> Iterator[str]
     drop_database(pg_server_url, name)
 
 
-def test_drill_into_an_empty_database_passes(source_archive: Path, empty_database_url: str, database_url: str,
-                                             db: psycopg.Connection, capsys: pytest.CaptureFixture[str]) -> None:
+def test_drill_into_an_empty_database_passes(
+    source_archive: Path,
+    empty_database_url: str,
+    database_url: str,
+    db: psycopg.Connection,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     before = snapshot(db)
     # The global --database-url names the application database; the drill's own names the target.
     code = main(["--database-url", database_url, "drill", str(source_archive), "--database-url", empty_database_url])
@@ -55,8 +61,9 @@ def test_drill_into_a_database_with_other_data(source_archive: Path, migrated_ta
     assert report.rows == sum(t.expected_count for t in report.tables) > 0
 
 
-def test_drill_reports_a_mismatch(source_archive: Path, migrated_target: str,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_drill_reports_a_mismatch(
+    source_archive: Path, migrated_target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A target that alters rows as they are inserted must not pass: the drill compares the data.
 
     No trigger of the target fires on restored rows (test_exactness.py), but a rewrite rule does:
@@ -80,8 +87,9 @@ def test_drill_reports_a_mismatch(source_archive: Path, migrated_target: str,
     assert lines[-1].startswith("FAIL")
 
 
-def test_drill_of_a_corrupted_archive_fails_with_a_report(source_archive: Path, empty_database_url: str,
-                                                          tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_drill_of_a_corrupted_archive_fails_with_a_report(
+    source_archive: Path, empty_database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.zip"
     bad.write_bytes(source_archive.read_bytes()[:-200])
     code = main(["drill", str(bad), "--database-url", empty_database_url])

@@ -1,4 +1,4 @@
-"""Restore drills as a service through real HTTP, into a real staging database (CONTRACT §9)."""
+"""Restore drills as a service through real HTTP, into a real staging database (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ def start_drill(c: httpx.Client, backup_id: str) -> dict[str, Any]:
     return poll(c, f"/api/drills/{body['drill_id']}", until=drill_done, interval=0.05)[-1]
 
 
-def test_drill_passes_then_fails_on_a_tampered_archive(make_server, db: psycopg.Connection,
-                                                       empty_database_url: str) -> None:
+def test_drill_passes_then_fails_on_a_tampered_archive(
+    make_server, db: psycopg.Connection, empty_database_url: str
+) -> None:
     fill_app_data(db, events=300)
     server = make_server(drill_database_url=empty_database_url)
     with server.client() as c:
@@ -52,8 +53,9 @@ def test_drill_passes_then_fails_on_a_tampered_archive(make_server, db: psycopg.
         assert passed["status"] == "passed", passed
         assert passed["backup_id"] == backup_id and passed["trigger"] == "manual"
         assert passed["error_message"] is None and passed["started_at"] and passed["completed_at"]
-        assert passed["tables"] == {t: {"expected_rows": counts[t], "restored_rows": counts[t],
-                                        "checksum_match": True} for t in DEFAULT_TABLES}
+        assert passed["tables"] == {
+            t: {"expected_rows": counts[t], "restored_rows": counts[t], "checksum_match": True} for t in DEFAULT_TABLES
+        }
         with psycopg.connect(empty_database_url) as staging:  # the data really is in the staging database
             assert staging.execute("SELECT count(*) FROM events").fetchone()[0] == 300
 
@@ -99,7 +101,9 @@ def test_drill_refusals(make_server, db: psycopg.Connection, database_url: str, 
     server = make_server(drill_database_url=empty_database_url)
     with server.client() as c:
         failed_id = uuid7()
-        db.execute("INSERT INTO backupd.backup_jobs (id, status, error_message) VALUES (%s, 'failed', 'boom')", [failed_id])
+        db.execute(
+            "INSERT INTO backupd.backup_jobs (id, status, error_message) VALUES (%s, 'failed', 'boom')", [failed_id]
+        )
         response = c.post(f"/api/backup/{failed_id}/drill")
         assert response.status_code == 400
         assert response.json() == {"detail": "Backup job is not complete (status: failed)"}
@@ -112,8 +116,9 @@ def test_drill_refusals(make_server, db: psycopg.Connection, database_url: str, 
             holder.close()
 
 
-def test_same_database_is_recognised_whatever_the_url_says(database_url: str, empty_database_url: str,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_same_database_is_recognised_whatever_the_url_says(
+    database_url: str, empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(drills_module, "_same_address", lambda a, b: False)  # only the live check remains
     assert is_same_database(database_url, database_url)
     assert not is_same_database(database_url, empty_database_url)
@@ -149,8 +154,9 @@ def test_scheduled_drill_and_reaping(make_server, db: psycopg.Connection, empty_
     wait_idle(server)
 
 
-def test_scheduled_drills_without_a_drill_database_start_nothing(make_server, db: psycopg.Connection,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_scheduled_drills_without_a_drill_database_start_nothing(
+    make_server, db: psycopg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
     fill_app_data(db, events=5)
     server = make_server(drill_schedule="0 4 * * *")
     clock = manual(server, "2026-03-01T03:00:00Z")

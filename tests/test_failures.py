@@ -26,8 +26,14 @@ def run_cli(args: list[str], url: str, preexec=None, **env: str) -> subprocess.C
     full_env = {**os.environ, "BACKUPD_DATABASE_URL": url, **env}
     full_env.pop("BACKUPD_DEBUG", None)
     full_env.update(env)
-    return subprocess.run([sys.executable, "-m", "backupd", *args], capture_output=True, text=True,
-                          env=full_env, timeout=300, preexec_fn=preexec)
+    return subprocess.run(
+        [sys.executable, "-m", "backupd", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+        preexec_fn=preexec,
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], starts: str) -> None:
@@ -71,13 +77,19 @@ def test_lost_connection_is_one_line(database_url: str, db: psycopg.Connection, 
     out = tmp_path / "lost.zip"
     with psycopg.connect(database_url) as holder:
         holder.execute("LOCK TABLE settings IN ACCESS EXCLUSIVE MODE")
-        proc = subprocess.Popen([sys.executable, "-m", "backupd", "backup", "-o", str(out)],
-                                env={**os.environ, "BACKUPD_DATABASE_URL": database_url},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backupd", "backup", "-o", str(out)],
+            env={**os.environ, "BACKUPD_DATABASE_URL": database_url},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while True:
-            killed = db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                                " WHERE application_name = 'backupd-backup' AND wait_event_type = 'Lock'").fetchall()
+            killed = db.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'backupd-backup' AND wait_event_type = 'Lock'"
+            ).fetchall()
             if killed:
                 break
             assert time.monotonic() < deadline, "the backup never waited for the lock"
@@ -109,14 +121,18 @@ def test_api_job_failure_is_a_one_line_error_message(make_server, tmp_path: Path
     with server.client() as c:
         start = c.post("/api/backup")
         assert start.status_code == 202
-        job = poll(c, f"/api/backup/{start.json()['job_id']}", until=lambda b: b["status"] in ("completed", "failed"))[-1]
+        job = poll(c, f"/api/backup/{start.json()['job_id']}", until=lambda b: b["status"] in ("completed", "failed"))[
+            -1
+        ]
         assert job["status"] == "failed"
         assert job["error_message"] == f"File exists: {blocker}"
 
 
 def test_api_handler_failure_is_json_not_a_trace(make_server, db: psycopg.Connection) -> None:
     server: ApiServer = make_server()
-    db.execute("ALTER TABLE backupd.backup_jobs RENAME COLUMN status TO status_gone")  # a broken schema: a bug's stand-in
+    db.execute(
+        "ALTER TABLE backupd.backup_jobs RENAME COLUMN status TO status_gone"
+    )  # a broken schema: a bug's stand-in
     try:
         with server.client() as c:
             response = c.get("/api/backup")

@@ -1,5 +1,5 @@
 """GET /api/health says which PostgreSQL backupd is connected to, in the words the manifest uses
-for the server a backup came from (CONTRACT §16): users see what they run, on 15 as on 18."""
+for the server a backup came from (docs/operations.md): users see what they run, on 15 as on 18."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def test_health_reports_the_connected_servers_version(client: httpx.Client, db: 
     assert body["status"] == "ok" and body["database"] == "ok"
 
 
-def test_health_version_is_the_manifests_server_version(client: httpx.Client, database_url: str,
-                                                        tmp_path: Path) -> None:
+def test_health_version_is_the_manifests_server_version(
+    client: httpx.Client, database_url: str, tmp_path: Path
+) -> None:
     manifest = create_backup(database_url, tmp_path / "a.zip").manifest
     assert manifest.server_version
     assert client.get("/api/health").json()["database_version"] == manifest.server_version

@@ -32,21 +32,25 @@ def store(database_url: str):
 
 
 def _row(db: psycopg.Connection, table: str, job_id: str) -> tuple:
-    return db.execute(f"SELECT status::text, progress_percent, completed_tables, total_tables, current_step"
-                      f" FROM {table} WHERE id = %s", [job_id]).fetchone()
+    return db.execute(
+        f"SELECT status::text, progress_percent, completed_tables, total_tables, current_step"
+        f" FROM {table} WHERE id = %s",
+        [job_id],
+    ).fetchone()
 
 
 def test_progress_never_decreases_and_stays_below_100(store: JobStore, db: psycopg.Connection) -> None:
     job_id = str(uuid.uuid4())
     store.create_backup_job(job_id, 8)
     store.mark_started("backup", job_id, "running")
-    store.update_progress("backup", job_id, status="running", percent=40, completed_tables=3, total_tables=8,
-                          step="Exporting events")
-    store.update_progress("backup", job_id, status="running", percent=20, completed_tables=1, total_tables=8,
-                          step="Exporting alerts")
+    store.update_progress(
+        "backup", job_id, status="running", percent=40, completed_tables=3, total_tables=8, step="Exporting events"
+    )
+    store.update_progress(
+        "backup", job_id, status="running", percent=20, completed_tables=1, total_tables=8, step="Exporting alerts"
+    )
     assert _row(db, "backupd.backup_jobs", job_id) == ("running", 40, 3, 8, "Exporting alerts")
-    store.update_progress("backup", job_id, status="running", percent=100, completed_tables=8, total_tables=8,
-                          step="x")
+    store.update_progress("backup", job_id, status="running", percent=100, completed_tables=8, total_tables=8, step="x")
     assert _row(db, "backupd.backup_jobs", job_id)[1] == 99  # 100 only when completed
     store.complete_backup(job_id, file_path="/x.zip", size_bytes=5, manifest={"backup_id": job_id})
     assert _row(db, "backupd.backup_jobs", job_id)[:3] == ("completed", 100, 8)
@@ -61,10 +65,12 @@ def test_restore_status_only_moves_forward(store: JobStore, db: psycopg.Connecti
     store.create_restore_job(job_id, 8, "b" * 100, None)
     assert db.execute("SELECT backup_id FROM backupd.restore_jobs").fetchone()[0] == "b" * 64
     store.mark_started("restore", job_id, "validating")
-    store.update_progress("restore", job_id, status="restoring", percent=50, completed_tables=4, total_tables=8,
-                          step="Loading events")
-    store.update_progress("restore", job_id, status="validating", percent=60, completed_tables=4, total_tables=8,
-                          step="Loading alerts")
+    store.update_progress(
+        "restore", job_id, status="restoring", percent=50, completed_tables=4, total_tables=8, step="Loading events"
+    )
+    store.update_progress(
+        "restore", job_id, status="validating", percent=60, completed_tables=4, total_tables=8, step="Loading alerts"
+    )
     assert _row(db, "backupd.restore_jobs", job_id)[:2] == ("restoring", 60)
     store.fail("restore", job_id, "Checksum mismatch for events: expected a, got b")
     status, message = db.execute("SELECT status::text, error_message FROM backupd.restore_jobs").fetchone()
@@ -91,13 +97,17 @@ def test_progress_writer_throttles(store: JobStore, db: psycopg.Connection, monk
 
 
 def test_error_messages_are_one_line() -> None:
-    assert one_line(ArchiveError("Unsupported backup version: 2.0. Expected: 1.0")) == \
-        "Unsupported backup version: 2.0. Expected: 1.0"
+    assert (
+        one_line(ArchiveError("Unsupported backup version: 2.0. Expected: 1.0"))
+        == "Unsupported backup version: 2.0. Expected: 1.0"
+    )
     assert one_line(RuntimeError("boom\n  detail")) == "RuntimeError: boom"
     assert one_line(KeyboardInterrupt()) == "KeyboardInterrupt"
     assert one_line(OSError(28, "No space left on device", "/data/x.zip")) == "No space left on device: /data/x.zip"
-    assert one_line(psycopg.errors.DeadlockDetected("deadlock detected\nDETAIL: Process 1 waits")) == \
-        "database error: deadlock detected"
+    assert (
+        one_line(psycopg.errors.DeadlockDetected("deadlock detected\nDETAIL: Process 1 waits"))
+        == "database error: deadlock detected"
+    )
 
 
 def test_pool_replaces_broken_connections(database_url: str, pg_server_url: str) -> None:
@@ -140,8 +150,10 @@ def test_pool_waits_for_a_free_connection_then_times_out(database_url: str) -> N
     pool = ConnectionPool(database_url, max_size=1, timeout=0.2)
     try:
         with pool.connection() as held:
-            with (pytest.raises(psycopg.OperationalError, match=r"couldn't get a connection after 0\.20 sec"),
-                  pool.connection()):
+            with (
+                pytest.raises(psycopg.OperationalError, match=r"couldn't get a connection after 0\.20 sec"),
+                pool.connection(),
+            ):
                 pass
             assert held.execute("SELECT current_setting('application_name')").fetchone() == ("backupd-jobs",)
         with pool.connection() as conn:  # given back: the same session again
@@ -169,17 +181,26 @@ def _interrupted_jobs(db: psycopg.Connection, backup_dir: Path, uploads: Path) -
     upload_partial.write_bytes(b"PK")
     keep = backup_dir / "completed.zip"
     keep.write_bytes(b"PK\x05\x06")
-    db.execute("INSERT INTO backupd.backup_jobs (id, status, started_at, progress_percent, file_path)"
-               " VALUES (%s, 'running', now(), 42, %s)", [backup_id, str(final)])
+    db.execute(
+        "INSERT INTO backupd.backup_jobs (id, status, started_at, progress_percent, file_path)"
+        " VALUES (%s, 'running', now(), 42, %s)",
+        [backup_id, str(final)],
+    )
     db.execute("INSERT INTO backupd.backup_jobs (id, status) VALUES (%s, 'pending')", [pending_id])
-    db.execute("INSERT INTO backupd.backup_jobs (id, status, file_path, file_size_bytes, progress_percent)"
-               " VALUES (%s, 'completed', %s, 4, 100)", [str(uuid.uuid4()), str(keep)])
-    db.execute("INSERT INTO backupd.restore_jobs (id, status, started_at) VALUES (%s, 'restoring', now())", [restore_id])
+    db.execute(
+        "INSERT INTO backupd.backup_jobs (id, status, file_path, file_size_bytes, progress_percent)"
+        " VALUES (%s, 'completed', %s, 4, 100)",
+        [str(uuid.uuid4()), str(keep)],
+    )
+    db.execute(
+        "INSERT INTO backupd.restore_jobs (id, status, started_at) VALUES (%s, 'restoring', now())", [restore_id]
+    )
     return {"ids": [backup_id, pending_id, restore_id], "gone": [partial, upload, upload_partial], "kept": keep}
 
 
-def test_restart_marks_interrupted_jobs_failed_and_removes_partial_files(make_server, db: psycopg.Connection,
-                                                                         tmp_path: Path) -> None:
+def test_restart_marks_interrupted_jobs_failed_and_removes_partial_files(
+    make_server, db: psycopg.Connection, tmp_path: Path
+) -> None:
     backup_dir = tmp_path / "backups"
     state = _interrupted_jobs(db, backup_dir, tmp_path / "data" / "uploads")
     server = make_server(backup_dir=backup_dir, data_dir=tmp_path / "data")
@@ -199,8 +220,9 @@ def test_restart_marks_interrupted_jobs_failed_and_removes_partial_files(make_se
     assert state["kept"].exists()
 
 
-def test_recovery_leaves_jobs_of_a_live_process_alone(store: JobStore, db: psycopg.Connection, database_url: str,
-                                                      tmp_path: Path) -> None:
+def test_recovery_leaves_jobs_of_a_live_process_alone(
+    store: JobStore, db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
     """A job whose process still runs (it holds the job's lock) is left alone; the others are failed,
     and nothing on disk is touched while any job runs anywhere."""
     uploads = tmp_path / "data" / "uploads"
@@ -214,8 +236,9 @@ def test_recovery_leaves_jobs_of_a_live_process_alone(store: JobStore, db: psyco
     finally:
         lock.close()
     assert recovery.skipped and sorted(recovery.failed_jobs) == sorted([pending_id, restore_id])
-    assert db.execute("SELECT id::text FROM backupd.backup_jobs WHERE status IN ('running', 'pending')").fetchall() == \
-        [(backup_id,)]
+    assert db.execute("SELECT id::text FROM backupd.backup_jobs WHERE status IN ('running', 'pending')").fetchall() == [
+        (backup_id,)
+    ]
     assert all(p.exists() for p in state["gone"])
     recovery = recover_interrupted_jobs(store, database_url, archives, uploads)
     assert not recovery.skipped and recovery.failed_jobs == [backup_id]

@@ -23,8 +23,24 @@ from backupd.export import iter_events
 from backupd.restore.engine import restore_from_backup
 
 # Every alias the generated SQL uses, SQL keywords, and names that need quoting.
-HOSTILE = ["r", "t", "s", "l", "c", "p", "doc", "n", "target", "current", "row", "select",
-           "with space", 'quo"te', "UPPER", "from"]
+HOSTILE = [
+    "r",
+    "t",
+    "s",
+    "l",
+    "c",
+    "p",
+    "doc",
+    "n",
+    "target",
+    "current",
+    "row",
+    "select",
+    "with space",
+    'quo"te',
+    "UPPER",
+    "from",
+]
 
 SCHEMA = '''
 CREATE TABLE "Odd ""Parent""" (
@@ -65,11 +81,13 @@ KEYS = ['Odd "Parent"', "odd_child"]
 def fill(db: psycopg.Connection, children: int) -> None:
     db.execute(f"INSERT INTO {PARENT} VALUES (1, 'one', '{{\"a\": null}}', '[1, 2]'), (2, 'two', 'null', NULL)")
     db.execute(
-        "INSERT INTO odd_child (id, label, r, s, l, c, p, doc, n, target, current, \"row\", \"select\","
-        " \"with space\", \"quo\"\"te\", \"UPPER\", \"from\")"
+        'INSERT INTO odd_child (id, label, r, s, l, c, p, doc, n, target, current, "row", "select",'
+        ' "with space", "quo""te", "UPPER", "from")'
         " SELECT g, 'label ' || g, int4range(g, g + 10), 's' || g, g %% 7, 1 + g %% 2, g / 3.0, 'doc ' || g, g,"
         " g * 10, g * 100, 'row ' || g, 'select ' || g, 'space ' || g, 'quote \"' || g, 'UP ' || g,"
-        " jsonb_build_object('g', g) FROM generate_series(1, %s) g", [children])
+        " jsonb_build_object('g', g) FROM generate_series(1, %s) g",
+        [children],
+    )
     db.execute("SELECT setval('odd_child_n_seq', %s)", [children])
 
 
@@ -84,21 +102,39 @@ def odd_db(db: psycopg.Connection) -> psycopg.Connection:
     return db
 
 
-def test_backup_of_hostile_names_exports_every_column(odd_db: psycopg.Connection, database_url: str,
-                                                      tmp_path: Path) -> None:
+def test_backup_of_hostile_names_exports_every_column(
+    odd_db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
     result = create_backup(database_url, tmp_path / "odd.zip", tables=TABLES)
     assert {k: v.count for k, v in result.manifest.contents.items()} == {KEYS[0]: 2, KEYS[1]: 500}
     with zipfile.ZipFile(result.path) as zf:
         first = json.loads(zf.read("odd_child.jsonl").splitlines()[0])
-    for name in ["r", "s", "l", "c", "p", "doc", "n", "target", "current", "row", "select",
-                 "with space", 'quo"te', "UPPER", "from", "t"]:
+    for name in [
+        "r",
+        "s",
+        "l",
+        "c",
+        "p",
+        "doc",
+        "n",
+        "target",
+        "current",
+        "row",
+        "select",
+        "with space",
+        'quo"te',
+        "UPPER",
+        "from",
+        "t",
+    ]:
         assert name in first
-    assert first["r"] == "[1,11)" and first["t"] == 2 and first["quo\"te"] == 'quote "1'
+    assert first["r"] == "[1,11)" and first["t"] == 2 and first['quo"te'] == 'quote "1'
     verify_archive(result.path)
 
 
-def test_parallel_parts_with_a_key_named_r(odd_db: psycopg.Connection, database_url: str, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_parts_with_a_key_named_r(
+    odd_db: psycopg.Connection, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The parent's primary key is `r`: the key-range split and ORDER BY must use the column."""
     odd_db.execute(f"INSERT INTO {PARENT} SELECT g, 'p' || g, NULL, NULL FROM generate_series(3, 3000) g")
     one = create_backup(database_url, tmp_path / "one.zip", tables=TABLES, workers=1)
@@ -142,8 +178,9 @@ def test_merge_path_with_hostile_names(odd_db: psycopg.Connection, database_url:
     assert odd_db.execute("SELECT c FROM odd_child WHERE id = 7").fetchone()[0] == 3
 
 
-def test_drill_with_hostile_names(odd_db: psycopg.Connection, database_url: str, tmp_path: Path,
-                                  pg_server_url: str, template_database: str) -> None:
+def test_drill_with_hostile_names(
+    odd_db: psycopg.Connection, database_url: str, tmp_path: Path, pg_server_url: str, template_database: str
+) -> None:
     from tests.conftest import create_database, drop_database, url_for_database
 
     archive = create_backup(database_url, tmp_path / "odd.zip", tables=TABLES).path
@@ -161,9 +198,11 @@ def test_drill_with_hostile_names(odd_db: psycopg.Connection, database_url: str,
 
 def test_event_export_with_a_column_named_r(db: psycopg.Connection, database_url: str) -> None:
     db.execute("INSERT INTO cameras (id, name, folder_path) VALUES ('cam', 'Cam', '/c')")
-    db.execute("ALTER TABLE events ADD COLUMN r int4range, ADD COLUMN \"row\" text")
-    db.execute("INSERT INTO events (batch_id, camera_id, started_at, r, \"row\")"
-               " VALUES ('b', 'cam', '2026-01-01T00:00:00Z', '[1,2)', 'x')")
+    db.execute('ALTER TABLE events ADD COLUMN r int4range, ADD COLUMN "row" text')
+    db.execute(
+        'INSERT INTO events (batch_id, camera_id, started_at, r, "row")'
+        " VALUES ('b', 'cam', '2026-01-01T00:00:00Z', '[1,2)', 'x')"
+    )
     lines = b"".join(iter_events(database_url)).splitlines()
     assert len(lines) == 1
     row = json.loads(lines[0])

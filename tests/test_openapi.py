@@ -33,8 +33,9 @@ def documented(spec: dict[str, Any], path: str, method: str) -> dict[str, Any]:
     return spec["paths"][path][method.lower()]["responses"]
 
 
-def assert_documented_error(spec: dict[str, Any], path: str, method: str, response: httpx.Response,
-                            status: int) -> None:
+def assert_documented_error(
+    spec: dict[str, Any], path: str, method: str, response: httpx.Response, status: int
+) -> None:
     """The server answered `status` with `{"detail": "..."}`, and the document says so for this operation."""
     assert response.status_code == status, response.text
     body = response.json()
@@ -61,17 +62,21 @@ def routed_methods(spec: dict[str, Any], url: str) -> set[str]:
 # 405: Allow lists every method of the path
 
 
-@pytest.mark.parametrize(("template", "url", "at_least"), [
-    ("/api/backup", "/api/backup", {"GET", "POST"}),
-    ("/api/backup/{job_id}", "/api/backup/{id}", {"DELETE", "GET"}),
-    ("/api/backup/{job_id}/download", "/api/backup/{id}/download", {"GET"}),
-    ("/api/backup/restore", "/api/backup/restore", {"POST"}),  # a concrete path wins over /api/backup/{job_id}
-    ("/api/backup/restore/{job_id}", "/api/backup/restore/{id}", {"GET"}),
-    ("/api/export/events", "/api/export/events", {"GET"}),
-    ("/api/health", "/api/health", {"GET"}),
-])
-def test_405_allow_lists_every_method_of_the_path(client: httpx.Client, template: str, url: str,
-                                                  at_least: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("template", "url", "at_least"),
+    [
+        ("/api/backup", "/api/backup", {"GET", "POST"}),
+        ("/api/backup/{job_id}", "/api/backup/{id}", {"DELETE", "GET"}),
+        ("/api/backup/{job_id}/download", "/api/backup/{id}/download", {"GET"}),
+        ("/api/backup/restore", "/api/backup/restore", {"POST"}),  # a concrete path wins over /api/backup/{job_id}
+        ("/api/backup/restore/{job_id}", "/api/backup/restore/{id}", {"GET"}),
+        ("/api/export/events", "/api/export/events", {"GET"}),
+        ("/api/health", "/api/health", {"GET"}),
+    ],
+)
+def test_405_allow_lists_every_method_of_the_path(
+    client: httpx.Client, template: str, url: str, at_least: set[str]
+) -> None:
     spec = spec_of(client)
     expected = methods_of(spec, template)
     assert at_least <= set(expected.split(", "))
@@ -111,7 +116,9 @@ def test_malformed_timestamp_is_a_documented_400(client: httpx.Client) -> None:
 def test_malformed_json_body_is_a_documented_400(client: httpx.Client) -> None:
     spec = spec_of(client)
     # Bytes that are not even text: FastAPI cannot parse them (400, not its usual 422).
-    response = client.post("/api/backup", content=b"\xff\xfe \x03\xc0@\x14", headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/api/backup", content=b"\xff\xfe \x03\xc0@\x14", headers={"Content-Type": "application/json"}
+    )
     assert_documented_error(spec, "/api/backup", "POST", response, 400)
     assert response.json() == {"detail": "There was an error parsing the body"}
     for bad in (b"{not json", b"[1]"):  # broken JSON, or JSON that is no object: FastAPI's 422
@@ -133,14 +140,18 @@ def test_upload_that_is_not_a_zip_is_a_documented_400(client: httpx.Client) -> N
 def test_not_found_is_documented(client: httpx.Client) -> None:
     spec = spec_of(client)
     missing = str(uuid.uuid4())
-    for method, template in (("GET", "/api/backup/{job_id}"), ("DELETE", "/api/backup/{job_id}"),
-                             ("GET", "/api/backup/{job_id}/download"), ("GET", "/api/backup/restore/{job_id}")):
+    for method, template in (
+        ("GET", "/api/backup/{job_id}"),
+        ("DELETE", "/api/backup/{job_id}"),
+        ("GET", "/api/backup/{job_id}/download"),
+        ("GET", "/api/backup/restore/{job_id}"),
+    ):
         response = client.request(method, template.replace("{job_id}", missing))
         assert_documented_error(spec, template, method, response, 404)
 
 
 def test_host_and_origin_refusals_are_documented(client: httpx.Client) -> None:
-    """CONTRACT §12's 403s: a foreign Host (no key: every /api operation), a foreign Origin (writes)."""
+    """docs/rest-api.md's 403s: a foreign Host (no key: every /api operation), a foreign Origin (writes)."""
     spec = spec_of(client)
     response = client.get("/api/backup", headers={"Host": "attacker.example"})
     assert_documented_error(spec, "/api/backup", "GET", response, 403)

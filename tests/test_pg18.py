@@ -1,5 +1,5 @@
 """What PostgreSQL 17 and 18 let a table carry goes through backup, restore (catalog swap and
-in-place swap), dry run and drill unchanged (CONTRACT §16, issue 23).
+in-place swap), dry run and drill unchanged (docs/operations.md, issue 23).
 
 PostgreSQL 18: virtual generated columns (the default for GENERATED ALWAYS AS, NOT NULL ones too),
 NOT NULL constraints with names, NOT VALID and NO INHERIT (rows of type 'n' in pg_constraint),
@@ -89,7 +89,9 @@ def needs_18(pg_server_url: str) -> None:
     with psycopg.connect(pg_server_url) as conn:
         version = conn.info.server_version
     if version < 180000:
-        pytest.skip(f"PostgreSQL 18 features; this server is {version // 10000} (make test runs these on the embedded 18)")
+        pytest.skip(
+            f"PostgreSQL 18 features; this server is {version // 10000} (make test runs these on the embedded 18)"
+        )
 
 
 def make_tables(conn: psycopg.Connection, *, rows: bool = True) -> None:
@@ -116,8 +118,9 @@ def scramble(conn: psycopg.Connection) -> None:
 
 
 @pytest.mark.usefixtures("needs_18")
-def test_virtual_generated_columns_are_exported_like_stored_ones(db: psycopg.Connection, database_url: str,
-                                                                   tmp_path: Path) -> None:
+def test_virtual_generated_columns_are_exported_like_stored_ones(
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
     make_tables(db)
     archive = create_backup(database_url, tmp_path / "a.zip", tables=TABLES)
     with zipfile.ZipFile(archive.path) as z:
@@ -130,8 +133,9 @@ def test_virtual_generated_columns_are_exported_like_stored_ones(db: psycopg.Con
 
 
 @pytest.mark.usefixtures("needs_18")
-def test_catalog_swap_keeps_not_valid_and_not_enforced_constraints(db: psycopg.Connection, database_url: str,
-                                                                    tmp_path: Path) -> None:
+def test_catalog_swap_keeps_not_valid_and_not_enforced_constraints(
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
     make_tables(db)
     expected_rows, expected_catalog = rows_as_text(db), catalog(db)
     archive = create_backup(database_url, tmp_path / "a.zip", tables=TABLES).path
@@ -147,8 +151,9 @@ def test_catalog_swap_keeps_not_valid_and_not_enforced_constraints(db: psycopg.C
         db.execute("INSERT INTO accounts (name) VALUES ('no e-mail')")
     with pytest.raises(psycopg.errors.CheckViolation):
         db.execute("INSERT INTO accounts (email, name, score) VALUES ('x@example.org', 'x', -1)")
-    new = db.execute("INSERT INTO accounts (email, name, score) VALUES ('x@example.org', 'x', 5000)"
-                     " RETURNING id, shout").fetchone()
+    new = db.execute(
+        "INSERT INTO accounts (email, name, score) VALUES ('x@example.org', 'x', 5000) RETURNING id, shout"
+    ).fetchone()
     assert str(new[0])[14] == "7" and new[1] == "X!"  # a version-7 UUID from uuidv7()
     db.execute("INSERT INTO orders (account, total) VALUES (gen_random_uuid(), 1)")  # still NOT ENFORCED
 
@@ -157,7 +162,9 @@ def test_catalog_swap_keeps_not_valid_and_not_enforced_constraints(db: psycopg.C
 def test_in_place_swap_keeps_the_constraints(db: psycopg.Connection, database_url: str, tmp_path: Path) -> None:
     """The in-place swap keeps the live tables, and so their constraints, whatever they are."""
     make_tables(db, rows=False)
-    db.execute("INSERT INTO accounts (email, name, score) SELECT 'u' || g, 'user ' || g, g FROM generate_series(1, 50) g")
+    db.execute(
+        "INSERT INTO accounts (email, name, score) SELECT 'u' || g, 'user ' || g, g FROM generate_series(1, 50) g"
+    )
     db.execute("INSERT INTO orders (account, total) SELECT id, 3 FROM accounts")
     db.execute("CREATE RULE accounts_log AS ON UPDATE TO accounts DO ALSO NOTIFY accounts_changed")
     expected_rows, expected_catalog = rows_as_text(db), catalog(db)
@@ -172,8 +179,9 @@ def test_in_place_swap_keeps_the_constraints(db: psycopg.Connection, database_ur
 
 
 @pytest.mark.usefixtures("needs_18")
-def test_in_place_swap_of_rows_kept_by_not_valid_constraints(db: psycopg.Connection, database_url: str,
-                                                             tmp_path: Path) -> None:
+def test_in_place_swap_of_rows_kept_by_not_valid_constraints(
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
     make_tables(db)
     db.execute("CREATE RULE accounts_log AS ON UPDATE TO accounts DO ALSO NOTIFY accounts_changed")
     expected_rows, expected_catalog = rows_as_text(db), catalog(db)
@@ -186,8 +194,9 @@ def test_in_place_swap_of_rows_kept_by_not_valid_constraints(db: psycopg.Connect
 
 
 @pytest.mark.usefixtures("needs_18")
-def test_dry_run_stages_rows_kept_by_not_valid_constraints(db: psycopg.Connection, database_url: str,
-                                                           tmp_path: Path) -> None:
+def test_dry_run_stages_rows_kept_by_not_valid_constraints(
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
     make_tables(db)
     archive = create_backup(database_url, tmp_path / "a.zip", tables=TABLES).path
     scramble(db)
@@ -202,8 +211,9 @@ def test_dry_run_stages_rows_kept_by_not_valid_constraints(db: psycopg.Connectio
 
 
 @pytest.mark.usefixtures("needs_18")
-def test_drill_into_a_database_with_the_same_tables(db: psycopg.Connection, database_url: str,
-                                                    empty_database_url: str, tmp_path: Path) -> None:
+def test_drill_into_a_database_with_the_same_tables(
+    db: psycopg.Connection, database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
     make_tables(db)
     archive = create_backup(database_url, tmp_path / "a.zip", tables=TABLES).path
     with psycopg.connect(empty_database_url, autocommit=True) as target:
@@ -217,8 +227,9 @@ def test_drill_into_a_database_with_the_same_tables(db: psycopg.Connection, data
 
 
 @pytest.mark.usefixtures("needs_18")
-def test_drill_into_an_empty_database(db: psycopg.Connection, database_url: str, empty_database_url: str,
-                                      tmp_path: Path) -> None:
+def test_drill_into_an_empty_database(
+    db: psycopg.Connection, database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
     """The drill creates the tables from the archive's definitions; the rows must come back exact."""
     make_tables(db)
     archive = create_backup(database_url, tmp_path / "a.zip", tables=TABLES).path
@@ -261,8 +272,9 @@ def test_temporal_keys_survive_the_catalog_swap(db: psycopg.Connection, database
         db.execute("INSERT INTO rooms VALUES (1, daterange('2026-01-10', '2026-01-11'), 'overlap')")
 
 
-def test_not_valid_check_survives_the_catalog_swap_on_every_version(db: psycopg.Connection, database_url: str,
-                                                                    tmp_path: Path) -> None:
+def test_not_valid_check_survives_the_catalog_swap_on_every_version(
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
     """CREATE TABLE … LIKE copies a NOT VALID CHECK as valid on every version: the rows it lets the
     table keep must load, and the constraint must come back NOT VALID."""
     db.execute("""
@@ -271,8 +283,10 @@ def test_not_valid_check_survives_the_catalog_swap_on_every_version(db: psycopg.
         ALTER TABLE readings ADD CONSTRAINT readings_physical CHECK (celsius >= -273.15) NOT VALID;
         COMMENT ON CONSTRAINT readings_physical ON readings IS 'since the sensor fix';
     """)
-    query = ("SELECT conname, convalidated, pg_get_constraintdef(oid), obj_description(oid, 'pg_constraint')"
-             " FROM pg_constraint WHERE conrelid = 'readings'::regclass ORDER BY conname")
+    query = (
+        "SELECT conname, convalidated, pg_get_constraintdef(oid), obj_description(oid, 'pg_constraint')"
+        " FROM pg_constraint WHERE conrelid = 'readings'::regclass ORDER BY conname"
+    )
     before = db.execute(query).fetchall()
     archive = create_backup(database_url, tmp_path / "a.zip", tables=["readings"]).path
     db.execute("DELETE FROM readings")
@@ -280,13 +294,13 @@ def test_not_valid_check_survives_the_catalog_swap_on_every_version(db: psycopg.
     result = restore_from_backup(database_url, archive, tables=["readings"])
 
     assert result.swap_mode == "catalog", result.fallback_reason
-    assert [r[0] for r in db.execute("SELECT x::text FROM readings x ORDER BY id")] == [
-        "(1,-300)", "(2,21.5)", "(3,)"]
+    assert [r[0] for r in db.execute("SELECT x::text FROM readings x ORDER BY id")] == ["(1,-300)", "(2,21.5)", "(3,)"]
     assert db.execute(query).fetchall() == before
 
 
-def test_extended_statistics_keep_their_target_on_every_version(db: psycopg.Connection, database_url: str,
-                                                                tmp_path: Path) -> None:
+def test_extended_statistics_keep_their_target_on_every_version(
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
     """ALTER STATISTICS … SET STATISTICS (pg_statistic_ext.stxstattarget, NULL by default from 17
     on, -1 before) is not part of pg_get_statisticsobjdef: the catalog swap carries it itself."""
     db.execute("""
@@ -296,8 +310,10 @@ def test_extended_statistics_keep_their_target_on_every_version(db: psycopg.Conn
         CREATE STATISTICS sightings_default (dependencies) ON camera, kind FROM sightings;
         ALTER STATISTICS sightings_camera_kind SET STATISTICS 321;
     """)
-    query = ("SELECT stxname, COALESCE(stxstattarget, -1), pg_get_statisticsobjdef(oid) FROM pg_statistic_ext"
-             " WHERE stxrelid = 'sightings'::regclass ORDER BY 1")
+    query = (
+        "SELECT stxname, COALESCE(stxstattarget, -1), pg_get_statisticsobjdef(oid) FROM pg_statistic_ext"
+        " WHERE stxrelid = 'sightings'::regclass ORDER BY 1"
+    )
     before = db.execute(query).fetchall()
     archive = create_backup(database_url, tmp_path / "a.zip", tables=["sightings"]).path
 

@@ -1,4 +1,4 @@
-"""Three `backupd serve` processes on one database and one S3 store act as one service (CONTRACT §8)."""
+"""Three `backupd serve` processes on one database and one S3 store act as one service (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,10 @@ class Replica:
         self.log = open(data_dir.with_suffix(".log"), "wb")  # noqa: SIM115 - lives as long as the replica; stop() closes it
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "backupd", "serve", "--port", str(self.port), "--log-level", "warning"],
-            env={**os.environ, **env, "BACKUPD_DATA_DIR": str(data_dir)}, stdout=self.log, stderr=subprocess.STDOUT)
+            env={**os.environ, **env, "BACKUPD_DATA_DIR": str(data_dir)},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
         deadline = time.monotonic() + 60
         while True:
@@ -51,10 +54,15 @@ class Replica:
 
 
 @pytest.fixture
-def replicas(database_url: str, s3_store_url: str, s3_server: S3Server,
-             tmp_path: Path) -> Iterator[tuple[list[Replica], Callable[[int], Replica]]]:
-    env = {**s3_server.env, "BACKUPD_DATABASE_URL": database_url, "BACKUPD_STORE": s3_store_url,
-           "BACKUPD_S3_ENDPOINT": s3_server.endpoint}
+def replicas(
+    database_url: str, s3_store_url: str, s3_server: S3Server, tmp_path: Path
+) -> Iterator[tuple[list[Replica], Callable[[int], Replica]]]:
+    env = {
+        **s3_server.env,
+        "BACKUPD_DATABASE_URL": database_url,
+        "BACKUPD_STORE": s3_store_url,
+        "BACKUPD_S3_ENDPOINT": s3_server.endpoint,
+    }
     started: list[Replica] = []
 
     def start(n: int) -> Replica:
@@ -79,8 +87,9 @@ def wait_for(client: httpx.Client, url: str, until, timeout: float = 90) -> dict
         time.sleep(0.1)
 
 
-def test_three_replicas_act_as_one_service(replicas, db: psycopg.Connection, database_url: str,
-                                           s3_server: S3Server, s3_store_url: str) -> None:
+def test_three_replicas_act_as_one_service(
+    replicas, db: psycopg.Connection, database_url: str, s3_server: S3Server, s3_store_url: str
+) -> None:
     (r1, r2, r3), start_replica = replicas
     fill_app_data(db, events=500)
     bucket = s3_store_url.removeprefix("s3://").split("/")[0]

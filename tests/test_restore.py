@@ -72,22 +72,37 @@ def test_json_null_sql_null_and_specials_survive(db: psycopg.Connection, databas
     assert rows["dup-keys"] == "null"  # JSON null stays JSON null
     assert rows["multi-line"] == '"\\u0000"'  # json keeps \u0000 verbatim
     assert rows["sql-null \\N"] == r'  {"x": "\"q\" \\ \u00e9 é"}  '  # json whitespace kept
-    assert db.execute("SELECT channels::text FROM alerts WHERE dedup_key = 'dup-keys'").fetchone()[0] == '{"a" : 1, "a": 2}'
+    assert (
+        db.execute("SELECT channels::text FROM alerts WHERE dedup_key = 'dup-keys'").fetchone()[0]
+        == '{"a" : 1, "a": 2}'
+    )
     assert db.execute("SELECT channels IS NULL FROM alerts WHERE dedup_key = 'sql-null \\N'").fetchone()[0]
     temps = dict(db.execute("SELECT model, temperature::text FROM prompts").fetchall())
-    assert temps == {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity", "neg-zero": "-0", "denormal": "1e-320",
-                     "point-three": "0.30000000000000004", "max": "1.7976931348623157e+308"}
+    assert temps == {
+        "nan": "NaN",
+        "inf": "Infinity",
+        "-inf": "-Infinity",
+        "neg-zero": "-0",
+        "denormal": "1e-320",
+        "point-three": "0.30000000000000004",
+        "max": "1.7976931348623157e+308",
+    }
     assert db.execute("SELECT started_at::text, ended_at::text FROM events WHERE id = 1").fetchone() == (
-        "-infinity", "infinity")
-    assert db.execute("SELECT entities IS NOT NULL AND entities = 'null'::jsonb, flags IS NULL FROM events WHERE id = 1"
-                      ).fetchone() == (True, True)
+        "-infinity",
+        "infinity",
+    )
+    assert db.execute(
+        "SELECT entities IS NOT NULL AND entities = 'null'::jsonb, flags IS NULL FROM events WHERE id = 1"
+    ).fetchone() == (True, True)
 
 
 def test_sequences_move_past_restored_ids(db: psycopg.Connection, database_url: str, backup_dir: Path) -> None:
     fill_adversarial(db)
     archive = create_backup(database_url, backup_dir / "a.zip").path
     # A fresh database's sequences start at 1: the restored ids 1..3 would collide without setval.
-    db.execute("TRUNCATE alerts, events, cameras, zones, prompts, baselines, household_members, settings RESTART IDENTITY")
+    db.execute(
+        "TRUNCATE alerts, events, cameras, zones, prompts, baselines, household_members, settings RESTART IDENTITY"
+    )
     restore_from_backup(database_url, archive)
     new_id = db.execute(
         "INSERT INTO events (batch_id, camera_id, started_at) VALUES ('x', 'cam-1', now()) RETURNING id"
@@ -149,8 +164,9 @@ INSERT INTO kitchen_sink (raw, amount, money_ish, span, ints, words, grid, f4, f
 """
 
 
-def test_extra_table_every_type_round_trip(db: psycopg.Connection, database_url: str, backup_dir: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_extra_table_every_type_round_trip(
+    db: psycopg.Connection, database_url: str, backup_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db.execute(KITCHEN_SINK)
     copy_to_schema(db, "expected", ["kitchen_sink"])
     archive = create_backup(database_url, backup_dir / "k.zip", tables=["kitchen_sink"]).path
@@ -180,8 +196,10 @@ def test_second_table_set_in_another_schema(db: psycopg.Connection, database_url
     tables = ["shop.orders", "shop.customers"]
     copy_to_schema(db, "expected", tables)
     archive = create_backup(database_url, backup_dir / "s.zip", tables=tables).path
-    db.execute("UPDATE shop.customers SET name = 'b2' WHERE id = 2; DELETE FROM shop.orders WHERE id = 1;"
-               " INSERT INTO shop.customers (name) VALUES ('c')")
+    db.execute(
+        "UPDATE shop.customers SET name = 'b2' WHERE id = 2; DELETE FROM shop.orders WHERE id = 1;"
+        " INSERT INTO shop.customers (name) VALUES ('c')"
+    )
     before_default = snapshot(db)
 
     result = restore_from_backup(database_url, archive, tables=tables)
@@ -210,11 +228,15 @@ def test_archive_must_match_the_table_set(db: psycopg.Connection, database_url: 
         ("ALTER TABLE zones ADD COLUMN label text", r"zones: the database table has column 'label'"),
         ("ALTER TABLE zones DROP COLUMN color", r"zones: the archive has column 'color'"),
         ("ALTER TABLE zones RENAME COLUMN priority TO rank", r"zones: the archive has column 'priority'"),
-        ("ALTER TABLE zones ALTER COLUMN priority TYPE bigint", r"zones.priority: archived as integer, the database has bigint"),
+        (
+            "ALTER TABLE zones ALTER COLUMN priority TYPE bigint",
+            r"zones.priority: archived as integer, the database has bigint",
+        ),
     ],
 )
-def test_column_mismatch_is_refused(db: psycopg.Connection, database_url: str, backup_dir: Path,
-                                    change: str, message: str) -> None:
+def test_column_mismatch_is_refused(
+    db: psycopg.Connection, database_url: str, backup_dir: Path, change: str, message: str
+) -> None:
     fill_adversarial(db)
     archive = create_backup(database_url, backup_dir / "a.zip").path
     db.execute(change)
@@ -249,11 +271,15 @@ CREATE TABLE detections (
 """
 
 
-def test_outside_rows_whose_parents_survive_survive(db: psycopg.Connection, database_url: str, backup_dir: Path) -> None:
+def test_outside_rows_whose_parents_survive_survive(
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     fill_adversarial(db)
     db.execute(DETECTIONS)
-    db.execute("INSERT INTO detections (event_id, camera_id, label) VALUES (1, 'cam-1', 'person'), (2, NULL, 'car'),"
-               " (3, 'cam-3', 'dog')")
+    db.execute(
+        "INSERT INTO detections (event_id, camera_id, label) VALUES (1, 'cam-1', 'person'), (2, NULL, 'car'),"
+        " (3, 'cam-3', 'dog')"
+    )
     copy_to_schema(db, "expected")
     archive = create_backup(database_url, backup_dir / "a.zip").path
     mutate_default_tables(db)  # includes a new event and camera (no detections on them)
@@ -280,8 +306,11 @@ def test_restore_refuses_to_orphan_outside_rows(db: psycopg.Connection, database
     new_event = db.execute(
         "INSERT INTO events (batch_id, camera_id, started_at) VALUES ('n', 'cam-new', now()) RETURNING id"
     ).fetchone()[0]
-    db.execute("INSERT INTO detections (event_id, camera_id, label) VALUES (%s, 'cam-new', 'a'), (%s, NULL, 'b'),"
-               " (1, 'cam-1', 'kept')", [new_event, new_event])
+    db.execute(
+        "INSERT INTO detections (event_id, camera_id, label) VALUES (%s, 'cam-new', 'a'), (%s, NULL, 'b'),"
+        " (1, 'cam-1', 'kept')",
+        [new_event, new_event],
+    )
     before = snapshot(db, [*snapshot(db).keys(), "detections"])
 
     with pytest.raises(RestoreError) as info:
@@ -319,7 +348,9 @@ def test_busy_tables_fail_fast_and_change_nothing(db: psycopg.Connection, databa
     before = snapshot(db)
     with connect(database_url) as other:
         other.execute("BEGIN")
-        other.execute("UPDATE zones SET priority = priority")  # a writer: ROW EXCLUSIVE until it ends (readers never block)
+        other.execute(
+            "UPDATE zones SET priority = priority"
+        )  # a writer: ROW EXCLUSIVE until it ends (readers never block)
         started = time.monotonic()
         with pytest.raises(RestoreError, match=r"^tables are busy: could not lock them within 1s$"):
             restore_from_backup(database_url, archive, lock_timeout="1s")
@@ -346,10 +377,12 @@ def test_readers_never_see_a_mix(db: psycopg.Connection, database_url: str, back
             with connect(database_url) as conn:
                 while not stop.is_set():
                     # One statement, one snapshot: counts of two tables and a changed-row marker.
-                    seen.add(conn.execute(
-                        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM alerts),"
-                        " (SELECT count(*) FROM events WHERE summary = 'changed')"
-                    ).fetchone())
+                    seen.add(
+                        conn.execute(
+                            "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM alerts),"
+                            " (SELECT count(*) FROM events WHERE summary = 'changed')"
+                        ).fetchone()
+                    )
         except BaseException as exc:
             errors.append(exc)
 
@@ -373,8 +406,13 @@ def test_readers_never_see_a_mix(db: psycopg.Connection, database_url: str, back
 # Command line
 
 
-def test_cli_restore_with_yes(db: psycopg.Connection, database_url: str, backup_dir: Path,
-                              capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_restore_with_yes(
+    db: psycopg.Connection,
+    database_url: str,
+    backup_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("BACKUPD_TABLES", raising=False)
     fill_adversarial(db)
     copy_to_schema(db, "expected")
@@ -389,8 +427,9 @@ def test_cli_restore_with_yes(db: psycopg.Connection, database_url: str, backup_
     assert differences(db, "expected") == []
 
 
-def test_cli_restore_refuses_without_terminal(db: psycopg.Connection, database_url: str, backup_dir: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_restore_refuses_without_terminal(
+    db: psycopg.Connection, database_url: str, backup_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fill_adversarial(db)
     archive = create_backup(database_url, backup_dir / "a.zip").path
     db.execute("DELETE FROM alerts")
@@ -400,8 +439,9 @@ def test_cli_restore_refuses_without_terminal(db: psycopg.Connection, database_u
     assert db.execute("SELECT count(*) FROM alerts").fetchone()[0] == 0
 
 
-def test_cli_restore_failure_is_one_line(database_url: str, backup_dir: Path, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_restore_failure_is_one_line(
+    database_url: str, backup_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bogus = tmp_path / "bogus.zip"
     bogus.write_bytes(b"not a zip at all")
     assert main(["--database-url", database_url, "restore", str(bogus), "--yes"]) == 1

@@ -78,8 +78,8 @@ def flip_member_byte(src: Path, dst: Path, name: str) -> Path:
     raw = bytearray(src.read_bytes())
     with zipfile.ZipFile(src) as z:
         info = z.getinfo(name)
-    name_len = int.from_bytes(raw[info.header_offset + 26:info.header_offset + 28], "little")
-    extra_len = int.from_bytes(raw[info.header_offset + 28:info.header_offset + 30], "little")
+    name_len = int.from_bytes(raw[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_len = int.from_bytes(raw[info.header_offset + 28 : info.header_offset + 30], "little")
     data_start = info.header_offset + 30 + name_len + extra_len
     raw[data_start + info.compress_size // 2] ^= 0x55
     dst.write_bytes(bytes(raw))
@@ -157,8 +157,12 @@ CASES: list[tuple[str, Callable[[Path, Path], Path], type[BackupdError], str]] =
     ("flipped byte", case_flipped_byte, ArchiveError, r"events"),
     ("truncated half", case_truncated_half, ArchiveError, r"."),
     ("truncated tail", case_truncated_tail, ArchiveError, r"."),
-    ("checksum", case_checksum_mismatch, ArchiveError,
-     r"^Checksum mismatch for events: expected [0-9a-f]{64}, got [0-9a-f]{64}$"),
+    (
+        "checksum",
+        case_checksum_mismatch,
+        ArchiveError,
+        r"^Checksum mismatch for events: expected [0-9a-f]{64}, got [0-9a-f]{64}$",
+    ),
     ("version", case_wrong_version, ArchiveError, r"^Unsupported backup version: 2\.0\. Expected: 1\.0 or 1\.1$"),
     ("missing member", case_missing_member, ArchiveError, r"missing member zones\.jsonl"),
     ("row count", case_row_count, ArchiveError, r"^Row count mismatch for alerts: expected 5, got 4$"),
@@ -171,9 +175,15 @@ CASES: list[tuple[str, Callable[[Path, Path], Path], type[BackupdError], str]] =
 
 
 @pytest.mark.parametrize(("make", "error", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_corrupted_archive_changes_nothing(db: psycopg.Connection, database_url: str, archive: Path, tmp_path: Path,
-                                           make: Callable[[Path, Path], Path], error: type[BackupdError],
-                                           message: str) -> None:
+def test_corrupted_archive_changes_nothing(
+    db: psycopg.Connection,
+    database_url: str,
+    archive: Path,
+    tmp_path: Path,
+    make: Callable[[Path, Path], Path],
+    error: type[BackupdError],
+    message: str,
+) -> None:
     bad = make(archive, tmp_path)
     before = snapshot(db)
     with pytest.raises(error, match=message) as info:
@@ -209,12 +219,18 @@ def restore_process(database_url: str, archive: Path) -> subprocess.Popen[bytes]
         "import sys; from backupd.restore import restore_from_backup;"
         " restore_from_backup(sys.argv[1], sys.argv[2], lock_timeout='60s')"
     )
-    return subprocess.Popen([sys.executable, "-c", code, database_url, str(archive)], cwd=PROJECT,
-                            env=env_without_test_vars(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, database_url, str(archive)],
+        cwd=PROJECT,
+        env=env_without_test_vars(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
-def wait_for_query(conn: psycopg.Connection, proc: subprocess.Popen[bytes], pattern: str,
-                   waiting: bool = False, timeout: float = 60) -> None:
+def wait_for_query(
+    conn: psycopg.Connection, proc: subprocess.Popen[bytes], pattern: str, waiting: bool = False, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = conn.execute(
@@ -233,8 +249,10 @@ def wait_for_query(conn: psycopg.Connection, proc: subprocess.Popen[bytes], patt
 def wait_for_restore_sessions_to_end(conn: psycopg.Connection, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'backupd-restore%'"
-                            " AND datname = current_database()").fetchone()[0]:
+        if not conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'backupd-restore%'"
+            " AND datname = current_database()"
+        ).fetchone()[0]:
             return
         time.sleep(0.05)
     raise AssertionError("the killed restore's sessions did not end")
@@ -268,10 +286,18 @@ MOMENTS = [
 ]
 
 
-@pytest.mark.parametrize(("pattern", "waiting", "expect", "setup"), [m[1:] for m in MOMENTS],
-                         ids=[m[0] for m in MOMENTS])
-def test_sigkill_leaves_old_or_new_data(db: psycopg.Connection, database_url: str, volume_archive: tuple[Path, dict, dict],
-                                        pattern: str, waiting: bool, expect: str, setup: str | None) -> None:
+@pytest.mark.parametrize(
+    ("pattern", "waiting", "expect", "setup"), [m[1:] for m in MOMENTS], ids=[m[0] for m in MOMENTS]
+)
+def test_sigkill_leaves_old_or_new_data(
+    db: psycopg.Connection,
+    database_url: str,
+    volume_archive: tuple[Path, dict, dict],
+    pattern: str,
+    waiting: bool,
+    expect: str,
+    setup: str | None,
+) -> None:
     path, new, old = volume_archive
     blocker = None
     if setup and "rule" in setup:
@@ -302,12 +328,17 @@ def test_sigkill_leaves_old_or_new_data(db: psycopg.Connection, database_url: st
     restore_from_backup(database_url, path)
     assert fingerprint(db) == new
     assert not staging_schema_exists(db)
-    assert db.execute("INSERT INTO events (batch_id, camera_id, started_at) VALUES ('x', 'vol-1', now()) RETURNING id"
-                      ).fetchone()[0] == 15001
+    assert (
+        db.execute(
+            "INSERT INTO events (batch_id, camera_id, started_at) VALUES ('x', 'vol-1', now()) RETURNING id"
+        ).fetchone()[0]
+        == 15001
+    )
 
 
-def test_many_pieces_keep_order_and_line_numbers(db: psycopg.Connection, database_url: str, backup_dir: Path,
-                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_many_pieces_keep_order_and_line_numbers(
+    db: psycopg.Connection, database_url: str, backup_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Members are loaded in pieces, several at once: line numbers count across pieces, and each
     piece's rows stay together in archive order."""
     from backupd.restore import shadows as staging

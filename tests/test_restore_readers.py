@@ -34,8 +34,9 @@ DEMO_EVENTS = 200_000
 
 def counts(conn: psycopg.Connection) -> tuple[int, ...]:
     """Row counts of TABLES, in that order, from one statement (one snapshot)."""
-    query = sql.SQL("SELECT {}").format(sql.SQL(", ").join(
-        sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(t)) for t in TABLES))
+    query = sql.SQL("SELECT {}").format(
+        sql.SQL(", ").join(sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(t)) for t in TABLES)
+    )
     return tuple(conn.execute(query).fetchone())
 
 
@@ -43,8 +44,9 @@ def restore(url: str, archive: Path, **kwargs: object) -> RestoreResult:
     return restore_from_backup(url, archive, tables=list(TABLES), **kwargs)
 
 
-def restore_sessions(conn: psycopg.Connection, pattern: str, *, waiting_for_lock: bool = False,
-                     wait_event: str | None = None) -> int:
+def restore_sessions(
+    conn: psycopg.Connection, pattern: str, *, waiting_for_lock: bool = False, wait_event: str | None = None
+) -> int:
     return conn.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backupd-restore'"
         " AND datname = current_database() AND state = 'active' AND query ILIKE %s"
@@ -101,8 +103,9 @@ class DemoArchives:
 
 
 @pytest.fixture(scope="module")
-def demo_archives(pg_server_url: str, template_database: str,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoArchives]:
+def demo_archives(
+    pg_server_url: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoArchives]:
     """Two archives of demo data (200k events) whose every table's count differs, made once."""
     name = create_database(pg_server_url, template=template_database)
     url = url_for_database(pg_server_url, name)
@@ -116,8 +119,11 @@ def demo_archives(pg_server_url: str, template_database: str,
             # fewer of every other table: every count differs between the two states.
             conn.execute("DELETE FROM cameras WHERE id = (SELECT max(id) FROM cameras)")
             for table, key in (("prompts", "id"), ("household_members", "id"), ("settings", "key")):
-                conn.execute(sql.SQL("DELETE FROM {t} WHERE {k} = (SELECT max({k}) FROM {t})").format(
-                    t=sql.Identifier(table), k=sql.Identifier(key)))
+                conn.execute(
+                    sql.SQL("DELETE FROM {t} WHERE {k} = (SELECT max({k}) FROM {t})").format(
+                        t=sql.Identifier(table), k=sql.Identifier(key)
+                    )
+                )
             conn.execute("VACUUM ANALYZE")
             counts_b = counts(conn)
             b = create_backup(url, folder / "b.zip").path
@@ -136,7 +142,7 @@ def test_multi_table_readers_never_fail_a_restore_nor_see_a_mix(demo_archives: D
     then the rows are replaced in place, which readers do not block.)"""
     arch = demo_archives
     states = {arch.counts_a: "a", arch.counts_b: "b"}
-    orders = [TABLES[2 * k:] + TABLES[:2 * k] for k in range(4)]
+    orders = [TABLES[2 * k :] + TABLES[: 2 * k] for k in range(4)]
     orders[1] = orders[1][::-1]
     orders[3] = orders[3][::-1]
     assert len({o[0] for o in orders}) == 4  # different first tables: different lock orders
@@ -157,7 +163,8 @@ def test_multi_table_readers_never_fail_a_restore_nor_see_a_mix(demo_archives: D
                     for table in orders[k]:
                         started = time.monotonic()
                         by_table[table] = conn.execute(
-                            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
+                            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+                        ).fetchone()[0]
                         longest[k] = max(longest[k], time.monotonic() - started)
                     conn.execute("COMMIT")
                     state = tuple(by_table[t] for t in TABLES)
@@ -172,12 +179,14 @@ def test_multi_table_readers_never_fail_a_restore_nor_see_a_mix(demo_archives: D
         try:
             with connect(arch.url) as conn:
                 while not stop.is_set():
-                    lock_waits.extend(conn.execute(
-                        "SELECT r.query, b.query FROM pg_stat_activity r"
-                        " CROSS JOIN LATERAL unnest(pg_blocking_pids(r.pid)) AS x(pid)"
-                        " JOIN pg_stat_activity b ON b.pid = x.pid"
-                        " WHERE r.application_name = 'test-reader' AND b.application_name LIKE 'backupd%'"
-                    ).fetchall())
+                    lock_waits.extend(
+                        conn.execute(
+                            "SELECT r.query, b.query FROM pg_stat_activity r"
+                            " CROSS JOIN LATERAL unnest(pg_blocking_pids(r.pid)) AS x(pid)"
+                            " JOIN pg_stat_activity b ON b.pid = x.pid"
+                            " WHERE r.application_name = 'test-reader' AND b.application_name LIKE 'backupd%'"
+                        ).fetchall()
+                    )
                     time.sleep(0.01)
         except BaseException as exc:
             errors.append(exc)
@@ -205,9 +214,11 @@ def test_multi_table_readers_never_fail_a_restore_nor_see_a_mix(demo_archives: D
     both = {states[s] for per_reader in seen for s in per_reader}
     assert both == {"a", "b"}
     transactions = sum(n for per_reader in seen for n in per_reader.values())
-    print(f"\n{transactions} reader transactions; longest reader statement {max(longest):.3f}s;"
-          f" samples of a reader waiting for the restore: {len(lock_waits)}; restores "
-          + ", ".join(f"{r.seconds:.1f}s ({r.swap_mode} swap, lock {r.swap_lock_seconds:.3f}s)" for r in results))
+    print(
+        f"\n{transactions} reader transactions; longest reader statement {max(longest):.3f}s;"
+        f" samples of a reader waiting for the restore: {len(lock_waits)}; restores "
+        + ", ".join(f"{r.seconds:.1f}s ({r.swap_mode} swap, lock {r.swap_lock_seconds:.3f}s)" for r in results)
+    )
     # Readers queue behind the catalog swap's ACCESS EXCLUSIVE only while one attempt waits for
     # its locks (at most swap.LOCK_WAIT) plus the milliseconds it holds them; on a loaded two-core
     # machine a count(*) of the events alone can take seconds, hence the generous bound.
@@ -246,8 +257,10 @@ def test_point_reader_waits_milliseconds_for_the_catalog_swap(demo_archives: Dem
     assert not errors, errors
     assert result.swap_mode == "catalog", result.fallback_reason
     assert counts_of(arch.url) == arch.counts_a
-    print(f"\n{len(waits)} probe queries; longest {max(waits):.3f}s; swap held ACCESS EXCLUSIVE"
-          f" {result.swap_lock_seconds * 1000:.0f} ms; restore {result.seconds:.1f}s")
+    print(
+        f"\n{len(waits)} probe queries; longest {max(waits):.3f}s; swap held ACCESS EXCLUSIVE"
+        f" {result.swap_lock_seconds * 1000:.0f} ms; restore {result.seconds:.1f}s"
+    )
     assert len(waits) > 50
     assert max(waits) < 5
     assert result.swap_lock_seconds < 5
@@ -263,7 +276,8 @@ def counts_of(url: str) -> tuple[int, ...]:
 
 
 def test_reader_holding_one_table_then_reading_another_cannot_fail_the_restore(
-        db: psycopg.Connection, database_url: str, backup_dir: Path) -> None:
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     """The reader takes alerts, then reads events and the rest while the swap waits for alerts:
     with the swap holding some tables and wanting the reader's, that is a deadlock, which the
     swap resolves by giving up its attempt within its short lock wait (before the server's 1 s
@@ -283,14 +297,17 @@ def test_reader_holding_one_table_then_reading_another_cannot_fail_the_restore(
         held = reader.execute("SELECT count(*) FROM alerts").fetchone()[0]
         worker = RestoreThread(database_url, archive)
         worker.start()
-        wait_until(lambda: restore_sessions(watch, "LOCK TABLE %", waiting_for_lock=True)
-                   or not worker.is_alive(), "the swap to wait for the reader's lock")
+        wait_until(
+            lambda: restore_sessions(watch, "LOCK TABLE %", waiting_for_lock=True) or not worker.is_alive(),
+            "the swap to wait for the reader's lock",
+        )
         longest = 0.0
         by_table = {"alerts": held}
         for table in ("events", "cameras", "zones", "prompts", "baselines", "household_members", "settings"):
             started = time.monotonic()
             by_table[table] = reader.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+            ).fetchone()[0]
             longest = max(longest, time.monotonic() - started)
         assert worker.is_alive()  # it cannot swap while we read
         reader.execute("COMMIT")
@@ -309,15 +326,18 @@ def test_reader_holding_one_table_then_reading_another_cannot_fail_the_restore(
 
 
 def test_lock_held_past_the_deadline_fails_in_one_line_and_changes_nothing(
-        db: psycopg.Connection, database_url: str, backup_dir: Path) -> None:
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     fill_volume(db, 200)
     archive = create_backup(database_url, backup_dir / "a.zip").path
     db.execute("DELETE FROM alerts WHERE event_id > 100")
     db.execute("DELETE FROM events WHERE id > 100")
     before = snapshot(db)
 
-    with connect(database_url, application_name="test-reader") as reader, \
-            connect(database_url, application_name="test-writer") as writer:
+    with (
+        connect(database_url, application_name="test-reader") as reader,
+        connect(database_url, application_name="test-writer") as writer,
+    ):
         # A reader idle in its transaction for the whole time does not hold the restore up...
         reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         reader.execute("SELECT count(*) FROM zones").fetchone()
@@ -338,7 +358,8 @@ def test_lock_held_past_the_deadline_fails_in_one_line_and_changes_nothing(
 
 
 def test_restore_outlasts_a_busy_writer_and_an_idle_reader(
-        db: psycopg.Connection, database_url: str, backup_dir: Path) -> None:
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     """The swap retries (whole) until the writer commits; the idle reader is ignored."""
     fill_volume(db, 200)
     archive = create_backup(database_url, backup_dir / "a.zip").path
@@ -346,16 +367,21 @@ def test_restore_outlasts_a_busy_writer_and_an_idle_reader(
     db.execute("DELETE FROM alerts WHERE event_id > 100")
     db.execute("DELETE FROM events WHERE id > 100")
 
-    with connect(database_url, application_name="test-reader") as reader, \
-            connect(database_url, application_name="test-writer") as writer, connect(database_url) as watch:
+    with (
+        connect(database_url, application_name="test-reader") as reader,
+        connect(database_url, application_name="test-writer") as writer,
+        connect(database_url) as watch,
+    ):
         reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         old = counts(reader)
         writer.execute("BEGIN")
         writer.execute("INSERT INTO settings (key, value) VALUES ('written-meanwhile', '1')")
         worker = RestoreThread(database_url, archive, lock_timeout="60s")
         worker.start()
-        wait_until(lambda: restore_sessions(watch, "LOCK TABLE %", waiting_for_lock=True),
-                   "the restore to wait for the writer's lock")
+        wait_until(
+            lambda: restore_sessions(watch, "LOCK TABLE %", waiting_for_lock=True),
+            "the restore to wait for the writer's lock",
+        )
         time.sleep(1.5)  # several attempts time out meanwhile, each rolled back
         assert worker.is_alive()
         writer.execute("COMMIT")
@@ -371,7 +397,8 @@ def test_restore_outlasts_a_busy_writer_and_an_idle_reader(
 
 
 def test_writer_in_the_opposite_lock_order_is_not_deadlocked(
-        db: psycopg.Connection, database_url: str, backup_dir: Path) -> None:
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     """A writer holding alerts that then writes events while the swap waits for alerts: the swap
     gives way within its short per-attempt lock_timeout (before the server's 1 s deadlock check),
     so neither the writer nor the restore fails."""
@@ -386,8 +413,10 @@ def test_writer_in_the_opposite_lock_order_is_not_deadlocked(
         writer.execute("UPDATE alerts SET version_id = version_id + 1 WHERE event_id = 5")
         worker = RestoreThread(database_url, archive)
         worker.start()
-        wait_until(lambda: restore_sessions(watch, "LOCK TABLE %", waiting_for_lock=True),
-                   "the restore to wait for the writer's lock")
+        wait_until(
+            lambda: restore_sessions(watch, "LOCK TABLE %", waiting_for_lock=True),
+            "the restore to wait for the writer's lock",
+        )
         writer.execute("UPDATE events SET notes = 'written' WHERE id = 5")  # the opposite order
         writer.execute("COMMIT")
         result = worker.join_result()
@@ -397,7 +426,8 @@ def test_writer_in_the_opposite_lock_order_is_not_deadlocked(
 
 
 def test_snapshot_older_than_the_load_never_sees_empty_tables(
-        db: psycopg.Connection, database_url: str, backup_dir: Path) -> None:
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     """A REPEATABLE READ transaction that took its snapshot before the shadows were loaded, but has
     not read the set yet, would see the swapped-in tables empty (their rows are newer than its
     snapshot). The catalog swap waits for it, then replaces the rows in place (MVCC-safe)."""

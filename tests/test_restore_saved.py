@@ -1,4 +1,4 @@
-"""Restoring saved backups (CONTRACT §11): by id and latest, the safety backup, dry runs, `changes`, subsets."""
+"""Restoring saved backups (docs/restore-guarantees.md): by id and latest, the safety backup, dry runs, `changes`, subsets."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def change_everything(db: psycopg.Connection) -> None:
     db.execute("DELETE FROM events WHERE id IN (1, 2, 4, 5, 7)")  # no alerts point at these
     db.execute("UPDATE events SET notes = 'reviewed' WHERE id BETWEEN 10 AND 19")
     db.execute("UPDATE events SET flags = NULL WHERE id = 20")  # JSON null (archive) → SQL NULL
-    db.execute("INSERT INTO events (batch_id, camera_id, started_at) SELECT 'new', 'yard', now() FROM generate_series(1, 3)")
+    db.execute(
+        "INSERT INTO events (batch_id, camera_id, started_at) SELECT 'new', 'yard', now() FROM generate_series(1, 3)"
+    )
     db.execute("UPDATE alerts SET channels = '[ \"push\" ]' WHERE event_id IN (3, 6, 9, 12)")  # whitespace only
     db.execute("DELETE FROM alerts WHERE event_id IN (15, 18)")
     db.execute("UPDATE zones SET name = 'Garden' WHERE id = 'z1'")
@@ -51,8 +53,14 @@ def change_everything(db: psycopg.Connection) -> None:
 
 
 def counts(archive: int, live: int, added: int, removed: int, changed: int) -> dict[str, int]:
-    return {"archive_rows": archive, "live_rows": live, "added": added, "removed": removed, "changed": changed,
-            "unchanged": archive - added - changed}
+    return {
+        "archive_rows": archive,
+        "live_rows": live,
+        "added": added,
+        "removed": removed,
+        "changed": changed,
+        "unchanged": archive - added - changed,
+    }
 
 
 EXPECTED = {
@@ -68,8 +76,9 @@ EXPECTED = {
 
 
 def sequences(db: psycopg.Connection) -> list[tuple]:
-    return db.execute("SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'"
-                      " ORDER BY 1").fetchall()
+    return db.execute(
+        "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+    ).fetchall()
 
 
 def test_dry_run_reports_changes_and_changes_nothing(make_server, db: psycopg.Connection) -> None:
@@ -80,7 +89,9 @@ def test_dry_run_reports_changes_and_changes_nothing(make_server, db: psycopg.Co
         server.services.runner.wait(30)
         change_everything(db)
         before, seqs = table_fingerprint(db), sequences(db)
-        backups_before = db.execute("SELECT id, status::text, file_path FROM backupd.backup_jobs ORDER BY id").fetchall()
+        backups_before = db.execute(
+            "SELECT id, status::text, file_path FROM backupd.backup_jobs ORDER BY id"
+        ).fetchall()
 
         job = start_restore(c, backup_id, dry_run=True)
 
@@ -89,7 +100,10 @@ def test_dry_run_reports_changes_and_changes_nothing(make_server, db: psycopg.Co
     assert job["dry_run"] is True and job["safety_backup_id"] is None and job["items_restored"] is None
     assert job["changes"] == EXPECTED
     assert table_fingerprint(db) == before and sequences(db) == seqs
-    assert db.execute("SELECT id, status::text, file_path FROM backupd.backup_jobs ORDER BY id").fetchall() == backups_before
+    assert (
+        db.execute("SELECT id, status::text, file_path FROM backupd.backup_jobs ORDER BY id").fetchall()
+        == backups_before
+    )
     assert db.execute("SELECT count(*) FROM backupd.restore_jobs").fetchone()[0] == 1
 
 
@@ -111,8 +125,9 @@ def test_restore_by_id_with_a_safety_backup_that_undoes_it(make_server, db: psyc
 
         safety = c.get(f"/api/backup/{job['safety_backup_id']}").json()
         assert safety["status"] == "completed" and safety["trigger"] == "safety"
-        assert {k: v["count"] for k, v in safety["manifest"]["contents"].items()} == \
-            {t: len(rows) for t, rows in changed.items()}
+        assert {k: v["count"] for k, v in safety["manifest"]["contents"].items()} == {
+            t: len(rows) for t, rows in changed.items()
+        }
 
         undo = start_restore(c, job["safety_backup_id"], safety_backup=False)
         assert undo["status"] == "completed", undo
@@ -139,8 +154,12 @@ def test_subsets_and_their_refusals(make_server, db: psycopg.Connection) -> None
         assert job["status"] == "completed", job
         undo = start_restore(c, job["safety_backup_id"], dry_run=True)  # a partial safety backup restores alone
         assert undo["status"] == "completed" and sorted(undo["tables"]) == ["alerts", "events"], undo
-        assert table_fingerprint(db) == {**changed, "settings": archived["settings"],
-                                         "events": archived["events"], "alerts": archived["alerts"]}
+        assert table_fingerprint(db) == {
+            **changed,
+            "settings": archived["settings"],
+            "events": archived["events"],
+            "alerts": archived["alerts"],
+        }
 
         db.execute("INSERT INTO events (batch_id, camera_id, started_at) VALUES ('g', 'garage', now())")
         before = table_fingerprint(db)
@@ -158,15 +177,20 @@ def test_subsets_and_their_refusals(make_server, db: psycopg.Connection) -> None
 
 
 def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "backupd", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "backupd", *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=300
+    )
 
 
-def test_cli_latest_dry_run_subset_and_failed_safety_backup(db: psycopg.Connection, database_url: str,
-                                                            tmp_path: Path) -> None:
+def test_cli_latest_dry_run_subset_and_failed_safety_backup(
+    db: psycopg.Connection, database_url: str, tmp_path: Path
+) -> None:
     fill_app_data(db, events=300)
-    env = {"BACKUPD_DATABASE_URL": database_url, "BACKUPD_STORE": str(tmp_path / "store"),
-           "BACKUPD_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "BACKUPD_DATABASE_URL": database_url,
+        "BACKUPD_STORE": str(tmp_path / "store"),
+        "BACKUPD_DATA_DIR": str(tmp_path / "data"),
+    }
     made = cli(["backup"], env)
     assert made.returncode == 0, made.stderr
     archived = table_fingerprint(db)
@@ -176,7 +200,9 @@ def test_cli_latest_dry_run_subset_and_failed_safety_backup(db: psycopg.Connecti
     dry = cli(["restore", "--latest", "--dry-run"], env)
     assert dry.returncode == 0, dry.stderr
     lines = dry.stdout.splitlines()
-    assert lines[0].startswith("dry run of backup ") and lines[0].endswith("nothing was changed; the restore would change:")
+    assert lines[0].startswith("dry run of backup ") and lines[0].endswith(
+        "nothing was changed; the restore would change:"
+    )
     assert lines[1].split() == ["table", "archive_rows", "live_rows", "added", "removed", "changed", "unchanged"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
     assert rows["events"] == ["300", "298", "5", "3", "11", "284"] and len(rows) == 8
@@ -188,7 +214,9 @@ def test_cli_latest_dry_run_subset_and_failed_safety_backup(db: psycopg.Connecti
     broken = {**env, "BACKUPD_STORE": str(tmp_path / "store" / os.listdir(tmp_path / "store")[0])}  # a file
     latest = sorted(os.listdir(tmp_path / "store"))[-1]
     failed = cli(["restore", str(tmp_path / "store" / latest), "--yes"], broken)
-    assert failed.returncode == 1 and failed.stderr.startswith("backupd: error: the safety backup failed, nothing was changed:")
+    assert failed.returncode == 1 and failed.stderr.startswith(
+        "backupd: error: the safety backup failed, nothing was changed:"
+    )
     assert table_fingerprint(db) == changed
 
     subset = cli(["restore", "--latest", "--tables", "settings", "--yes"], env)

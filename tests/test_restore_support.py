@@ -17,7 +17,7 @@ from psycopg import sql
 from backupd import DEFAULT_TABLES
 from backupd.db.catalog import describe_tables
 
-# Values chosen to break naive JSON/COPY handling (CONTRACT §6).
+# Values chosen to break naive JSON/COPY handling (docs/restore-guarantees.md).
 ADVERSARIAL_SQL = r"""
 INSERT INTO cameras (id, name, folder_path, status, created_at, last_seen_at, deleted_at) VALUES
   ('cam-1', 'Front "door"', E'C:\\cams\\front\n2', 'online', '2024-01-02 03:04:05.123456+00', 'infinity', NULL),
@@ -104,9 +104,7 @@ def snapshot(conn: psycopg.Connection, tables: Sequence[str] = DEFAULT_TABLES) -
     """Every row of every table as text, in a stable order (for before/after equality)."""
     result: dict[str, list[str]] = {}
     for table in describe_tables(conn, list(tables)):
-        rows = conn.execute(
-            sql.SQL("SELECT t::text FROM ONLY {} AS t ORDER BY 1").format(table.ident)
-        ).fetchall()
+        rows = conn.execute(sql.SQL("SELECT t::text FROM ONLY {} AS t ORDER BY 1").format(table.ident)).fetchall()
         result[table.key] = [r[0] for r in rows]
     return result
 
@@ -116,9 +114,7 @@ def copy_to_schema(conn: psycopg.Connection, schema: str, tables: Sequence[str] 
     conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     for table in describe_tables(conn, list(tables)):
         conn.execute(
-            sql.SQL("CREATE TABLE {} AS SELECT * FROM ONLY {}").format(
-                sql.Identifier(schema, table.name), table.ident
-            )
+            sql.SQL("CREATE TABLE {} AS SELECT * FROM ONLY {}").format(sql.Identifier(schema, table.name), table.ident)
         )
 
 

@@ -73,8 +73,9 @@ def member(archive: Path, key: str) -> bytes:
         return b"".join(reader.member_chunks(key))
 
 
-def test_every_scalar_type_is_decoded_here_and_exact(db: psycopg.Connection, database_url: str,
-                                                     backup_dir: Path) -> None:
+def test_every_scalar_type_is_decoded_here_and_exact(
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     db.execute(SCALARS)
     copy_to_schema(db, "expected", ["scalars"])
     archive = create_backup(database_url, backup_dir / "s.zip", tables=["scalars"]).path
@@ -107,8 +108,9 @@ def test_arrays_and_names_msgspec_refuses_are_left_to_the_server(db: psycopg.Con
     assert line_decoder(staged(db, "slashed")) is None
 
 
-def test_composite_values_fall_back_to_the_server_path(db: psycopg.Connection, database_url: str,
-                                                       backup_dir: Path) -> None:
+def test_composite_values_fall_back_to_the_server_path(
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     db.execute("CREATE TYPE pair AS (a int, b text)")
     db.execute("CREATE TABLE pairs (id int PRIMARY KEY, p pair, note text)")
     db.execute("INSERT INTO pairs SELECT g, ROW(g, 'x' || g)::pair, 'n' || g FROM generate_series(1, 3000) g")

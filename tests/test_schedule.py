@@ -1,4 +1,4 @@
-"""Schedules, retention and pinning through real HTTP and real PostgreSQL (CONTRACT §9).
+"""Schedules, retention and pinning through real HTTP and real PostgreSQL (docs/operations.md).
 
 The scheduler's clock is injected (a ManualClock the test moves), and its background thread is
 stopped so each test drives `tick()` itself: no test waits for a wall-clock minute.
@@ -16,9 +16,9 @@ import psycopg
 import pytest
 
 from backupd.cli import main
-from backupd.clock import Clock
 from backupd.db.locks import try_operation_lock
 from backupd.ids import uuid7
+from backupd.schedule.clock import Clock
 from backupd.store import archive_name
 
 from .test_api_support import (  # noqa: F401  (fixtures are used by name)
@@ -73,9 +73,13 @@ def backup(server: ApiServer, c: httpx.Client) -> tuple[str, list[dict[str, Any]
 
 
 def scheduled_jobs(db: psycopg.Connection) -> list[tuple[str, str, str]]:
-    return [(str(r[0]), r[1].strftime("%Y-%m-%dT%H:%M:%SZ"), r[2]) for r in db.execute(
-        "SELECT b.id, s.scheduled_for AT TIME ZONE 'UTC', b.status FROM backupd.backup_jobs b"
-        " JOIN backupd.schedule_slots s ON s.job_id = b.id WHERE b.trigger = 'schedule' ORDER BY s.scheduled_for")]
+    return [
+        (str(r[0]), r[1].strftime("%Y-%m-%dT%H:%M:%SZ"), r[2])
+        for r in db.execute(
+            "SELECT b.id, s.scheduled_for AT TIME ZONE 'UTC', b.status FROM backupd.backup_jobs b"
+            " JOIN backupd.schedule_slots s ON s.job_id = b.id WHERE b.trigger = 'schedule' ORDER BY s.scheduled_for"
+        )
+    ]
 
 
 # ------------------------------------------------------------------------------------------
@@ -87,10 +91,16 @@ def test_schedule_defaults_and_validation(make_server, tmp_path: Path) -> None:
     clock = manual(server, "2026-03-01T10:00:00Z")
     with server.client() as c:
         body = c.get("/api/schedule").json()
-        assert body == {"schedule": "0 2 * * *", "timezone": "UTC", "next_run_at": "2026-03-02T02:00:00Z",
-                        "last_scheduled_backup": None,
-                        "retention": {"keep_last": 7, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 6},
-                        "drill_schedule": "off", "next_drill_at": None, "drill_configured": False}
+        assert body == {
+            "schedule": "0 2 * * *",
+            "timezone": "UTC",
+            "next_run_at": "2026-03-02T02:00:00Z",
+            "last_scheduled_backup": None,
+            "retention": {"keep_last": 7, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 6},
+            "drill_schedule": "off",
+            "next_drill_at": None,
+            "drill_configured": False,
+        }
 
         for bad, reason in [
             ({"schedule": "61 2 * * *"}, "Invalid cron expression '61 2 * * *': bad minute"),
@@ -106,14 +116,18 @@ def test_schedule_defaults_and_validation(make_server, tmp_path: Path) -> None:
             response = c.put("/api/schedule", json=bad)
             assert response.status_code == 400, (bad, response.text)
             assert reason in response.json()["detail"], (bad, response.json())
-        assert c.put("/api/schedule", content=b"{not json", headers={"Content-Type": "application/json"}
-                     ).status_code == 400
+        assert (
+            c.put("/api/schedule", content=b"{not json", headers={"Content-Type": "application/json"}).status_code
+            == 400
+        )
         assert c.put("/api/schedule", json=[1]).json() == {"detail": "The body must be a JSON object"}
         assert c.get("/api/schedule").json() == body  # nothing changed by the refused requests
 
         clock.set("2026-03-01T10:05:00Z")
-        changed = c.put("/api/schedule", json={"schedule": "30 2 * * *", "timezone": "Europe/Berlin",
-                                               "retention": {"keep_daily": 14}}).json()
+        changed = c.put(
+            "/api/schedule",
+            json={"schedule": "30 2 * * *", "timezone": "Europe/Berlin", "retention": {"keep_daily": 14}},
+        ).json()
         assert changed["schedule"] == "30 2 * * *" and changed["timezone"] == "Europe/Berlin"
         assert changed["next_run_at"] == "2026-03-02T01:30:00Z"  # 02:30 CET
         assert changed["retention"] == {"keep_last": 7, "keep_daily": 14, "keep_weekly": 4, "keep_monthly": 6}
@@ -133,12 +147,15 @@ def test_schedule_defaults_and_validation(make_server, tmp_path: Path) -> None:
         assert body["drill_schedule"] == "0 4 * * 0"
 
 
-def test_a_bad_schedule_in_the_environment_stops_serve(database_url: str, capsys: pytest.CaptureFixture[str],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_schedule_in_the_environment_stops_serve(
+    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BACKUPD_SCHEDULE", "0 25 * * *")
     assert main(["--database-url", database_url, "serve", "--port", "1"]) == 1
-    assert capsys.readouterr().err.strip() == \
-        "backupd: error: BACKUPD_SCHEDULE: Invalid cron expression '0 25 * * *': bad hour"
+    assert (
+        capsys.readouterr().err.strip()
+        == "backupd: error: BACKUPD_SCHEDULE: Invalid cron expression '0 25 * * *': bad hour"
+    )
     monkeypatch.setenv("BACKUPD_SCHEDULE", "off")
     monkeypatch.setenv("BACKUPD_TIMEZONE", "Europe/Nowhere")
     assert main(["--database-url", database_url, "serve", "--port", "1"]) == 1
@@ -149,11 +166,11 @@ def test_a_bad_schedule_in_the_environment_stops_serve(database_url: str, capsys
 # The scheduler, tick by tick
 
 
-def test_scheduled_backups_run_once_per_time_busy_waits_and_catch_up(make_server, db: psycopg.Connection,
-                                                                     database_url: str) -> None:
+def test_scheduled_backups_run_once_per_time_busy_waits_and_catch_up(
+    make_server, db: psycopg.Connection, database_url: str
+) -> None:
     fill_app_data(db, events=50)
-    server = make_server(schedule="0 2 * * *", timezone="UTC", keep_last=0, keep_daily=0, keep_weekly=0,
-                         keep_monthly=0)
+    server = make_server(schedule="0 2 * * *", timezone="UTC", keep_last=0, keep_daily=0, keep_weekly=0, keep_monthly=0)
     clock = manual(server, "2026-03-01T01:59:00Z")
     scheduler = server.services.scheduler
 
@@ -168,8 +185,7 @@ def test_scheduled_backups_run_once_per_time_busy_waits_and_catch_up(make_server
         job = c.get(f"/api/backup/{first}").json()
         assert job["trigger"] == "schedule" and job["pinned"] is False and job["status"] == "completed"
         summary = c.get("/api/schedule").json()
-        assert summary["last_scheduled_backup"] == {"id": first, "status": "completed",
-                                                    "created_at": job["created_at"]}
+        assert summary["last_scheduled_backup"] == {"id": first, "status": "completed", "created_at": job["created_at"]}
         assert summary["next_run_at"] == "2026-03-02T02:00:00Z"
 
     # Busy at 02:00 the next day: the backup waits until the runner is free, then starts once.
@@ -191,8 +207,11 @@ def test_scheduled_backups_run_once_per_time_busy_waits_and_catch_up(make_server
     [caught_up] = scheduler.tick()
     assert scheduler.tick() == []
     wait_idle(server)
-    assert [s for _, s, _ in scheduled_jobs(db)] == ["2026-03-01T02:00:00Z", "2026-03-02T02:00:00Z",
-                                                     "2026-03-05T02:00:00Z"]
+    assert [s for _, s, _ in scheduled_jobs(db)] == [
+        "2026-03-01T02:00:00Z",
+        "2026-03-02T02:00:00Z",
+        "2026-03-05T02:00:00Z",
+    ]
     assert scheduled_jobs(db)[-1][0] == caught_up
 
     # A new schedule is in force from when it was set: no catch-up for times before that.
@@ -225,19 +244,25 @@ def test_a_time_claimed_by_another_replica_is_not_started_again(make_server, db:
             started += server.services.scheduler.tick()
             wait_idle(server)
     assert len(started) == 3
-    assert [s for _, s, _ in scheduled_jobs(db)] == ["2026-03-01T00:05:00Z", "2026-03-01T00:10:00Z",
-                                                     "2026-03-01T00:15:00Z"]
+    assert [s for _, s, _ in scheduled_jobs(db)] == [
+        "2026-03-01T00:05:00Z",
+        "2026-03-01T00:10:00Z",
+        "2026-03-01T00:15:00Z",
+    ]
 
 
-def test_times_passing_while_a_job_runs_each_start_after_it(make_server, db: psycopg.Connection, database_url: str,
-                                                            caplog: pytest.LogCaptureFixture,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_times_passing_while_a_job_runs_each_start_after_it(
+    make_server,
+    db: psycopg.Connection,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Issue 22: a job running across several scheduled times made all but the last vanish silently
     (the scheduler only ever looked at the latest due time). Each must start, oldest first, as soon as
     the job before it ends; what is skipped on purpose (catch-up, a schedule change) is logged."""
     fill_app_data(db, events=10)
-    server = make_server(schedule="* * * * *", timezone="UTC", keep_last=0, keep_daily=0, keep_weekly=0,
-                         keep_monthly=0)
+    server = make_server(schedule="* * * * *", timezone="UTC", keep_last=0, keep_daily=0, keep_weekly=0, keep_monthly=0)
     clock = manual(server, "2026-03-01T00:00:30Z")
     scheduler = server.services.scheduler
     caplog.set_level("INFO", logger="backupd.scheduler")
@@ -261,20 +286,29 @@ def test_times_passing_while_a_job_runs_each_start_after_it(make_server, db: psy
             assert c.get("/api/schedule").json()["next_run_at"] == "2026-03-01T00:01:00Z"
     finally:
         holder.close()
-    assert warnings() == [("scheduled backups fall behind: 2026-03-01T00:01:00+00:00, 2026-03-01T00:02:00+00:00"
-                           " are waiting for the runner; each starts as soon as the job before it ends")]
+    assert warnings() == [
+        (
+            "scheduled backups fall behind: 2026-03-01T00:01:00+00:00, 2026-03-01T00:02:00+00:00"
+            " are waiting for the runner; each starts as soon as the job before it ends"
+        )
+    ]
     started = []
     for _ in range(3):  # each starts at the first look after the one before ended
         [job_id] = scheduler.tick()
         started.append(job_id)
         wait_idle(server)
         clock.current += timedelta(seconds=5)
-    assert scheduled_jobs(db) == [(started[0], "2026-03-01T00:01:00Z", "completed"),
-                                  (started[1], "2026-03-01T00:02:00Z", "completed"),
-                                  (started[2], "2026-03-01T00:03:00Z", "completed")]
+    assert scheduled_jobs(db) == [
+        (started[0], "2026-03-01T00:01:00Z", "completed"),
+        (started[1], "2026-03-01T00:02:00Z", "completed"),
+        (started[2], "2026-03-01T00:03:00Z", "completed"),
+    ]
     assert scheduler.tick() == []  # 00:03:35: nothing waits any more, 00:04 is next
     assert [r.getMessage().split(" started")[1] for r in caplog.records] == [
-        "; 2 more scheduled time(s) waiting", "; 1 more scheduled time(s) waiting", ""]
+        "; 2 more scheduled time(s) waiting",
+        "; 1 more scheduled time(s) waiting",
+        "",
+    ]
     assert warnings() == []
 
     # Another replica started 00:04 while this one was busy: it is dropped here, not started twice.
@@ -296,35 +330,48 @@ def test_times_passing_while_a_job_runs_each_start_after_it(make_server, db: psy
     [caught_up] = scheduler.tick()
     wait_idle(server)
     assert scheduled_jobs(db)[-1] == (caught_up, "2026-03-01T00:11:00Z", "completed")
-    assert warnings() == [("catch-up: scheduled backups for 2026-03-01T00:05:00+00:00 ... 2026-03-01T00:10:00+00:00"
-                           " (6 times) passed while no replica was running; the backup for 2026-03-01T00:11:00+00:00"
-                           " stands for them")]
+    assert warnings() == [
+        (
+            "catch-up: scheduled backups for 2026-03-01T00:05:00+00:00 ... 2026-03-01T00:10:00+00:00"
+            " (6 times) passed while no replica was running; the backup for 2026-03-01T00:11:00+00:00"
+            " stands for them"
+        )
+    ]
 
     # Too many waiting (backups slower than the schedule for long): the oldest are skipped, with a warning.
-    monkeypatch.setattr("backupd.scheduler.MAX_WAITING", 2)
+    monkeypatch.setattr("backupd.schedule.scheduler.MAX_WAITING", 2)
     holder = try_operation_lock(database_url)
     try:
         look_every_10_seconds("2026-03-01T00:14:10Z")
         assert warnings() == [
-            ("scheduled backups fall behind: 2026-03-01T00:12:00+00:00, 2026-03-01T00:13:00+00:00 are waiting for"
-             " the runner; each starts as soon as the job before it ends"),
-            ("scheduled backups for 2026-03-01T00:12:00+00:00 skipped: 2 later scheduled times are already waiting"
-             " for the runner (backups take longer than the schedule's interval)")]
+            (
+                "scheduled backups fall behind: 2026-03-01T00:12:00+00:00, 2026-03-01T00:13:00+00:00 are waiting for"
+                " the runner; each starts as soon as the job before it ends"
+            ),
+            (
+                "scheduled backups for 2026-03-01T00:12:00+00:00 skipped: 2 later scheduled times are already waiting"
+                " for the runner (backups take longer than the schedule's interval)"
+            ),
+        ]
         # Turned off while times wait: they are dropped, and the log says so.
         with server.client() as c:
             assert c.put("/api/schedule", json={"schedule": "off"}).json()["next_run_at"] is None
         look_every_10_seconds("2026-03-01T00:14:20Z")
     finally:
         holder.close()
-    assert warnings() == [("scheduled backups for 2026-03-01T00:13:00+00:00, 2026-03-01T00:14:00+00:00 skipped:"
-                           " the schedule changed to off (UTC)")]
+    assert warnings() == [
+        (
+            "scheduled backups for 2026-03-01T00:13:00+00:00, 2026-03-01T00:14:00+00:00 skipped:"
+            " the schedule changed to off (UTC)"
+        )
+    ]
     look_every_10_seconds("2026-03-01T00:16:00Z")
     assert [s for _, s, _ in scheduled_jobs(db)] == [f"2026-03-01T00:{m:02d}:00Z" for m in (1, 2, 3, 4, 11)]
 
 
-def test_times_a_dead_replica_saw_pass_are_started_by_another(make_server, db: psycopg.Connection,
-                                                                database_url: str,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_times_a_dead_replica_saw_pass_are_started_by_another(
+    make_server, db: psycopg.Connection, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """The times waiting behind a running job are in the database, not in the memory of the replica that
     saw them pass: a replica that starts later (or the survivor of a crash) starts them, in order."""
     fill_app_data(db, events=10)
@@ -354,12 +401,17 @@ def test_times_a_dead_replica_saw_pass_are_started_by_another(make_server, db: p
     wait_idle(b)
     [second] = b.services.scheduler.tick()
     wait_idle(b)
-    assert scheduled_jobs(db) == [(first, "2026-03-01T00:01:00Z", "completed"),
-                                  (second, "2026-03-01T00:02:00Z", "completed")]
+    assert scheduled_jobs(db) == [
+        (first, "2026-03-01T00:01:00Z", "completed"),
+        (second, "2026-03-01T00:02:00Z", "completed"),
+    ]
     # Each replica says once that backups fall behind; B found no time missed.
     assert [r.getMessage() for r in caplog.records] == 2 * [
-        ("scheduled backups fall behind: 2026-03-01T00:01:00+00:00, 2026-03-01T00:02:00+00:00 are waiting for the"
-         " runner; each starts as soon as the job before it ends")]
+        (
+            "scheduled backups fall behind: 2026-03-01T00:01:00+00:00, 2026-03-01T00:02:00+00:00 are waiting for the"
+            " runner; each starts as soon as the job before it ends"
+        )
+    ]
 
 
 # ------------------------------------------------------------------------------------------
@@ -400,9 +452,11 @@ def fake_history(db: psycopg.Connection, store_dir: Path, times: list[datetime])
         job_id = uuid7()
         path = store_dir / archive_name(job_id, when)
         path.write_bytes(b"PK\x05\x06" + bytes(18))
-        db.execute("INSERT INTO backupd.backup_jobs (id, status, created_at, started_at, completed_at, progress_percent,"
-                   " file_path, file_size_bytes, trigger) VALUES (%s, 'completed', %s, %s, %s, 100, %s, 22, 'schedule')",
-                   [job_id, when, when, when, str(path)])
+        db.execute(
+            "INSERT INTO backupd.backup_jobs (id, status, created_at, started_at, completed_at, progress_percent,"
+            " file_path, file_size_bytes, trigger) VALUES (%s, 'completed', %s, %s, %s, 100, %s, 22, 'schedule')",
+            [job_id, when, when, when, str(path)],
+        )
         ids.append(job_id)
     return ids
 
@@ -412,7 +466,7 @@ def test_prune_through_the_api(make_server, db: psycopg.Connection, tmp_path: Pa
     store_dir = server.settings.archive_dir
     # Mon 2 .. Sun 15 March 2026 at 02:00 UTC: ISO weeks 10 (2-8) and 11 (9-15).
     ids = fake_history(db, store_dir, [datetime(2026, 3, d, 2, tzinfo=UTC) for d in range(2, 16)])
-    by_day = dict(zip(range(2, 16), ids))
+    by_day = dict(zip(range(2, 16), ids, strict=True))  # one backup per day
     db.execute("UPDATE backupd.backup_jobs SET pinned = true WHERE id = %s", [by_day[3]])
     drill = uuid7()  # a drill reading the backup of 4 March is running
     db.execute("INSERT INTO backupd.drill_runs (id, backup_id, status) VALUES (%s, %s, 'running')", [drill, by_day[4]])
@@ -468,9 +522,13 @@ def test_retention_runs_after_every_completed_backup(make_server, db: psycopg.Co
         assert not [p for p in server.settings.archive_dir.iterdir() if second in p.name]
 
 
-def test_backupd_prune_cli_on_ninety_daily_backups(database_url: str, db: psycopg.Connection, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backupd_prune_cli_on_ninety_daily_backups(
+    database_url: str,
+    db: psycopg.Connection,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     store_dir = tmp_path / "store"
     monkeypatch.setenv("BACKUPD_STORE", str(store_dir))
     for name in ("SCHEDULE", "TIMEZONE", "KEEP_LAST", "KEEP_DAILY", "KEEP_WEEKLY", "KEEP_MONTHLY"):
@@ -478,6 +536,7 @@ def test_backupd_prune_cli_on_ninety_daily_backups(database_url: str, db: psycop
     monkeypatch.setenv("BACKUPD_TIMEZONE", "Europe/Berlin")
     # 90 nightly backups at 02:00 Berlin time, 1 January .. 31 March 2026 (across the DST change of 29 March).
     from zoneinfo import ZoneInfo
+
     berlin = ZoneInfo("Europe/Berlin")
     times = [datetime(2026, 1, 1, 2, tzinfo=berlin) + timedelta(days=n) for n in range(90)]
     ids = fake_history(db, store_dir, times)
@@ -485,8 +544,10 @@ def test_backupd_prune_cli_on_ninety_daily_backups(database_url: str, db: psycop
     out = capsys.readouterr().out
     print(out)
     lines = out.splitlines()
-    assert lines[0] == ("retention policy: keep_last=7, keep_daily=7, keep_weekly=4, keep_monthly=6"
-                        " (days, weeks and months in Europe/Berlin)")
+    assert lines[0] == (
+        "retention policy: keep_last=7, keep_daily=7, keep_weekly=4, keep_monthly=6"
+        " (days, weeks and months in Europe/Berlin)"
+    )
     assert lines[-1] == "11 kept, 79 would be removed (dry run: nothing changed)"
     assert lines[1] == f"  {ids[-1]}  2026-03-31 02:00 Tue  keep   newest, last, daily, weekly, monthly"
     assert f"  {ids[0]}  2026-01-01 02:00 Thu  would remove" in lines

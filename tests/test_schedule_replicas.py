@@ -1,4 +1,4 @@
-"""Scheduled backups with real `backupd serve` processes on one database and one store (CONTRACT §9).
+"""Scheduled backups with real `backupd serve` processes on one database and one store (docs/operations.md).
 
 The replicas share a fast test clock (BACKUPD_TEST_CLOCK: a minute passes in one or two real
 seconds), so the real five-field schedules, sleeps, locks and PostgreSQL are exercised for many
@@ -18,14 +18,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from backupd.clock import ScaledClock
 from backupd.jobs import INTERRUPTED_MESSAGE
+from backupd.schedule.clock import ScaledClock
 
 from .test_api_support import fill_app_data
 from .test_replicas import Replica
 
-KEEP_ALL = {"BACKUPD_KEEP_LAST": "0", "BACKUPD_KEEP_DAILY": "0", "BACKUPD_KEEP_WEEKLY": "0",
-            "BACKUPD_KEEP_MONTHLY": "0"}
+KEEP_ALL = {
+    "BACKUPD_KEEP_LAST": "0",
+    "BACKUPD_KEEP_DAILY": "0",
+    "BACKUPD_KEEP_WEEKLY": "0",
+    "BACKUPD_KEEP_MONTHLY": "0",
+}
 
 
 @pytest.fixture
@@ -45,20 +49,27 @@ def start_replica(database_url: str, tmp_path: Path) -> Iterator[Callable[..., R
 
 def slots(db: psycopg.Connection) -> list[tuple[datetime, str, str | None]]:
     """(scheduled time, job status, error) of every started scheduled backup, in time order."""
-    return [(r[0], r[1], r[2]) for r in db.execute(
-        "SELECT s.scheduled_for, b.status::text, b.error_message FROM backupd.schedule_slots s"
-        " JOIN backupd.backup_jobs b ON b.id = s.job_id WHERE s.kind = 'backup' ORDER BY s.scheduled_for")]
+    return [
+        (r[0], r[1], r[2])
+        for r in db.execute(
+            "SELECT s.scheduled_for, b.status::text, b.error_message FROM backupd.schedule_slots s"
+            " JOIN backupd.backup_jobs b ON b.id = s.job_id WHERE s.kind = 'backup' ORDER BY s.scheduled_for"
+        )
+    ]
 
 
 def timeline(db: psycopg.Connection, clock: ScaledClock) -> str:
     """Every started scheduled backup with when, on the test clock, it was claimed and when it ran."""
+
     def at(when: datetime | None) -> str:
         return "-" if when is None else f"{clock.start + (when - clock_zero) * clock.scale:%H:%M:%S}"
+
     clock_zero = datetime.fromtimestamp(clock.real_start, UTC)
     rows = db.execute(
         "SELECT s.scheduled_for, s.claimed_at, b.started_at, b.completed_at, b.status::text"
         " FROM backupd.schedule_slots s JOIN backupd.backup_jobs b ON b.id = s.job_id"
-        " WHERE s.kind = 'backup' ORDER BY s.claimed_at").fetchall()
+        " WHERE s.kind = 'backup' ORDER BY s.claimed_at"
+    ).fetchall()
     return "\n".join(f"  {r[0]:%H:%M} claimed {at(r[1])}, ran {at(r[2])}-{at(r[3])}, {r[4]}" for r in rows)
 
 
@@ -83,8 +94,11 @@ def test_three_replicas_start_each_scheduled_time_once(start_replica, db: psycop
     # Turned off through one replica: every replica stops starting backups; let the last one finish.
     assert replicas[2].client.put("/api/schedule", json={"schedule": "off"}).json()["next_run_at"] is None
     time.sleep(0.5)
-    wait_until(lambda: all(status != "running" and status != "pending" for _, status, _ in slots(db)), 120,
-               "the last scheduled backup to finish")
+    wait_until(
+        lambda: all(status != "running" and status != "pending" for _, status, _ in slots(db)),
+        120,
+        "the last scheduled backup to finish",
+    )
     count = len(slots(db))
     time.sleep(3)  # a minute and a half of the clock: nothing more starts
     assert len(slots(db)) == count
@@ -106,8 +120,7 @@ def test_three_replicas_start_each_scheduled_time_once(start_replica, db: psycop
     assert jobs == len(started)  # no scheduled job without its time, none twice
 
 
-def test_catch_up_after_downtime_but_never_at_once_on_a_fresh_install(start_replica,
-                                                                     db: psycopg.Connection) -> None:
+def test_catch_up_after_downtime_but_never_at_once_on_a_fresh_install(start_replica, db: psycopg.Connection) -> None:
     fill_app_data(db, events=50)
     # Daily at 02:00; the clock starts at 01:35 and runs 30 times faster (a minute in two seconds): the
     # first replica has 48 real seconds to start, look and stop before 01:59 (on a busy machine start-up

@@ -1,4 +1,4 @@
-"""CONTRACT §12: Host and Origin checks through real HTTP, the `serve` bind refusal, and the parsers."""
+"""docs/rest-api.md: Host and Origin checks through real HTTP, the `serve` bind refusal, and the parsers."""
 
 from __future__ import annotations
 
@@ -39,78 +39,142 @@ EVIL = "http://evil.example"
 # Parsers (pure functions)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("localhost:8000", HostPort("localhost", 8000)),
-    ("LOCALHOST:8000", HostPort("localhost", 8000)),
-    ("Example.COM", HostPort("example.com", None)),
-    ("example.com.:80", HostPort("example.com", 80)),
-    ("127.0.0.1:8000", HostPort("127.0.0.1", 8000)),
-    ("[::1]:8000", HostPort("::1", 8000)),
-    ("[::1]", HostPort("::1", None)),
-    ("[0:0:0:0:0:0:0:1]:8000", HostPort("::1", 8000)),
-    ("[FE80::A]:1", HostPort("fe80::a", 1)),
-    ("example.com:", HostPort("example.com", None)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("localhost:8000", HostPort("localhost", 8000)),
+        ("LOCALHOST:8000", HostPort("localhost", 8000)),
+        ("Example.COM", HostPort("example.com", None)),
+        ("example.com.:80", HostPort("example.com", 80)),
+        ("127.0.0.1:8000", HostPort("127.0.0.1", 8000)),
+        ("[::1]:8000", HostPort("::1", 8000)),
+        ("[::1]", HostPort("::1", None)),
+        ("[0:0:0:0:0:0:0:1]:8000", HostPort("::1", 8000)),
+        ("[FE80::A]:1", HostPort("fe80::a", 1)),
+        ("example.com:", HostPort("example.com", None)),
+    ],
+)
 def test_split_host(value: str, expected: HostPort) -> None:
     assert split_host(value) == expected
 
 
-@pytest.mark.parametrize("value", [
-    None, "", " ", ":8000", "[::1", "[::1]x", "[::1]8000", "[example.com]:80", "::1", "a:b:c",
-    "host:99999", "host:-1", "host:abc", "host:\uff18\uff10", "a b", "user@host", "host/path",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        " ",
+        ":8000",
+        "[::1",
+        "[::1]x",
+        "[::1]8000",
+        "[example.com]:80",
+        "::1",
+        "a:b:c",
+        "host:99999",
+        "host:-1",
+        "host:abc",
+        "host:\uff18\uff10",
+        "a b",
+        "user@host",
+        "host/path",
+    ],
+)
 def test_split_host_rejects(value: str | None) -> None:
     assert split_host(value) is None
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("http://127.0.0.1:8000", Origin("http", "127.0.0.1", 8000)),
-    ("http://127.0.0.1", Origin("http", "127.0.0.1", 80)),
-    ("https://127.0.0.1", Origin("https", "127.0.0.1", 443)),
-    ("HTTPS://Example.COM", Origin("https", "example.com", 443)),
-    ("http://[::1]:8000", Origin("http", "::1", 8000)),
-    ("http://[::1]", Origin("http", "::1", 80)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("http://127.0.0.1:8000", Origin("http", "127.0.0.1", 8000)),
+        ("http://127.0.0.1", Origin("http", "127.0.0.1", 80)),
+        ("https://127.0.0.1", Origin("https", "127.0.0.1", 443)),
+        ("HTTPS://Example.COM", Origin("https", "example.com", 443)),
+        ("http://[::1]:8000", Origin("http", "::1", 8000)),
+        ("http://[::1]", Origin("http", "::1", 80)),
+    ],
+)
 def test_parse_origin(value: str, expected: Origin) -> None:
     assert parse_origin(value) == expected
 
 
-@pytest.mark.parametrize("value", [
-    "null", "", "file://", "chrome-extension://abcdef", "http://", "http://host/path", "http://user@host",
-    "http://host?x", "127.0.0.1:8000", "http://host:99999", "ftp://host",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "null",
+        "",
+        "file://",
+        "chrome-extension://abcdef",
+        "http://",
+        "http://host/path",
+        "http://user@host",
+        "http://host?x",
+        "127.0.0.1:8000",
+        "http://host:99999",
+        "ftp://host",
+    ],
+)
 def test_parse_origin_rejects(value: str) -> None:
     assert parse_origin(value) is None
 
 
-@pytest.mark.parametrize(("origin", "host", "same"), [
-    ("http://127.0.0.1:8000", "127.0.0.1:8000", True),
-    ("http://127.0.0.1", "127.0.0.1:80", True),
-    ("https://example.com", "example.com:443", True),
-    ("https://example.com", "example.com", True),  # behind a TLS proxy: Host without a port
-    ("http://example.com", "example.com", True),
-    ("http://EXAMPLE.com:80", "example.COM", True),
-    ("http://[::1]:8000", "[::1]:8000", True),
-    ("http://example.com:8080", "example.com", False),
-    ("http://127.0.0.1:8000", "127.0.0.1:8001", False),
-    ("http://127.0.0.1", "127.0.0.1:8000", False),
-    ("http://localhost:8000", "127.0.0.1:8000", False),
-    ("http://127.0.0.1:8000", "127.0.0.2:8000", False),
-])
+@pytest.mark.parametrize(
+    ("origin", "host", "same"),
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", True),
+        ("http://127.0.0.1", "127.0.0.1:80", True),
+        ("https://example.com", "example.com:443", True),
+        ("https://example.com", "example.com", True),  # behind a TLS proxy: Host without a port
+        ("http://example.com", "example.com", True),
+        ("http://EXAMPLE.com:80", "example.COM", True),
+        ("http://[::1]:8000", "[::1]:8000", True),
+        ("http://example.com:8080", "example.com", False),
+        ("http://127.0.0.1:8000", "127.0.0.1:8001", False),
+        ("http://127.0.0.1", "127.0.0.1:8000", False),
+        ("http://localhost:8000", "127.0.0.1:8000", False),
+        ("http://127.0.0.1:8000", "127.0.0.2:8000", False),
+    ],
+)
 def test_same_origin(origin: str, host: str, same: bool) -> None:
     parsed_origin, parsed_host = parse_origin(origin), split_host(host)
     assert parsed_origin is not None and parsed_host is not None
     assert same_origin(parsed_origin, parsed_host) is same
 
 
-@pytest.mark.parametrize("host", ["localhost", "LocalHost", "localhost.", "127.0.0.1", "127.255.3.4", "::1",
-                                  "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost",
+        "LocalHost",
+        "localhost.",
+        "127.0.0.1",
+        "127.255.3.4",
+        "::1",
+        "[::1]",
+        "0:0:0:0:0:0:0:1",
+        "::ffff:127.0.0.1",
+    ],
+)
 def test_loopback(host: str) -> None:
     assert is_loopback(host)
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "192.168.1.2", "example.com",
-                                  "localhost.example", "mylocalhost", "", "::2"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "0.0.0.0",
+        "::",
+        "10.0.0.1",
+        "128.0.0.1",
+        "192.168.1.2",
+        "example.com",
+        "localhost.example",
+        "mylocalhost",
+        "",
+        "::2",
+    ],
+)
 def test_not_loopback(host: str) -> None:
     assert not is_loopback(host)
 
@@ -178,8 +242,10 @@ def test_docker_compose_requires_an_api_key() -> None:
 @pytest.fixture
 def serve(make_server: Callable[..., ApiServer]) -> Callable[..., ApiServer]:
     """make_server without any BACKUPD_ALLOWED_HOSTS the developer's environment may hold."""
+
     def start(**overrides: object) -> ApiServer:
         return make_server(**{"allowed_hosts": (), **overrides})
+
     return start
 
 
@@ -199,8 +265,14 @@ def job_count(db: psycopg.Connection, table: str = "backupd.backup_jobs") -> int
 
 
 def test_cross_origin_post_is_refused_and_starts_nothing(http: httpx.Client, db: psycopg.Connection) -> None:
-    for origin in (EVIL, "null", "http://localhost:1234", own_origin(http).replace("127.0.0.1", "localhost"),
-                   own_origin(http).rsplit(":", 1)[0] + ":1", "https://evil.example:443"):
+    for origin in (
+        EVIL,
+        "null",
+        "http://localhost:1234",
+        own_origin(http).replace("127.0.0.1", "localhost"),
+        own_origin(http).rsplit(":", 1)[0] + ":1",
+        "https://evil.example:443",
+    ):
         response = http.post("/api/backup", headers={"Origin": origin})
         assert response.status_code == 403, (origin, response.text)
         assert response.json() == CROSS_ORIGIN
@@ -229,8 +301,9 @@ def test_other_state_changing_methods_are_refused(http: httpx.Client, db: psycop
     assert http.delete(job, headers={"Origin": own_origin(http)}).status_code == 404
     assert http.put("/api/backup", headers={"Origin": own_origin(http)}).status_code == 405
     upload = zip_bytes({"manifest.json": b"{}"})
-    response = http.post("/api/backup/restore", headers={"Origin": EVIL},
-                         files={"file": ("b.zip", upload, "application/zip")})
+    response = http.post(
+        "/api/backup/restore", headers={"Origin": EVIL}, files={"file": ("b.zip", upload, "application/zip")}
+    )
     assert (response.status_code, response.json()) == (403, CROSS_ORIGIN)
     assert job_count(db, "backupd.restore_jobs") == 0
 
@@ -243,8 +316,13 @@ def test_reading_with_a_foreign_origin_is_allowed(http: httpx.Client) -> None:
 
 def test_foreign_host_is_refused(http: httpx.Client, db: psycopg.Connection) -> None:
     for host in ("attacker.example", "attacker.example:8000", "ATTACKER.example."):
-        for method, path in (("GET", "/api/health"), ("GET", "/api/backup"), ("POST", "/api/backup"),
-                             ("GET", "/api/nowhere"), ("GET", "/api")):
+        for method, path in (
+            ("GET", "/api/health"),
+            ("GET", "/api/backup"),
+            ("POST", "/api/backup"),
+            ("GET", "/api/nowhere"),
+            ("GET", "/api"),
+        ):
             response = http.request(method, path, headers={"Host": host})
             assert response.status_code == 403, (host, path, response.text)
             assert response.json() == {"detail": "Host not allowed: attacker.example"}
@@ -260,8 +338,9 @@ def test_web_page_is_served_to_any_host(http: httpx.Client) -> None:
     assert http.get("/", headers={"Host": "attacker.example"}).status_code == 200
 
 
-@pytest.mark.parametrize("host", ["localhost:8000", "LOCALHOST", "127.0.0.1:8000", "127.0.0.2", "[::1]:8000",
-                                  "[::1]", "localhost.:8000"])
+@pytest.mark.parametrize(
+    "host", ["localhost:8000", "LOCALHOST", "127.0.0.1:8000", "127.0.0.2", "[::1]:8000", "[::1]", "localhost.:8000"]
+)
 def test_loopback_hosts_are_served(http: httpx.Client, host: str) -> None:
     response = http.get("/api/health", headers={"Host": host})
     assert response.status_code == 200, response.text
@@ -287,7 +366,9 @@ def test_allowed_hosts_extend_host_and_origin(serve: Callable[..., ApiServer], d
         response = http.get("/api/health", headers={"Host": "other.lan"})
         assert (response.status_code, response.json()) == (403, {"detail": "Host not allowed: other.lan"})
         # a page served from an allowed host (e.g. another port) may start a backup
-        response = http.post("/api/backup", headers={"Origin": "http://backup.lan:5173", "Sec-Fetch-Site": "cross-site"})
+        response = http.post(
+            "/api/backup", headers={"Origin": "http://backup.lan:5173", "Sec-Fetch-Site": "cross-site"}
+        )
         assert response.status_code == 202, response.text
         poll(http, f"/api/backup/{response.json()['job_id']}", until=finished)
         response = http.post("/api/backup", headers={"Origin": "http://other.lan"})
@@ -339,20 +420,29 @@ def port_is_free(port: int) -> bool:
 
 def serve_env(database_url: str, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUPD_") and k != "DATABASE_URL"}
-    env.update(BACKUPD_DATABASE_URL=database_url, BACKUPD_DATA_DIR=str(tmp_path / "data"),
-               BACKUPD_BACKUP_DIR=str(tmp_path / "backups"))
+    env.update(
+        BACKUPD_DATABASE_URL=database_url,
+        BACKUPD_DATA_DIR=str(tmp_path / "data"),
+        BACKUPD_BACKUP_DIR=str(tmp_path / "backups"),
+    )
     return env
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::"])
 @pytest.mark.parametrize("reachable_database", [True, False])
-def test_serve_refuses_network_address_without_key(host: str, reachable_database: bool, database_url: str,
-                                                    tmp_path: Path) -> None:
+def test_serve_refuses_network_address_without_key(
+    host: str, reachable_database: bool, database_url: str, tmp_path: Path
+) -> None:
     # an unreachable database shows the refusal comes before the database is touched
     url = database_url if reachable_database else "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"
     port = free_port()
-    result = subprocess.run([sys.executable, "-m", "backupd.cli", "serve", "--host", host, "--port", str(port)],
-                            env=serve_env(url, tmp_path), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "backupd.cli", "serve", "--host", host, "--port", str(port)],
+        env=serve_env(url, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1, result
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -365,9 +455,24 @@ def test_serve_insecure_no_auth_starts_with_a_warning(database_url: str, tmp_pat
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "backupd.cli", "serve", "--host", "0.0.0.0", "--port",
-                                 str(port), "--insecure-no-auth", "--log-level", "warning"],
-                                env=serve_env(database_url, tmp_path), stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "backupd.cli",
+                "serve",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                str(port),
+                "--insecure-no-auth",
+                "--log-level",
+                "warning",
+            ],
+            env=serve_env(database_url, tmp_path),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -85,8 +85,9 @@ def role(db: psycopg.Connection) -> str:
     db.execute("DROP ROLE backupd_test_viewer")
 
 
-def test_every_attached_object_survives_the_catalog_swap(db: psycopg.Connection, database_url: str,
-                                                           backup_dir: Path, role: str) -> None:
+def test_every_attached_object_survives_the_catalog_swap(
+    db: psycopg.Connection, database_url: str, backup_dir: Path, role: str
+) -> None:
     fill_adversarial(db)
     fill_volume(db, 300)
     db.execute(f"""
@@ -138,8 +139,9 @@ def test_every_attached_object_survives_the_catalog_swap(db: psycopg.Connection,
     assert db.execute("SELECT count(*), sum(id) FROM open_events").fetchone() == view_before
     # Triggers are built after the rows are in (as pg_restore does): none fired for restored rows.
     assert db.execute("SELECT count(*) FROM event_audit").fetchone()[0] == 0
-    new_id = db.execute("INSERT INTO events (batch_id, camera_id, started_at) VALUES ('n', 'cam-1', now())"
-                        " RETURNING id").fetchone()[0]
+    new_id = db.execute(
+        "INSERT INTO events (batch_id, camera_id, started_at) VALUES ('n', 'cam-1', now()) RETURNING id"
+    ).fetchone()[0]
     assert db.execute("SELECT event_id, op FROM event_audit").fetchall() == [(new_id, "INSERT")]
     db.execute("UPDATE events SET notes = 'x' WHERE id = %s", [new_id])  # audit_off stays disabled
     assert db.execute("SELECT count(*) FROM event_audit").fetchone()[0] == 1
@@ -147,8 +149,9 @@ def test_every_attached_object_survives_the_catalog_swap(db: psycopg.Connection,
     db.execute("DROP PUBLICATION backupd_test_pub")
 
 
-def test_outside_foreign_key_is_repointed_and_still_enforced(db: psycopg.Connection, database_url: str,
-                                                           backup_dir: Path) -> None:
+def test_outside_foreign_key_is_repointed_and_still_enforced(
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     fill_volume(db, 200)
     db.execute("""
         CREATE TABLE detections (id serial PRIMARY KEY, event_id int NOT NULL REFERENCES events (id) ON DELETE CASCADE,
@@ -163,8 +166,9 @@ def test_outside_foreign_key_is_repointed_and_still_enforced(db: psycopg.Connect
 
     assert result.swap_mode == "catalog", result.fallback_reason
     assert fingerprint(db, (*TABLES, "detections")) == before  # same definition, validated again
-    assert db.execute("SELECT confrelid = 'events'::regclass FROM pg_constraint WHERE conname = 'detections_event_id_fkey'"
-                      ).fetchone()[0]
+    assert db.execute(
+        "SELECT confrelid = 'events'::regclass FROM pg_constraint WHERE conname = 'detections_event_id_fkey'"
+    ).fetchone()[0]
     assert db.execute("SELECT count(*) FROM detections").fetchone()[0] == 50
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         db.execute("INSERT INTO detections (event_id, label) VALUES (999999, 'ghost')")
@@ -172,8 +176,9 @@ def test_outside_foreign_key_is_repointed_and_still_enforced(db: psycopg.Connect
     assert db.execute("SELECT count(*) FROM detections").fetchone()[0] == 49
 
 
-def test_outside_rows_that_would_be_orphaned_refuse_the_catalog_swap(db: psycopg.Connection, database_url: str,
-                                                                    backup_dir: Path) -> None:
+def test_outside_rows_that_would_be_orphaned_refuse_the_catalog_swap(
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     fill_volume(db, 100)
     db.execute("CREATE TABLE detections (event_id int REFERENCES events (id), label text)")
     archive = create_backup(database_url, backup_dir / "a.zip").path
@@ -187,8 +192,9 @@ def test_outside_rows_that_would_be_orphaned_refuse_the_catalog_swap(db: psycopg
     assert not staging_schema_exists(db)
 
 
-def test_serial_sequence_keeps_its_identity_and_moves_past_the_restored_ids(db: psycopg.Connection, database_url: str,
-                                                                            backup_dir: Path) -> None:
+def test_serial_sequence_keeps_its_identity_and_moves_past_the_restored_ids(
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     fill_volume(db, 100)
     seq_oid = db.execute("SELECT 'events_id_seq'::regclass::oid").fetchone()[0]
     archive = create_backup(database_url, backup_dir / "a.zip").path
@@ -196,12 +202,17 @@ def test_serial_sequence_keeps_its_identity_and_moves_past_the_restored_ids(db: 
     restore(database_url, archive)
     assert db.execute("SELECT pg_get_serial_sequence('events', 'id')").fetchone()[0] == "public.events_id_seq"
     assert db.execute("SELECT 'events_id_seq'::regclass::oid").fetchone()[0] == seq_oid  # the same sequence
-    assert db.execute("INSERT INTO events (batch_id, camera_id, started_at) VALUES ('n', 'vol-1', now()) RETURNING id"
-                      ).fetchone()[0] == 101
+    assert (
+        db.execute(
+            "INSERT INTO events (batch_id, camera_id, started_at) VALUES ('n', 'vol-1', now()) RETURNING id"
+        ).fetchone()[0]
+        == 101
+    )
 
 
-def test_identity_column_and_its_sequence_carry_over(db: psycopg.Connection, database_url: str,
-                                                     backup_dir: Path) -> None:
+def test_identity_column_and_its_sequence_carry_over(
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
     db.execute("""
         CREATE SCHEMA shop;
         CREATE TABLE shop.items (id bigint GENERATED ALWAYS AS IDENTITY (START WITH 10 INCREMENT BY 5 CACHE 3) PRIMARY KEY,
@@ -223,14 +234,20 @@ def test_identity_column_and_its_sequence_carry_over(db: psycopg.Connection, dat
     assert db.execute("INSERT INTO shop.items (name) VALUES ('next') RETURNING id").fetchone()[0] == handed_out + 5
 
 
-@pytest.mark.parametrize(("setup", "reason"), [
-    ("CREATE MATERIALIZED VIEW event_count AS SELECT count(*) AS n FROM events", "materialized view event_count"),
-    ("CREATE RULE settings_log AS ON UPDATE TO settings DO ALSO NOTIFY settings_changed", "rule settings_log"),
-    ("CREATE FUNCTION first_event() RETURNS events LANGUAGE sql AS 'SELECT * FROM events LIMIT 1'",
-     "function first_event()"),
-])
-def test_what_cannot_be_carried_falls_back_to_the_in_place_swap(db: psycopg.Connection, database_url: str,
-                                                               backup_dir: Path, setup: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        ("CREATE MATERIALIZED VIEW event_count AS SELECT count(*) AS n FROM events", "materialized view event_count"),
+        ("CREATE RULE settings_log AS ON UPDATE TO settings DO ALSO NOTIFY settings_changed", "rule settings_log"),
+        (
+            "CREATE FUNCTION first_event() RETURNS events LANGUAGE sql AS 'SELECT * FROM events LIMIT 1'",
+            "function first_event()",
+        ),
+    ],
+)
+def test_what_cannot_be_carried_falls_back_to_the_in_place_swap(
+    db: psycopg.Connection, database_url: str, backup_dir: Path, setup: str, reason: str
+) -> None:
     fill_volume(db, 100)
     archive = create_backup(database_url, backup_dir / "a.zip").path
     expected = snapshot(db)

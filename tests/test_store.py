@@ -1,4 +1,4 @@
-"""The archive store (CONTRACT §8): one interface, a directory and an S3-compatible bucket behind it.
+"""The archive store (docs/operations.md): one interface, a directory and an S3-compatible bucket behind it.
 
 The S3 tests run against a real S3 server (moto_server started by the tests, see s3server.py).
 """
@@ -37,7 +37,9 @@ CREATED_AT = datetime(2026, 11, 30, 2, 0, 0, tzinfo=UTC)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "directory":
         return open_store(str(tmp_path / "archives"))
-    return open_store(request.getfixturevalue("s3_store_url"), s3_endpoint=request.getfixturevalue("s3_server").endpoint)
+    return open_store(
+        request.getfixturevalue("s3_store_url"), s3_endpoint=request.getfixturevalue("s3_server").endpoint
+    )
 
 
 def test_names_carry_time_and_full_id() -> None:
@@ -50,14 +52,14 @@ def test_names_carry_time_and_full_id() -> None:
 def test_write_read_list_delete(store: Store) -> None:
     data = os.urandom(3 * 1024 * 1024 + 17)
     name = archive_name(BACKUP_ID, CREATED_AT)
-    size = store.write(name, (data[i:i + 65536] for i in range(0, len(data), 65536)))
+    size = store.write(name, (data[i : i + 65536] for i in range(0, len(data), 65536)))
     assert size == len(data) == store.info(name).size
     with store.open(name) as f:
         f.seek(-22, os.SEEK_END)
         assert f.read() == data[-22:]
         f.seek(1000)
         assert f.read(5000) == data[1000:6000]
-    assert b"".join(store.iter_range(name, 10, 2 * 1024 * 1024 + 5)) == data[10:2 * 1024 * 1024 + 5]
+    assert b"".join(store.iter_range(name, 10, 2 * 1024 * 1024 + 5)) == data[10 : 2 * 1024 * 1024 + 5]
     assert [o.name for o in store.archives()] == [name]
     assert store.find(BACKUP_ID).name == name and store.find(name).name == name
     assert store.latest().name == name
@@ -119,8 +121,9 @@ def test_round_trip_through_the_store(store: Store, db: psycopg.Connection, data
     assert table_fingerprint(db) == before
 
 
-def test_archives_are_byte_identical_in_both_stores(db: psycopg.Connection, database_url: str, tmp_path: Path,
-                                                    s3_store_url: str, s3_server: S3Server) -> None:
+def test_archives_are_byte_identical_in_both_stores(
+    db: psycopg.Connection, database_url: str, tmp_path: Path, s3_store_url: str, s3_server: S3Server
+) -> None:
     fill_app_data(db, events=3000)
     directory = open_store(str(tmp_path / "archives"))
     bucket = open_store(s3_store_url, s3_endpoint=s3_server.endpoint)
@@ -132,13 +135,15 @@ def test_archives_are_byte_identical_in_both_stores(db: psycopg.Connection, data
     assert directory.info(name).size == bucket.info(name).size
 
 
-def test_reading_does_not_copy_the_archive_to_disk(db: psycopg.Connection, database_url: str,
-                                                   s3_store_url: str, s3_server: S3Server) -> None:
+def test_reading_does_not_copy_the_archive_to_disk(
+    db: psycopg.Connection, database_url: str, s3_store_url: str, s3_server: S3Server
+) -> None:
     """Verify and the manifest read go through ranged GETs: no file appears while they run."""
     fill_app_data(db, events=2000)
     store = open_store(s3_store_url, s3_endpoint=s3_server.endpoint)
     target = store.archive(archive_name(BACKUP_ID, CREATED_AT))
     create_backup(database_url, target, backup_id=BACKUP_ID, created_at=CREATED_AT)
+
     def open_files() -> set[str]:
         links = set()
         for fd in os.listdir("/proc/self/fd"):

@@ -1,5 +1,5 @@
 """The store from the command line: disaster recovery from the store alone, a backup killed mid-upload,
-bounded local disk, and the SOURCE forms of restore / verify / drill (CONTRACT §7, §8)."""
+bounded local disk, and the SOURCE forms of restore / verify / drill (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -22,18 +22,28 @@ from .test_api_support import fill_app_data, table_fingerprint
 
 
 def cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "backupd", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "backupd", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
 def s3_env(s3_store_url: str, s3_server: S3Server, tmp_path: Path) -> dict[str, str]:
-    return {**s3_server.env, "BACKUPD_STORE": s3_store_url, "BACKUPD_S3_ENDPOINT": s3_server.endpoint,
-            "BACKUPD_DATA_DIR": str(tmp_path / "data")}
+    return {
+        **s3_server.env,
+        "BACKUPD_STORE": s3_store_url,
+        "BACKUPD_S3_ENDPOINT": s3_server.endpoint,
+        "BACKUPD_DATA_DIR": str(tmp_path / "data"),
+    }
 
 
-def test_disaster_recovery_from_the_store_alone(db: psycopg.Connection, database_url: str, empty_database_url: str,
-                                                s3_env: dict[str, str]) -> None:
+def test_disaster_recovery_from_the_store_alone(
+    db: psycopg.Connection, database_url: str, empty_database_url: str, s3_env: dict[str, str]
+) -> None:
     fill_app_data(db, events=1500)
     expected = table_fingerprint(db)
     first = cli(["backup"], {**s3_env, "BACKUPD_DATABASE_URL": database_url})
@@ -74,17 +84,21 @@ def test_disaster_recovery_from_the_store_alone(db: psycopg.Connection, database
 
 
 def test_a_backup_killed_mid_upload_leaves_no_object_and_its_upload_is_aborted_next_time(
-        db: psycopg.Connection, database_url: str, s3_env: dict[str, str], s3_server: S3Server) -> None:
+    db: psycopg.Connection, database_url: str, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
     # Random text does not compress: several 8 MiB parts are on their way when the process dies
     # (60 MiB: with 20 MiB a fast run once finished between two looks at the bucket).
     db.execute("INSERT INTO cameras (id, name, folder_path) VALUES ('cam', 'Cam', '/c')")
-    db.execute("INSERT INTO events (batch_id, camera_id, started_at, notes)"
-               " SELECT 'b', 'cam', now(), string_agg(md5(random()::text), '') FROM generate_series(1, 120000) g,"
-               " generate_series(1, 16) h GROUP BY g")
+    db.execute(
+        "INSERT INTO events (batch_id, camera_id, started_at, notes)"
+        " SELECT 'b', 'cam', now(), string_agg(md5(random()::text), '') FROM generate_series(1, 120000) g,"
+        " generate_series(1, 16) h GROUP BY g"
+    )
     bucket = s3_env["BACKUPD_STORE"].removeprefix("s3://").split("/")[0]
     env = {**os.environ, **s3_env, "BACKUPD_DATABASE_URL": database_url}
-    proc = subprocess.Popen([sys.executable, "-m", "backupd", "backup"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backupd", "backup"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 120
         while not s3_server.uploads(bucket):
@@ -103,14 +117,16 @@ def test_a_backup_killed_mid_upload_leaves_no_object_and_its_upload_is_aborted_n
     assert len(s3_server.keys(bucket)) == 1
 
 
-def test_local_disk_stays_bounded_while_backing_up_to_s3(db: psycopg.Connection, database_url: str,
-                                                         s3_store_url: str, s3_server: S3Server,
-                                                         tmp_path: Path) -> None:
+def test_local_disk_stays_bounded_while_backing_up_to_s3(
+    db: psycopg.Connection, database_url: str, s3_store_url: str, s3_server: S3Server, tmp_path: Path
+) -> None:
     """The archive goes to the bucket; what touches local disk are the part spools only (≤ 64 MiB)."""
     db.execute("INSERT INTO cameras (id, name, folder_path) VALUES ('cam', 'Cam', '/c')")
-    db.execute("INSERT INTO events (batch_id, camera_id, started_at, notes)"
-               " SELECT 'b', 'cam', now(), string_agg(md5((g * h)::text), ' ') FROM generate_series(1, 150000) g,"
-               " generate_series(1, 40) h GROUP BY g")
+    db.execute(
+        "INSERT INTO events (batch_id, camera_id, started_at, notes)"
+        " SELECT 'b', 'cam', now(), string_agg(md5((g * h)::text), ' ') FROM generate_series(1, 150000) g,"
+        " generate_series(1, 40) h GROUP BY g"
+    )
     db.execute("ANALYZE events")  # the size estimate splits the table into parts read in parallel
     spool = tmp_path / "spool"
     peak = 0
@@ -133,15 +149,19 @@ def test_local_disk_stays_bounded_while_backing_up_to_s3(db: psycopg.Connection,
     sampler.start()
     try:
         store = open_store(s3_store_url, s3_endpoint=s3_server.endpoint)
-        result = create_backup(database_url, store.archive("backupd-20261130T000000Z-"
-                                                           "0192f3a1-0000-7000-8000-000000000001.zip"),
-                               spool_dir=spool)
+        result = create_backup(
+            database_url,
+            store.archive("backupd-20261130T000000Z-0192f3a1-0000-7000-8000-000000000001.zip"),
+            spool_dir=spool,
+        )
     finally:
         stop.set()
         sampler.join()
     uncompressed = sum(entry.bytes or 0 for entry in result.manifest.contents.values())
-    print(f"uncompressed {uncompressed / 2**20:.0f} MiB, archive {result.size_bytes / 2**20:.0f} MiB,"
-          f" peak local spool {peak / 2**20:.1f} MiB")
+    print(
+        f"uncompressed {uncompressed / 2**20:.0f} MiB, archive {result.size_bytes / 2**20:.0f} MiB,"
+        f" peak local spool {peak / 2**20:.1f} MiB"
+    )
     assert uncompressed > 200 * 2**20
     assert 0 < peak < 64 * 2**20
     assert list(spool.iterdir()) == []

@@ -1,4 +1,4 @@
-"""A backup taken on one supported PostgreSQL restores on another (CONTRACT §16): backup on 15 →
+"""A backup taken on one supported PostgreSQL restores on another (docs/operations.md): backup on 15 →
 dry run, restore and drill on 18, and 18 → 15, every row compared as text.
 
 Both servers at once: the machine's PostgreSQL 15 ($BACKUPD_TEST_PG15_URL, default
@@ -129,8 +129,10 @@ def databases(pg15_server: str, pg18_server: str) -> Iterator[dict[int, str]]:
 def rows_as_text(url: str) -> dict[str, list[str]]:
     """Every row as PostgreSQL prints it (backupd's pinned output settings on both sides)."""
     with connect(url) as conn:
-        return {t: [r[0] for r in conn.execute(sql.SQL("SELECT x::text FROM {} x ORDER BY id").format(
-            sql.Identifier(t)))] for t in TABLES}
+        return {
+            t: [r[0] for r in conn.execute(sql.SQL("SELECT x::text FROM {} x ORDER BY id").format(sql.Identifier(t)))]
+            for t in TABLES
+        }
 
 
 def round_trip(source: str, target: str, empty_target: str, tmp_path: Path) -> None:

@@ -29,8 +29,24 @@ def craft_zip(members: list[CraftedMember]) -> bytes:
         out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(payload), size, len(name), 0)
         out += name + payload
         central += struct.pack(
-            "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(payload), size,
-            len(name), 0, 0, 0, 0, 0o644 << 16, offset,
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            20,
+            20,
+            0,
+            8,
+            0,
+            0x21,
+            crc,
+            len(payload),
+            size,
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            0o644 << 16,
+            offset,
         )
         central += name
     cd_offset = len(out)

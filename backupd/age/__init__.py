@@ -1,4 +1,4 @@
-"""Encryption at rest (CONTRACT §10): age v1 with X25519 recipients, as a stream transform.
+"""Encryption at rest (docs/operations.md): age v1 with X25519 recipients, as a stream transform.
 
 The keys (`keys.py`: AgeKeys, keygen, parse_recipients) are what the rest of backupd uses; behind
 them, a streaming encrypter over pyrage (`encrypt.py`) and a seekable decrypting reader

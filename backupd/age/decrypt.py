@@ -85,7 +85,7 @@ class DecryptingReader(io.RawIOBase):
         mac_line_end = head.find(b"\n", end + 1)
         if mac_line_end < 0:
             raise ArchiveError("encrypted archive header is corrupted")
-        stanzas = _stanzas(head[len(MAGIC):end + 1])
+        stanzas = _stanzas(head[len(MAGIC) : end + 1])
         file_key = None
         try:
             for args, body in stanzas:
@@ -107,12 +107,14 @@ class DecryptingReader(io.RawIOBase):
                 if file_key is not None:
                     break
             if file_key is None:
-                raise ConfigError(f"the archive is encrypted to another key: no identity in {IDENTITY_SETTING}"
-                                  f" ({identity_name}) matches it")
-            mac = _b64(head[end + 5:mac_line_end])
+                raise ConfigError(
+                    f"the archive is encrypted to another key: no identity in {IDENTITY_SETTING}"
+                    f" ({identity_name}) matches it"
+                )
+            mac = _b64(head[end + 5 : mac_line_end])
         except ValueError:
             raise ArchiveError("encrypted archive header is corrupted") from None
-        expected = hmac.new(_hkdf(file_key, b"", b"header"), head[:end + 4], hashlib.sha256).digest()
+        expected = hmac.new(_hkdf(file_key, b"", b"header"), head[: end + 4], hashlib.sha256).digest()
         if not hmac.compare_digest(mac, expected):
             raise ArchiveError("encrypted archive header is corrupted or tampered with (bad MAC)")
         return file_key, mac_line_end + 1
@@ -147,7 +149,7 @@ class DecryptingReader(io.RawIOBase):
         index, offset = divmod(self._pos, CHUNK)
         plain = self._chunk(index)
         n = min(len(buffer), len(plain) - offset)
-        buffer[:n] = plain[offset:offset + n]
+        buffer[:n] = plain[offset : offset + n]
         self._pos += n
         return n
 
@@ -202,7 +204,7 @@ def bech32_decode(text: str) -> tuple[str, bytes]:
     if sep < 1 or sep + 7 > len(lower):
         raise ValueError("no separator")
     hrp, values = lower[:sep], []
-    for char in lower[sep + 1:]:
+    for char in lower[sep + 1 :]:
         if char not in _BECH32:
             raise ValueError("bad character")
         values.append(_BECH32.index(char))

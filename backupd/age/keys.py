@@ -62,10 +62,12 @@ class AgeKeys:
                     hrp, data = bech32_decode(line)
                 except ValueError:
                     raise ConfigError(
-                        f"{IDENTITY_SETTING}: {self.identity_file} holds a line that is not an age identity") from None
+                        f"{IDENTITY_SETTING}: {self.identity_file} holds a line that is not an age identity"
+                    ) from None
                 if hrp != "age-secret-key-" or len(data) != 32:
                     raise ConfigError(
-                        f"{IDENTITY_SETTING}: {self.identity_file} holds a line that is not an X25519 identity")
+                        f"{IDENTITY_SETTING}: {self.identity_file} holds a line that is not an X25519 identity"
+                    )
                 keys.append(data)
         if not keys:
             raise ConfigError(f"{IDENTITY_SETTING}: no identity in {self.identity_file}")

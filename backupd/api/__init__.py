@@ -1,4 +1,4 @@
-"""The REST API (CONTRACT §5): FastAPI app, routes, authentication and upload streaming."""
+"""The REST API (docs/rest-api.md): FastAPI app, routes, authentication and upload streaming."""
 
 from .app import create_app
 

@@ -24,7 +24,7 @@ from ..db.migrations import apply_migrations
 from ..db.pool import ConnectionPool, PoolTimeout
 from ..errors import BackupdError, ConfigError, one_line
 from ..jobs import JobReaper, JobRunner, JobStore, recover_interrupted_jobs
-from ..scheduler import build_automation
+from ..schedule.scheduler import build_automation
 from .auth import ApiKeyMiddleware, api_key_scheme
 from .deps import Services
 from .responses import document_common_errors
@@ -51,12 +51,18 @@ def _prepare(settings: Settings) -> Services:
     pool = ConnectionPool(url)
     store = JobStore(pool)
     archives = settings.open_store()
-    services = Services(settings=settings, database_url=url, pool=pool, store=store, archives=archives,
-                        runner=JobRunner(store, url, tuple(settings.tables), spool_dir=settings.spool_dir,
-                                         archives=archives))
+    services = Services(
+        settings=settings,
+        database_url=url,
+        pool=pool,
+        store=store,
+        archives=archives,
+        runner=JobRunner(store, url, tuple(settings.tables), spool_dir=settings.spool_dir, archives=archives),
+    )
     recover_interrupted_jobs(store, url, archives, services.uploads_dir)
     services.schedules, services.drills, services.scheduler = build_automation(
-        settings, url, pool, store, services.runner, archives)
+        settings, url, pool, store, services.runner, archives
+    )
     services.drills.reap()  # drills a stopped process left running
     return services
 
@@ -70,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = await anyio.to_thread.run_sync(_prepare, settings)
         app.state.services = services
         reaper = JobReaper(services.store, services.archives).start()  # jobs of replicas that died
-        scheduler = services.scheduler.start()  # automatic backups and drills (CONTRACT §9)
+        scheduler = services.scheduler.start()  # automatic backups and drills (docs/operations.md)
         try:
             yield
         finally:
@@ -103,8 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
     # Added last, so it runs first: foreign Host / Origin get 403 before the key is looked at (§12).
-    app.add_middleware(HostOriginMiddleware, allowed_hosts=settings.allowed_hosts,
-                       check_host=not settings.api_key)
+    app.add_middleware(HostOriginMiddleware, allowed_hosts=settings.allowed_hosts, check_host=not settings.api_key)
     _add_error_handlers(app)
     _add_openapi_hook(app, api_key=bool(settings.api_key))
     _mount_web_ui(app, WEB_DIR)
@@ -139,8 +144,11 @@ def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
         match, _ = route.matches(scope)
         if match != Match.NONE:
             template = cast(str, getattr(route, "path_format", None) or getattr(route, "path", ""))
-            methods = getattr(route, "methods", None) or getattr(
-                getattr(route, "starlette_route", None), "methods", None) or set()
+            methods = (
+                getattr(route, "methods", None)
+                or getattr(getattr(route, "starlette_route", None), "methods", None)
+                or set()
+            )
             by_template.setdefault(template.count("{"), set()).update(methods)
     return sorted(by_template[min(by_template)]) if by_template else []
 

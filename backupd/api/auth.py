@@ -1,4 +1,4 @@
-"""X-API-Key authentication (CONTRACT §2): every /api/* request except /api/health needs the key.
+"""X-API-Key authentication (docs/configuration.md): every /api/* request except /api/health needs the key.
 
 Enforced by an ASGI middleware rather than per-route dependencies so that no /api path, matched
 or not, can be reached without the key; `api_key_scheme` only declares the scheme in OpenAPI so
@@ -43,8 +43,9 @@ class ApiKeyMiddleware:
         if scope["type"] == "http" and requires_key(scope.get("path", "")):
             presented = next((v for k, v in scope.get("headers", []) if k == self._header), None)
             if not key_matches(presented, self.api_key):
-                response = JSONResponse({"detail": UNAUTHORIZED_DETAIL}, status_code=401,
-                                        headers={"WWW-Authenticate": HEADER})
+                response = JSONResponse(
+                    {"detail": UNAUTHORIZED_DETAIL}, status_code=401, headers={"WWW-Authenticate": HEADER}
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

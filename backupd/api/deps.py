@@ -12,8 +12,8 @@ from ..config import Settings
 from ..db.pool import ConnectionPool
 from ..drill.service import DrillService
 from ..jobs import JobRunner, JobStore
-from ..schedule import ScheduleStore
-from ..scheduler import Scheduler
+from ..schedule.scheduler import Scheduler
+from ..schedule.settings import ScheduleStore
 from ..store import Store
 
 
@@ -28,7 +28,7 @@ class Services:
     runner: JobRunner
     archives: Store
     # Set by the lifespan once the automation is built (it needs the runner): automatic backups,
-    # retention, drills (CONTRACT §9).
+    # retention, drills (docs/operations.md).
     schedules: ScheduleStore = field(init=False)
     drills: DrillService = field(init=False)
     scheduler: Scheduler = field(init=False)

@@ -1,4 +1,4 @@
-"""Serving a stored archive over HTTP with Range support, whatever the store (CONTRACT §8).
+"""Serving a stored archive over HTTP with Range support, whatever the store (docs/operations.md).
 
 A file on this machine goes out as Starlette's FileResponse (sendfile, Range handled there); an
 object elsewhere is streamed with ranged GETs, so neither memory nor local disk holds it whole.
@@ -53,5 +53,6 @@ def archive_response(request: Request, store: Store, name: str, size: int, media
     def body() -> Iterator[bytes]:
         yield from store.iter_range(name, start, end)
 
-    return StreamingResponse(body(), status_code=206 if isinstance(wanted, tuple) else 200,
-                             media_type=media_type, headers=headers)
+    return StreamingResponse(
+        body(), status_code=206 if isinstance(wanted, tuple) else 200, media_type=media_type, headers=headers
+    )

@@ -1,4 +1,4 @@
-"""Request bodies read by hand, so that every bad body is a 400 with the reason (CONTRACT §5/§9),
+"""Request bodies read by hand, so that every bad body is a 400 with the reason (docs/rest-api.md/§9),
 not FastAPI's 422: PATCH /api/backup/{job_id} and PUT /api/schedule."""
 
 from __future__ import annotations
@@ -22,5 +22,4 @@ async def json_object(request: Request) -> dict[str, Any]:
 
 def request_body(schema: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:
     """openapi_extra documenting a JSON body that the handler reads itself."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema,
-                                                                                "example": example}}}}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema, "example": example}}}}

@@ -1,4 +1,4 @@
-"""Job rows (dicts from backupd.jobs) to the seed's response models."""
+"""Job rows (dicts from backupd.jobs) to the API design's response models."""
 
 from __future__ import annotations
 
@@ -25,8 +25,11 @@ ERROR_SCHEMA_REF = f"#/components/schemas/{ErrorResponse.__name__}"
 
 def error_doc(description: str) -> dict[str, Any]:
     """One OpenAPI `responses` entry: an error whose body is the shared `ErrorResponse` (`{"detail": ...}`)."""
-    return {"model": ErrorResponse, "description": description,
-            "content": {"application/json": {"example": {"detail": description}}}}
+    return {
+        "model": ErrorResponse,
+        "description": description,
+        "content": {"application/json": {"example": {"detail": description}}},
+    }
 
 
 def error_responses(errors: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
@@ -52,7 +55,7 @@ def error_responses(errors: Mapping[int, str]) -> dict[int | str, dict[str, Any]
 
 
 def _common_errors(path: str, method: str, *, api_key: bool) -> dict[str, str]:
-    """The statuses the middlewares and app-wide handlers can answer for this operation (CONTRACT §12)."""
+    """The statuses the middlewares and app-wide handlers can answer for this operation (docs/rest-api.md)."""
     errors: dict[str, str] = {}
     if api_key and requires_key(path):
         errors["401"] = UNAUTHORIZED_DETAIL
@@ -71,8 +74,9 @@ def document_common_errors(openapi: dict[str, Any], *, api_key: bool) -> dict[st
     declaring anything; an operation that documents one of these statuses itself keeps its own entry.
     """
     components = openapi.setdefault("components", {}).setdefault("schemas", {})
-    components.setdefault(ErrorResponse.__name__, ErrorResponse.model_json_schema(
-        ref_template="#/components/schemas/{model}"))
+    components.setdefault(
+        ErrorResponse.__name__, ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
     for path, item in openapi.get("paths", {}).items():
         if not is_api_path(path):
             continue
@@ -88,8 +92,9 @@ def document_common_errors(openapi: dict[str, Any], *, api_key: bool) -> dict[st
                     "content": {"application/json": {"schema": {"$ref": ERROR_SCHEMA_REF}}},
                 }
                 if code == "401":
-                    entry["headers"] = {"WWW-Authenticate": {"description": f"`{API_KEY_HEADER}`",
-                                                             "schema": {"type": "string"}}}
+                    entry["headers"] = {
+                        "WWW-Authenticate": {"description": f"`{API_KEY_HEADER}`", "schema": {"type": "string"}}
+                    }
                 responses[code] = entry
             operation["responses"] = dict(sorted(responses.items()))
     return openapi

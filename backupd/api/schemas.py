@@ -1,9 +1,9 @@
-"""Pydantic schemas of the REST API: the seed's `backend/api/schemas/backup.py`, field for field.
+"""Pydantic schemas of the REST API: the API design's `backend/api/schemas/backup.py`, field for field.
 
-The web UI and outside clients are written against these shapes (seed §1, CONTRACT §5), so
-names, types, defaults, descriptions and examples are copied verbatim from the seed. The few
-models after the seed's section (delete and health bodies) are backupd's own additions for
-endpoints whose bodies the seed gives only as literals.
+The web UI and outside clients are written against these shapes (docs/rest-api.md, docs/rest-api.md), so
+names, types, defaults, descriptions and examples are copied verbatim from the API design. The few
+models after the API design's section (delete and health bodies) are backupd's own additions for
+endpoints whose bodies the API design gives only as literals.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class RestoreJobStatus(StrEnum):
 
 
 class BackupTrigger(StrEnum):
-    """What started a backup (backupd addition, CONTRACT §9)."""
+    """What started a backup (backupd addition, docs/operations.md)."""
 
     MANUAL = auto()
     SCHEDULE = auto()
@@ -132,13 +132,14 @@ class BackupJobResponse(BaseModel):
     # Error (on failure)
     error_message: str | None = Field(None, description="Error message if failed")
 
-    # backupd additions (CONTRACT §9)
+    # backupd additions (docs/operations.md)
     trigger: BackupTrigger = Field(BackupTrigger.MANUAL, description="What started the backup")
     pinned: bool = Field(False, description="A pinned backup is never removed by retention")
-    encrypted: bool = Field(False, description="Stored age-encrypted (.zip.age, CONTRACT §10)")
+    encrypted: bool = Field(False, description="Stored age-encrypted (.zip.age, docs/operations.md)")
     warnings: list[str] = Field(
         default_factory=list,
-        description="What the backup noticed but did not fail on, e.g. a table referencing one outside the set")
+        description="What the backup noticed but did not fail on, e.g. a table referencing one outside the set",
+    )
 
 
 class BackupListItem(BaseModel):
@@ -150,10 +151,10 @@ class BackupListItem(BaseModel):
     status: BackupJobStatus = Field(..., description="Job status")
     download_url: str | None = Field(None, description="Download URL if completed")
 
-    # backupd additions (CONTRACT §9)
+    # backupd additions (docs/operations.md)
     trigger: BackupTrigger = Field(BackupTrigger.MANUAL, description="What started the backup")
     pinned: bool = Field(False, description="A pinned backup is never removed by retention")
-    encrypted: bool = Field(False, description="Stored age-encrypted (.zip.age, CONTRACT §10)")
+    encrypted: bool = Field(False, description="Stored age-encrypted (.zip.age, docs/operations.md)")
 
 
 class BackupListResponse(BaseModel):
@@ -220,13 +221,15 @@ class RestoreJobResponse(BaseModel):
     # Error (on failure)
     error_message: str | None = Field(None, description="Error message if failed")
 
-    # backupd additions (CONTRACT §11)
+    # backupd additions (docs/restore-guarantees.md)
     dry_run: bool = Field(False, description="A dry run validates and stages, reports `changes`, changes nothing")
     tables: list[str] | None = Field(None, description="The tables replaced (all of the archive's when null)")
     safety_backup_id: str | None = Field(
-        None, description="The backup of the replaced tables taken just before the swap: restoring it undoes this")
+        None, description="The backup of the replaced tables taken just before the swap: restoring it undoes this"
+    )
     changes: dict[str, TableChanges] | None = Field(
-        None, description="Per table, what the restore changes (or would change), compared by primary key")
+        None, description="Per table, what the restore changes (or would change), compared by primary key"
+    )
 
 
 class RestoreOptions(BaseModel):
@@ -235,19 +238,21 @@ class RestoreOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"tables": ["settings"], "dry_run": True}})
 
     tables: list[str] | None = Field(
-        default=None, description="Only these tables are replaced (each must be in the archive)")
+        default=None, description="Only these tables are replaced (each must be in the archive)"
+    )
     safety_backup: bool = Field(
-        default=True, description="Back up the tables being replaced first (restoring it undoes this)")
+        default=True, description="Back up the tables being replaced first (restoring it undoes this)"
+    )
     dry_run: bool = Field(default=False, description="Validate and stage, report `changes`, change nothing")
 
 
 # =============================================================================
-# backupd additions (bodies the seed gives only as literals)
+# backupd additions (bodies the API design gives only as literals)
 # =============================================================================
 
 
 class BackupDeleteResponse(BaseModel):
-    """Response of DELETE /api/backup/{job_id} (the seed's literal `{"deleted": true}`)."""
+    """Response of DELETE /api/backup/{job_id} (the API design's literal `{"deleted": true}`)."""
 
     deleted: bool = Field(True, description="True once the archive file and the job row are gone")
 
@@ -259,11 +264,12 @@ class HealthResponse(BaseModel):
     database: str = Field("ok", description="Database reachability")
     version: str = Field(..., description="backupd version")
     database_version: str | None = Field(
-        None, description="The connected PostgreSQL server's server_version, e.g. '18.6' (CONTRACT §16)")
+        None, description="The connected PostgreSQL server's server_version, e.g. '18.6' (docs/operations.md)"
+    )
 
 
 class ErrorResponse(BaseModel):
-    """Every error body of the API: FastAPI's `{"detail": "..."}` with a one-line reason (CONTRACT §5).
+    """Every error body of the API: FastAPI's `{"detail": "..."}` with a one-line reason (docs/rest-api.md).
 
     Request validation errors (422) are the exception: FastAPI's `HTTPValidationError`, a list.
     """
@@ -274,7 +280,7 @@ class ErrorResponse(BaseModel):
 
 
 # =============================================================================
-# Schedules, retention, pinning and drills (backupd additions, CONTRACT §9)
+# Schedules, retention, pinning and drills (backupd additions, docs/operations.md)
 # =============================================================================
 
 
@@ -284,9 +290,11 @@ class RetentionPolicy(BaseModel):
     keep_last: int = Field(default=7, ge=0, description="Keep the newest N backups")
     keep_daily: int = Field(default=7, ge=0, description="Keep the newest backup of each of the last N days with one")
     keep_weekly: int = Field(
-        default=4, ge=0, description="Keep the newest backup of each of the last N ISO weeks with one")
+        default=4, ge=0, description="Keep the newest backup of each of the last N ISO weeks with one"
+    )
     keep_monthly: int = Field(
-        default=6, ge=0, description="Keep the newest backup of each of the last N months with one")
+        default=6, ge=0, description="Keep the newest backup of each of the last N months with one"
+    )
 
 
 class ScheduledBackupSummary(BaseModel):
@@ -298,12 +306,20 @@ class ScheduledBackupSummary(BaseModel):
 class ScheduleResponse(BaseModel):
     """Response of GET and PUT /api/schedule."""
 
-    model_config = ConfigDict(json_schema_extra={"example": {
-        "schedule": "0 2 * * *", "timezone": "UTC", "next_run_at": "2026-03-02T02:00:00Z",
-        "last_scheduled_backup": None,
-        "retention": {"keep_last": 7, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 6},
-        "drill_schedule": "off", "next_drill_at": None, "drill_configured": False,
-    }})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "schedule": "0 2 * * *",
+                "timezone": "UTC",
+                "next_run_at": "2026-03-02T02:00:00Z",
+                "last_scheduled_backup": None,
+                "retention": {"keep_last": 7, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 6},
+                "drill_schedule": "off",
+                "next_drill_at": None,
+                "drill_configured": False,
+            }
+        }
+    )
 
     schedule: str = Field(..., description="Five-field cron expression in `timezone`, or 'off'")
     timezone: str = Field(..., description="IANA time zone of the schedule and of the retention buckets")
@@ -317,8 +333,9 @@ class ScheduleResponse(BaseModel):
 
 class PruneKept(BaseModel):
     id: str = Field(..., description="Backup id")
-    reasons: list[str] = Field(..., description="The rules that keep it: last, daily, weekly, monthly, newest,"
-                                                " pinned, in use, no policy")
+    reasons: list[str] = Field(
+        ..., description="The rules that keep it: last, daily, weekly, monthly, newest, pinned, in use, no policy"
+    )
 
 
 class PruneResponse(BaseModel):

@@ -1,4 +1,4 @@
-"""Host and Origin checks for /api/* (CONTRACT §12): other web sites must not drive the service.
+"""Host and Origin checks for /api/* (docs/rest-api.md): other web sites must not drive the service.
 
 Without an API key a browser is the only thing between the database and any page the user opens:
 
@@ -65,7 +65,7 @@ def split_host(value: str | None) -> HostPort | None:
         end = value.find("]")
         if end < 0:
             return None
-        name, rest = value[1:end], value[end + 1:]
+        name, rest = value[1:end], value[end + 1 :]
         if rest:
             if not rest.startswith(":"):
                 return None
@@ -125,8 +125,9 @@ def same_origin(origin: Origin, host: HostPort) -> bool:
     return origin.host == host.host and origin.port == port
 
 
-def cross_origin(method: str, host: HostPort | None, origin: str | None, fetch_site: str | None,
-                 allowed: frozenset[str]) -> bool:
+def cross_origin(
+    method: str, host: HostPort | None, origin: str | None, fetch_site: str | None, allowed: frozenset[str]
+) -> bool:
     """True when a state-changing request comes from another site's page (see the module docstring)."""
     if method.upper() in SAFE_METHODS:
         return False
@@ -164,8 +165,9 @@ class HostOriginMiddleware:
             if self.check_host and not host_allowed(host, self.allowed):
                 shown = host.host if host is not None else (raw_host or "").strip()
                 detail = f"Host not allowed: {shown}"
-            elif cross_origin(scope.get("method", "GET"), host, headers.get(b"origin"),
-                              headers.get(b"sec-fetch-site"), self.allowed):
+            elif cross_origin(
+                scope.get("method", "GET"), host, headers.get(b"origin"), headers.get(b"sec-fetch-site"), self.allowed
+            ):
                 detail = CROSS_ORIGIN_DETAIL
             if detail is not None:
                 await JSONResponse({"detail": detail}, status_code=403)(scope, receive, send)

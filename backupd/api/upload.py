@@ -99,14 +99,20 @@ class _FilePart:
         self._in_target = False
 
     def callbacks(self) -> MultipartCallbacks:
-        return {"on_part_begin": self.on_part_begin, "on_header_field": self.on_header_field,
-                "on_header_value": self.on_header_value, "on_header_end": self.on_header_end,
-                "on_headers_finished": self.on_headers_finished, "on_part_data": self.on_part_data,
-                "on_part_end": self.on_part_end}
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
 
 
-async def receive_upload(request: Request, dest: Path, *, max_bytes: int,
-                         field: str = "file") -> tuple[int, dict[str, str]]:
+async def receive_upload(
+    request: Request, dest: Path, *, max_bytes: int, field: str = "file"
+) -> tuple[int, dict[str, str]]:
     """Write the `field` file of a multipart/form-data request to `dest`; return its size and the
     values of the other (small) form fields.
 

@@ -37,7 +37,7 @@ class ManifestColumn(BaseModel):
 
 
 class ManifestTable(BaseModel):
-    """One table's entry in `contents`. `count` and `checksum` are the seed's; the rest are backupd's extras."""
+    """One table's entry in `contents`. `count` and `checksum` are the API design's; the rest are backupd's extras."""
 
     count: int = Field(ge=0)
     checksum: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -49,7 +49,7 @@ class ManifestTable(BaseModel):
 
 
 class Manifest(BaseModel):
-    """The seed's BackupManifest plus optional extras; unknown keys are ignored."""
+    """The API design's BackupManifest plus optional extras; unknown keys are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 

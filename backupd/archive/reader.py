@@ -137,8 +137,7 @@ class ArchiveReader:
     def total_declared_bytes(self) -> int:
         return sum(self.declared_bytes(key) for key in self.manifest.contents)
 
-    def member_chunks(self, key: str, chunk_size: int = READ_CHUNK_BYTES, count_lines: bool = True
-                      ) -> Iterator[bytes]:
+    def member_chunks(self, key: str, chunk_size: int = READ_CHUNK_BYTES, count_lines: bool = True) -> Iterator[bytes]:
         """Yield a member's uncompressed bytes; at the end check size, line count and SHA-256
         (the line count only if `count_lines`: else the caller must check it).
 
@@ -179,8 +178,9 @@ class ArchiveReader:
                 raise ArchiveError(f"member {info.filename} is corrupted: bad local header")
             name_len, extra_len = struct.unpack("<HH", header[26:30])
             raw.seek(info.header_offset + 30 + name_len + extra_len)
-            inflater = (deflate_lib.decompressobj(-zlib.MAX_WBITS)
-                        if info.compress_type == zipfile.ZIP_DEFLATED else None)
+            inflater = (
+                deflate_lib.decompressobj(-zlib.MAX_WBITS) if info.compress_type == zipfile.ZIP_DEFLATED else None
+            )
             remaining = info.compress_size
             produced = 0
             crc = 0
@@ -239,8 +239,9 @@ def _check_line(key: str, lineno: int, line: bytes, expected: set[str] | None) -
         raise ArchiveError(f"{key} line {lineno} does not match the manifest's columns: {detail}")
 
 
-def verify_archive(path: Path | str | ArchiveSource,
-                   progress: Callable[[str, int, int], None] | None = None) -> Manifest:
+def verify_archive(
+    path: Path | str | ArchiveSource, progress: Callable[[str, int, int], None] | None = None
+) -> Manifest:
     """Check an archive completely, offline. Returns its manifest; raises ArchiveError with the reason."""
     with ArchiveReader(path) as reader:
         total = reader.total_declared_bytes()

@@ -73,9 +73,7 @@ def write_archive(
     `members` may be a generator: the manifest is produced last, after the table members were
     consumed and hashed. Either way nothing appears under the final name unless complete.
     """
-    entries = (
-        (name, modified_at, stat.S_IFREG | 0o644, ZIP_64, chunks) for name, chunks in members
-    )
+    entries = ((name, modified_at, stat.S_IFREG | 0o644, ZIP_64, chunks) for name, chunks in members)
     zipped = stream_zip(
         entries,
         chunk_size=READ_CHUNK_BYTES,

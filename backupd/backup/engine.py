@@ -40,7 +40,7 @@ CHUNK_BYTES = 1024 * 1024
 PART_BYTES = 16 * 1024 * 1024  # split big tables into primary-key ranges of about this much JSON
 # Unread bytes one part may keep on local disk: with workers + 1 parts alive and 2 MiB segments,
 # a backup needs at most ~3 x (12 + 1 + 2) MiB of local disk whatever the archive's size
-# (CONTRACT §8: under 64 MiB).
+# (docs/operations.md: under 64 MiB).
 SPOOL_LIMIT = 12 * 1024 * 1024
 MAX_PARTS = 4096
 DEFAULT_WORKERS = 2
@@ -59,8 +59,9 @@ class BackupResult:
     seconds: float
 
 
-def export_query(table: Table, where: sql.Composable | None = None,
-                 order_by: Sequence[str] | None = None) -> sql.Composed:
+def export_query(
+    table: Table, where: sql.Composable | None = None, order_by: Sequence[str] | None = None
+) -> sql.Composed:
     """COPY … TO STDOUT producing one JSON object per row, in primary-key order.
 
     json/jsonb columns are cast to text so they travel as exact strings (see Column.carried_as_text).
@@ -79,23 +80,27 @@ def export_query(table: Table, where: sql.Composable | None = None,
             items.append(sql.SQL("t.{}::text AS {}").format(ident, ident))
         elif col.is_array:
             wrapped.add(col.name)
-            items.append(sql.SQL(
-                "CASE WHEN array_lower(t.{0}, 1) <> 1 OR (array_ndims(t.{0}) > 1 AND array_dims(t.{0}) ~ '\\[(?!1:)')"
-                " THEN to_json(t.{0}::text) ELSE to_json(t.{0}) END AS {0}").format(ident))
+            items.append(
+                sql.SQL(
+                    "CASE WHEN array_lower(t.{0}, 1) <> 1"
+                    " OR (array_ndims(t.{0}) > 1 AND array_dims(t.{0}) ~ '\\[(?!1:)')"
+                    " THEN to_json(t.{0}::text) ELSE to_json(t.{0}) END AS {0}"
+                ).format(ident)
+            )
         else:
             items.append(sql.SQL("t.{}").format(ident))
     only = sql.SQL("") if table.partitioned else sql.SQL("ONLY ")  # a partitioned parent holds no rows itself
     select = sql.SQL("SELECT row_to_json(r.*) FROM {}{} AS t CROSS JOIN LATERAL (SELECT {}) AS r").format(
-        only, table.ident, sql.SQL(", ").join(items))
+        only, table.ident, sql.SQL(", ").join(items)
+    )
     if where is not None:
         select += sql.SQL(" WHERE ") + where
     keys = list(order_by) if order_by is not None else list(table.primary_key)
     order: sql.Composable
     if keys:
-        order = sql.SQL(", ").join(
-            sql.SQL("t.{}" if k in wrapped else "r.{}").format(sql.Identifier(k)) for k in keys)
+        order = sql.SQL(", ").join(sql.SQL("t.{}" if k in wrapped else "r.{}").format(sql.Identifier(k)) for k in keys)
     else:  # no primary key: order by the whole row so identical data still gives identical bytes
-        order = sql.SQL("row_to_json(r.*)::text COLLATE \"C\"")
+        order = sql.SQL('row_to_json(r.*)::text COLLATE "C"')
     # `r.*`, not `r`: a bare `r` would mean a column named r if the table has one (any name may exist).
     select += sql.SQL(" ORDER BY ") + order
     return sql.SQL("COPY ({}) TO STDOUT {}").format(select, COPY_OPTIONS)
@@ -170,12 +175,17 @@ def outside_parents(conn: psycopg.Connection, tables: list[Table]) -> list[str]:
     missing = {(t.key, fk.ref_table_oid) for t in tables for fk in t.foreign_keys if fk.ref_table_oid not in in_set}
     if not missing:
         return []
-    names: dict[int, str] = dict(conn.execute(
-        "SELECT c.oid, CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END"
-        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY(%s)",
-        [[oid for _, oid in missing]]).fetchall())
-    return [f"{key} references {names[oid]}, which is not in the backup"
-            for key, oid in sorted(missing, key=lambda m: (m[0], names[m[1]]))]
+    names: dict[int, str] = dict(
+        conn.execute(
+            "SELECT c.oid, CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY(%s)",
+            [[oid for _, oid in missing]],
+        ).fetchall()
+    )
+    return [
+        f"{key} references {names[oid]}, which is not in the backup"
+        for key, oid in sorted(missing, key=lambda m: (m[0], names[m[1]]))
+    ]
 
 
 def _open_worker(database_url: str, snapshot_id: str) -> psycopg.Connection:
@@ -255,8 +265,7 @@ def _take_snapshot(conn: psycopg.Connection, tables: Sequence[str]) -> _Snapshot
     estimates = _estimated_bytes(conn, described)
     sequences = {t.oid: _sequence_values(conn, t) for t in described}
     parts = {t.oid: split_into_parts(conn, t, estimates[t.oid]) for t in described}
-    return _Snapshot(snapshot_id, described, types, definitions, warnings, server_version, estimates, sequences,
-                     parts)
+    return _Snapshot(snapshot_id, described, types, definitions, warnings, server_version, estimates, sequences, parts)
 
 
 class _Members:
@@ -264,8 +273,15 @@ class _Members:
     the workers spool them (hashed, line-counted, with progress), then the manifest, built from
     those digests once every table member was consumed. `.manifest` is set when it is yielded."""
 
-    def __init__(self, snapshot: _Snapshot, parts: Iterator[tuple[Part, PartSpool]], tracker: MonotonicProgress,
-                 *, backup_id: str, created_at: datetime) -> None:
+    def __init__(
+        self,
+        snapshot: _Snapshot,
+        parts: Iterator[tuple[Part, PartSpool]],
+        tracker: MonotonicProgress,
+        *,
+        backup_id: str,
+        created_at: datetime,
+    ) -> None:
         self._snapshot = snapshot
         self._parts = parts  # (part, spool) in the snapshot's table order
         self._tracker = tracker
@@ -375,7 +391,8 @@ def create_backup(
         worker_count = max(1, min(workers, len(all_parts)))
         worker_conns = [stack.enter_context(_open_worker(database_url, snapshot.id)) for _ in range(worker_count)]
         pool: OrderedParts[Part, psycopg.Connection] = OrderedParts(
-            all_parts, worker_conns, _produce_part, spool_dir=spool_dir, spool_limit=SPOOL_LIMIT)
+            all_parts, worker_conns, _produce_part, spool_dir=spool_dir, spool_limit=SPOOL_LIMIT
+        )
         tracker = MonotonicProgress(progress, len(snapshot.tables))
         members = _Members(snapshot, pool.parts(), tracker, backup_id=backup_id, created_at=created_at)
         pool.start()
@@ -389,5 +406,4 @@ def create_backup(
         conn.execute("COMMIT")
     tracker.finish("completed", "Backup complete")
     assert members.manifest is not None  # write_archive consumed every member, the manifest last
-    return BackupResult(path=output, size_bytes=size, manifest=members.manifest,
-                        seconds=time.monotonic() - started)
+    return BackupResult(path=output, size_bytes=size, manifest=members.manifest, seconds=time.monotonic() - started)

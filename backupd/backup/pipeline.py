@@ -36,8 +36,7 @@ class PartSpool:
     limit + 2 segments on disk, whatever the size of its part.
     """
 
-    def __init__(self, directory: Path | None, limit: int | None = None,
-                 segment_bytes: int = SEGMENT_BYTES) -> None:
+    def __init__(self, directory: Path | None, limit: int | None = None, segment_bytes: int = SEGMENT_BYTES) -> None:
         self._directory = directory
         self._limit = limit
         self._segment_bytes = segment_bytes

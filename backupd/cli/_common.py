@@ -39,9 +39,13 @@ def database_url_from(args: argparse.Namespace) -> tuple[Settings, str]:
 
 
 def add_source_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """SOURCE as `restore`, `verify` and `drill` take it (CONTRACT §7)."""
-    parser.add_argument("source", nargs="?", metavar="SOURCE",
-                        help=f"the archive to {what}: a local file, an object name in the store, or a backup id")
+    """SOURCE as `restore`, `verify` and `drill` take it (docs/cli.md)."""
+    parser.add_argument(
+        "source",
+        nargs="?",
+        metavar="SOURCE",
+        help=f"the archive to {what}: a local file, an object name in the store, or a backup id",
+    )
     parser.add_argument("--latest", action="store_true", help="the newest archive in the store")
 
 

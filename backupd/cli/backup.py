@@ -31,8 +31,14 @@ class _Options(TypedDict, total=False):
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("backup", help="write a backup archive of the table set")
     parser.add_argument("-o", "--output", type=Path, help="archive path (default: a new archive in $BACKUPD_STORE)")
-    parser.add_argument("--level", type=int, default=None, choices=range(0, 10), metavar="0-9",
-                        help="deflate level (default: 3 with zlib-ng, else 1)")
+    parser.add_argument(
+        "--level",
+        type=int,
+        default=None,
+        choices=range(0, 10),
+        metavar="0-9",
+        help="deflate level (default: 3 with zlib-ng, else 1)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -47,34 +53,47 @@ def run(args: argparse.Namespace) -> int:
         spool = None if store.keys.encrypts else settings.spool_dir  # encrypted: no plain byte on disk
         if args.output is not None:  # exactly that file, encrypted when BACKUPD_ENCRYPT_TO is set
             output = ArchiveFile(args.output, store.keys) if store.keys.encrypts else args.output
-            result = create_backup(url, output, tables=settings.tables, backup_id=backup_id,
-                                   progress=on_progress, spool_dir=spool, **extra)
+            result = create_backup(
+                url, output, tables=settings.tables, backup_id=backup_id, progress=on_progress, spool_dir=spool, **extra
+            )
         else:
             result = _backup_into_store(settings, url, lock, backup_id, on_progress, spool, extra)
     if result.manifest.warnings:
-        warn("the table set is not closed under foreign keys: " + "; ".join(result.manifest.warnings)
-             + " (restore it where those tables exist, or add them to BACKUPD_TABLES)")
+        warn(
+            "the table set is not closed under foreign keys: "
+            + "; ".join(result.manifest.warnings)
+            + " (restore it where those tables exist, or add them to BACKUPD_TABLES)"
+        )
     print(f"{result.path}  {human_bytes(result.size_bytes)}  {result.seconds:.1f}s")
     for key, entry in result.manifest.contents.items():
         print(f"  {key:<24} {entry.count:>12,} rows")
     return 0
 
 
-def _backup_into_store(settings: Settings, url: str, lock: OperationLock, backup_id: str,
-                       on_progress: ProgressCallback, spool: Path | None, extra: _Options) -> BackupResult:
+def _backup_into_store(
+    settings: Settings,
+    url: str,
+    lock: OperationLock,
+    backup_id: str,
+    on_progress: ProgressCallback,
+    spool: Path | None,
+    extra: _Options,
+) -> BackupResult:
     """A recorded backup job (trigger manual) whose progress the terminal and the job row both show."""
     store = settings.open_store()
     store.abort_unfinished()  # we hold the operation lock: whatever is unfinished is dead
     target = store.new_archive(backup_id)
     pool = ConnectionPool(url)
     try:
+
         def make(to_row: ProgressCallback) -> BackupResult:
             def both(p: Progress) -> None:
                 on_progress(p)
                 to_row(p)
 
-            return create_backup(url, target, tables=settings.tables, backup_id=backup_id, progress=both,
-                                 spool_dir=spool, **extra)
+            return create_backup(
+                url, target, tables=settings.tables, backup_id=backup_id, progress=both, spool_dir=spool, **extra
+            )
 
         return record_backup(JobStore(pool), lock, backup_id, target, "manual", len(settings.tables), make)
     finally:

@@ -25,9 +25,15 @@ def _event_count(value: str) -> int:
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "demo-data", help="replace the data of the eight application tables with realistic synthetic data")
-    parser.add_argument("--events", type=_event_count, default=10000, metavar="N",
-                        help="number of events to generate (default: 10000; alerts follow for ~30%% of them)")
+        "demo-data", help="replace the data of the eight application tables with realistic synthetic data"
+    )
+    parser.add_argument(
+        "--events",
+        type=_event_count,
+        default=10000,
+        metavar="N",
+        help="number of events to generate (default: 10000; alerts follow for ~30%% of them)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -39,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         apply_migrations(conn, app_schema=True)
         with progress_display("Generating demo data") as on_progress:
             counts = generate_demo_data(
-                conn, args.events, lambda step, percent: on_progress(Progress("demo-data", percent, step, 0, 0)))
+                conn, args.events, lambda step, percent: on_progress(Progress("demo-data", percent, step, 0, 0))
+            )
     elapsed = time.monotonic() - started
     print(f"demo data generated in {elapsed:.1f}s ({sum(counts.values()):,} rows)")
     for table, count in counts.items():

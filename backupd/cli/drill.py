@@ -20,8 +20,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_source_arguments(parser, "drill")
     # Not `database_url`: the top-level --database-url (the application database) must not be
     # mistaken for the drill's target, nor the other way round.
-    parser.add_argument("--database-url", dest="target_url", metavar="URL", required=True,
-                        help="the staging database to restore into (its data is replaced)")
+    parser.add_argument(
+        "--database-url",
+        dest="target_url",
+        metavar="URL",
+        required=True,
+        help="the staging database to restore into (its data is replaced)",
+    )
     parser.set_defaults(run=run)
 
 

@@ -13,8 +13,9 @@ from ..errors import ConfigError
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("keygen", help="write a new age identity and print its public recipient")
-    parser.add_argument("-o", "--output", type=Path,
-                        help="identity file to create (mode 0600; default: print the identity on stdout)")
+    parser.add_argument(
+        "-o", "--output", type=Path, help="identity file to create (mode 0600; default: print the identity on stdout)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -31,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     with os.fdopen(fd, "w") as out:
         out.write(identity)
     print(recipient)  # alone on stdout: BACKUPD_ENCRYPT_TO=$(backupd keygen -o key.txt)
-    print(f"Identity written to {args.output}: set BACKUPD_AGE_IDENTITY_FILE={args.output} to read"
-          f" archives, BACKUPD_ENCRYPT_TO={recipient} to encrypt them", file=sys.stderr)
+    print(
+        f"Identity written to {args.output}: set BACKUPD_AGE_IDENTITY_FILE={args.output} to read"
+        f" archives, BACKUPD_ENCRYPT_TO={recipient} to encrypt them",
+        file=sys.stderr,
+    )
     return 0

@@ -34,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
         except BackupdError as exc:  # one unreadable archive must not hide the others
             print(f"{info.name}  {human_bytes(info.size)}  unreadable: {exc}")
             continue
-        print(f"{manifest.backup_id}  {manifest.created_at:%Y-%m-%d %H:%M:%S %Z}  {human_bytes(info.size)}"
-              f"  {'encrypted' if encrypted else 'not encrypted'}  {info.name}")
+        print(
+            f"{manifest.backup_id}  {manifest.created_at:%Y-%m-%d %H:%M:%S %Z}  {human_bytes(info.size)}"
+            f"  {'encrypted' if encrypted else 'not encrypted'}  {info.name}"
+        )
         for key, entry in manifest.contents.items():
             print(f"    {key:<24} {entry.count:>12,} rows")
     return 0

@@ -15,8 +15,11 @@ from ._common import database_url_from
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("migrate", help="create or update backupd's own schema (backupd)")
-    parser.add_argument("--app-schema", action="store_true",
-                        help="also create the demo application's eight tables where they do not exist")
+    parser.add_argument(
+        "--app-schema",
+        action="store_true",
+        help="also create the demo application's eight tables where they do not exist",
+    )
     parser.set_defaults(run=run)
 
 

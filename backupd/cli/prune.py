@@ -1,4 +1,4 @@
-"""`backupd prune [--dry-run]`: apply the retention policy now (CONTRACT §7, §9).
+"""`backupd prune [--dry-run]`: apply the retention policy now (docs/cli.md).
 
 Prints each saved backup, newest first, with the rules that keep it, or `remove`. The policy is
 the one in force for the service: PUT /api/schedule's stored values, else the environment's.
@@ -14,7 +14,7 @@ from ..db.locks import operation_lock
 from ..db.migrations import apply_migrations
 from ..db.pool import ConnectionPool
 from ..retention.apply import PruneResult, prune
-from ..schedule import ScheduleStore
+from ..schedule.settings import ScheduleStore
 from ._common import database_url_from
 
 
@@ -54,8 +54,11 @@ def format_result(result: PruneResult, timezone: str, *, policy: dict[str, int])
             continue
         when = result.created_at[backup_id]
         local = when.astimezone(zone).strftime("%Y-%m-%d %H:%M %a") if isinstance(when, datetime) else str(when)
-        verdict = ("would remove" if result.dry_run else "removed") if backup_id in removed \
+        verdict = (
+            ("would remove" if result.dry_run else "removed")
+            if backup_id in removed
             else "keep   " + ", ".join(reasons[backup_id])
+        )
         lines.append(f"  {backup_id}  {local}  {verdict}")
     action = "would be removed (dry run: nothing changed)" if result.dry_run else "removed"
     lines.append(f"{len(result.kept)} kept, {len(result.removed)} {action}")

@@ -34,10 +34,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser("restore", help="restore an archive into the configured database (atomic)")
     add_source_arguments(parser, "restore")
     parser.add_argument("--tables", metavar="A,B", help="replace only these tables of the archive")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="validate and stage, print what would change, change nothing")
-    parser.add_argument("--no-safety-backup", dest="safety_backup", action="store_false",
-                        help="do not back up the replaced tables first")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="validate and stage, print what would change, change nothing"
+    )
+    parser.add_argument(
+        "--no-safety-backup",
+        dest="safety_backup",
+        action="store_false",
+        help="do not back up the replaced tables first",
+    )
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(run=run)
 
@@ -108,13 +113,22 @@ def run(args: argparse.Namespace) -> int:
 
         def safety_backup(tables: list[str]) -> None:
             ensure_schema(url)  # its job row lives in schema backupd
-            safety.append(take_safety_backup(JobStore(pool), settings.open_store(), url, lock, tables,
-                                             spool_dir=settings.spool_dir))
+            safety.append(
+                take_safety_backup(
+                    JobStore(pool), settings.open_store(), url, lock, tables, spool_dir=settings.spool_dir
+                )
+            )
 
         try:
             result = restore_from_backup(
-                url, source, tables=settings.tables, only=only, dry_run=args.dry_run, progress=on_progress,
-                before_swap=safety_backup if args.safety_backup and not args.dry_run else None)
+                url,
+                source,
+                tables=settings.tables,
+                only=only,
+                dry_run=args.dry_run,
+                progress=on_progress,
+                before_swap=safety_backup if args.safety_backup and not args.dry_run else None,
+            )
         finally:
             pool.close()
     if args.dry_run:
@@ -123,12 +137,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     total = sum(result.items_restored.values())
     how = f": rows replaced in place, because {result.fallback_reason}" if result.swap_mode == "in place" else ""
-    print(f"restored backup {result.manifest.backup_id}: {total:,} rows in {result.seconds:.1f}s"
-          f" (tables locked for {result.swap_lock_seconds:.3f}s{how})")
+    print(
+        f"restored backup {result.manifest.backup_id}: {total:,} rows in {result.seconds:.1f}s"
+        f" (tables locked for {result.swap_lock_seconds:.3f}s{how})"
+    )
     if result.recreated:
-        print(f"created {len(result.recreated)} missing table(s) from the archive's definitions:"
-              f" {', '.join(result.recreated)}; not created (an archive does not carry them):"
-              f" {', '.join(result.not_recreated)}")
+        print(
+            f"created {len(result.recreated)} missing table(s) from the archive's definitions:"
+            f" {', '.join(result.recreated)}; not created (an archive does not carry them):"
+            f" {', '.join(result.not_recreated)}"
+        )
     if result.adapted:
         warn("this server could not take every definition as archived: " + "; ".join(result.adapted))
     if safety:

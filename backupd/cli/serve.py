@@ -1,7 +1,7 @@
 """`backupd serve [--host 127.0.0.1] [--port 8000]`: migrate, then serve the API (and the web UI).
 
 Without BACKUPD_API_KEY the API lets whoever reaches the port read and replace the database, so a
-non-loopback address is refused unless `--insecure-no-auth` says that is intended (CONTRACT §12).
+non-loopback address is refused unless `--insecure-no-auth` says that is intended (docs/rest-api.md).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ..config import Settings
 from ..db.connection import connect, resolve_database_url
 from ..db.migrations import apply_migrations
 from ..errors import ConfigError
-from ..schedule import config_from_settings
+from ..schedule.settings import config_from_settings
 from ._common import settings_from
 
 SWITCH_INTERVAL_SECONDS = 0.001
@@ -23,11 +23,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser("serve", help="serve the REST API and the web UI")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
-    parser.add_argument("--log-level", default="info",
-                        choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level")
-    parser.add_argument("--insecure-no-auth", action="store_true",
-                        help="serve a non-loopback address without BACKUPD_API_KEY (anyone who reaches it "
-                             "can read and replace the database)")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn log level",
+    )
+    parser.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve a non-loopback address without BACKUPD_API_KEY (anyone who reaches it "
+        "can read and replace the database)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -63,9 +70,15 @@ def check_bind(host: str, settings: Settings, *, insecure_no_auth: bool) -> None
     if settings.api_key or is_loopback(host):
         return
     if not insecure_no_auth:
-        raise ConfigError(f"refusing to serve {host} without BACKUPD_API_KEY: anyone who reaches it could read "
-                          "and replace the database; set BACKUPD_API_KEY, bind 127.0.0.1, "
-                          "or pass --insecure-no-auth")
-    print(f"backupd: warning: serving {host} without BACKUPD_API_KEY (--insecure-no-auth): anyone who reaches "
-          "it can read and replace the database; /api/* still answers only to localhost, loopback "
-          "addresses and BACKUPD_ALLOWED_HOSTS", file=sys.stderr, flush=True)
+        raise ConfigError(
+            f"refusing to serve {host} without BACKUPD_API_KEY: anyone who reaches it could read "
+            "and replace the database; set BACKUPD_API_KEY, bind 127.0.0.1, "
+            "or pass --insecure-no-auth"
+        )
+    print(
+        f"backupd: warning: serving {host} without BACKUPD_API_KEY (--insecure-no-auth): anyone who reaches "
+        "it can read and replace the database; /api/* still answers only to localhost, loopback "
+        "addresses and BACKUPD_ALLOWED_HOSTS",
+        file=sys.stderr,
+        flush=True,
+    )

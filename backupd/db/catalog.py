@@ -186,8 +186,13 @@ def _foreign_keys(conn: psycopg.Connection, where: str, params: list[object]) ->
     rows = conn.execute(_FOREIGN_KEYS.format(where=where), params).fetchall()
     return [
         ForeignKey(
-            name=r[0], table_oid=r[1], table=r[2], ref_table_oid=r[3], on_delete=r[4],
-            columns=tuple(r[5]), ref_columns=tuple(r[6]),
+            name=r[0],
+            table_oid=r[1],
+            table=r[2],
+            ref_table_oid=r[3],
+            on_delete=r[4],
+            columns=tuple(r[5]),
+            ref_columns=tuple(r[6]),
         )
         for r in rows
     ]
@@ -195,15 +200,24 @@ def _foreign_keys(conn: psycopg.Connection, where: str, params: list[object]) ->
 
 def describe_table(conn: psycopg.Connection, oid: int, schema: str, name: str, *, partitioned: bool = False) -> Table:
     columns = tuple(
-        Column(name=r[0], type_sql=r[1], base_type=r[2], is_array=bool(r[3]), not_null=r[4],
-               generated=r[5], identity=r[6])
+        Column(
+            name=r[0], type_sql=r[1], base_type=r[2], is_array=bool(r[3]), not_null=r[4], generated=r[5], identity=r[6]
+        )
         for r in conn.execute(_COLUMNS, [oid])
     )
     primary_key = tuple(r[0] for r in conn.execute(_PRIMARY_KEY, [oid]))
     sequences = tuple(SequenceLink(column=r[0], sequence=r[1]) for r in conn.execute(_SEQUENCES, [oid]))
     foreign_keys = tuple(_foreign_keys(conn, "con.conrelid = %s", [oid]))
-    return Table(oid=oid, schema=schema, name=name, columns=columns, primary_key=primary_key,
-                 foreign_keys=foreign_keys, sequences=sequences, partitioned=partitioned)
+    return Table(
+        oid=oid,
+        schema=schema,
+        name=name,
+        columns=columns,
+        primary_key=primary_key,
+        foreign_keys=foreign_keys,
+        sequences=sequences,
+        partitioned=partitioned,
+    )
 
 
 def order_parents_first(tables: list[Table]) -> list[Table]:
@@ -247,4 +261,3 @@ def outside_references(conn: psycopg.Connection, tables: list[Table]) -> list[Fo
     """Foreign keys from tables outside the set that point into it (their rows may depend on the set)."""
     oids = [t.oid for t in tables]
     return _foreign_keys(conn, "con.confrelid = ANY(%s) AND NOT (con.conrelid = ANY(%s))", [oids, oids])
-

@@ -79,8 +79,9 @@ class ThreadConnections:
     """One connection per worker thread, opened on first use (then `setup(conn)`) and all closed
     by close(): pools of threads that each keep a session (its settings, its COPY) reuse it."""
 
-    def __init__(self, url: str, *, application_name: str = "backupd",
-                 setup: Callable[[psycopg.Connection], None] | None = None) -> None:
+    def __init__(
+        self, url: str, *, application_name: str = "backupd", setup: Callable[[psycopg.Connection], None] | None = None
+    ) -> None:
         self.url = url
         self.application_name = application_name
         self.setup = setup

@@ -57,6 +57,7 @@ class IdentityDefinition(SequenceOptions):
 
 class SequenceDefinition(SequenceOptions):
     """A sequence OWNED BY a column (serial); its current value is the restore's business."""
+
     schema_: str = Field(alias="schema")
     name: str
     column: str
@@ -185,8 +186,9 @@ LEFT JOIN pg_collation co ON co.oid = t.typcollation LEFT JOIN pg_namespace cn O
 WHERE t.oid = %s"""
 
 
-def capture_definitions(conn: psycopg.Connection, tables: list[catalog.Table]
-                        ) -> tuple[list[TypeDefinition], dict[str, TableDefinition]]:
+def capture_definitions(
+    conn: psycopg.Connection, tables: list[catalog.Table]
+) -> tuple[list[TypeDefinition], dict[str, TableDefinition]]:
     """Definitions of `tables` and of the user-defined types their columns need (dependencies first).
 
     Runs on the backup's connection inside its REPEATABLE READ transaction, so the definitions
@@ -199,15 +201,37 @@ def capture_definitions(conn: psycopg.Connection, tables: list[catalog.Table]
     return list(types.values()), out
 
 
-def _capture_table(conn: psycopg.Connection, table: catalog.Table, types: dict[str, TypeDefinition],
-                   keys: dict[int, str | None]) -> TableDefinition:
-    (relkind, unlogged, options, toast_options, partition, typed, child,
-     comment) = one_row(conn.execute(_TABLE, [table.oid]))
-    reason = ("it is a partitioned table" if relkind == "p" else "it is a partition" if partition
-              else "it is a typed table" if typed else "it inherits from another table" if child else None)
-    constraints = [ConstraintDefinition(name=r[0], type=r[1], definition=r[2], comment=r[3], columns=list(r[4]),
-                                        ref_schema=r[5], ref_table=r[6], validated=r[7], index_comment=r[8])
-                   for r in conn.execute(_CONSTRAINTS, [table.oid])]
+def _capture_table(
+    conn: psycopg.Connection, table: catalog.Table, types: dict[str, TypeDefinition], keys: dict[int, str | None]
+) -> TableDefinition:
+    (relkind, unlogged, options, toast_options, partition, typed, child, comment) = one_row(
+        conn.execute(_TABLE, [table.oid])
+    )
+    reason = (
+        "it is a partitioned table"
+        if relkind == "p"
+        else "it is a partition"
+        if partition
+        else "it is a typed table"
+        if typed
+        else "it inherits from another table"
+        if child
+        else None
+    )
+    constraints = [
+        ConstraintDefinition(
+            name=r[0],
+            type=r[1],
+            definition=r[2],
+            comment=r[3],
+            columns=list(r[4]),
+            ref_schema=r[5],
+            ref_table=r[6],
+            validated=r[7],
+            index_comment=r[8],
+        )
+        for r in conn.execute(_CONSTRAINTS, [table.oid])
+    ]
     invalid_not_null = {c.columns[0] for c in constraints if c.type == "n" and not c.validated and c.columns}
     identities: dict[str, dict[str, Any]] = {}  # column -> IdentityDefinition fields, as read
     sequences: list[SequenceDefinition] = []
@@ -216,28 +240,49 @@ def _capture_table(conn: psycopg.Connection, table: catalog.Table, types: dict[s
         if deptype == "i":
             identities[column] = dict(options_, sequence_schema=schema, sequence_name=name)
         else:
-            sequences.append(SequenceDefinition(schema=schema, name=name, column=column, unlogged=seq_unlogged,
-                                                **options_))
+            sequences.append(
+                SequenceDefinition(schema=schema, name=name, column=column, unlogged=seq_unlogged, **options_)
+            )
     columns = []
     for name, type_, attnotnull, default, identity, generated, col_comment, type_oid, collation in conn.execute(
-            _COLUMNS, [table.oid]).fetchall():
-        columns.append(ColumnDefinition(
-            name=name, type=type_, not_null=attnotnull and name not in invalid_not_null,
-            default=None if generated else default, collation=collation, comment=col_comment,
-            identity=IdentityDefinition(kind="always" if identity == "a" else "by default", **identities[name])
-            if identity and name in identities else None,
-            generated=GeneratedDefinition(expression=default, kind="virtual" if generated == "v" else "stored")
-            if generated else None,
-            user_type=_capture_type(conn, type_oid, types, keys)))
+        _COLUMNS, [table.oid]
+    ).fetchall():
+        columns.append(
+            ColumnDefinition(
+                name=name,
+                type=type_,
+                not_null=attnotnull and name not in invalid_not_null,
+                default=None if generated else default,
+                collation=collation,
+                comment=col_comment,
+                identity=IdentityDefinition(kind="always" if identity == "a" else "by default", **identities[name])
+                if identity and name in identities
+                else None,
+                generated=GeneratedDefinition(expression=default, kind="virtual" if generated == "v" else "stored")
+                if generated
+                else None,
+                user_type=_capture_type(conn, type_oid, types, keys),
+            )
+        )
     indexes = [IndexDefinition(name=r[0], definition=r[1], comment=r[2]) for r in conn.execute(_INDEXES, [table.oid])]
     all_options = list(options or []) + [f"toast.{o}" for o in toast_options or []]
-    return TableDefinition(schema=table.schema, name=table.name, columns=columns, constraints=constraints,
-                           indexes=indexes, sequences=sequences, comment=comment, unlogged=unlogged,
-                           options=all_options or None, not_supported=reason)
+    return TableDefinition(
+        schema=table.schema,
+        name=table.name,
+        columns=columns,
+        constraints=constraints,
+        indexes=indexes,
+        sequences=sequences,
+        comment=comment,
+        unlogged=unlogged,
+        options=all_options or None,
+        not_supported=reason,
+    )
 
 
-def _capture_type(conn: psycopg.Connection, oid: int, types: dict[str, TypeDefinition],
-                  keys: dict[int, str | None]) -> str | None:
+def _capture_type(
+    conn: psycopg.Connection, oid: int, types: dict[str, TypeDefinition], keys: dict[int, str | None]
+) -> str | None:
     """Key of the user-defined type behind `oid` (None for built-in types); records it and, first,
     what it needs (a domain's base, an array's element) in `types`."""
     if oid not in keys:
@@ -245,10 +290,12 @@ def _capture_type(conn: psycopg.Connection, oid: int, types: dict[str, TypeDefin
     return keys[oid]
 
 
-def _read_type(conn: psycopg.Connection, oid: int, types: dict[str, TypeDefinition],
-               keys: dict[int, str | None]) -> str | None:
-    (schema, name, typtype, element, base_oid, base_type, not_null, default, collation, labels,
-     checks) = one_row(conn.execute(_TYPE, [oid]))
+def _read_type(
+    conn: psycopg.Connection, oid: int, types: dict[str, TypeDefinition], keys: dict[int, str | None]
+) -> str | None:
+    (schema, name, typtype, element, base_oid, base_type, not_null, default, collation, labels, checks) = one_row(
+        conn.execute(_TYPE, [oid])
+    )
     if element is not None:
         return _capture_type(conn, element, types, keys)
     if schema in _BUILTIN_SCHEMAS:
@@ -258,9 +305,17 @@ def _read_type(conn: psycopg.Connection, oid: int, types: dict[str, TypeDefiniti
         found = TypeDefinition(schema=schema, name=name, kind="enum", labels=list(labels))
     elif typtype == "d":
         depends_on = _capture_type(conn, base_oid, types, keys)
-        found = TypeDefinition(schema=schema, name=name, kind="domain", base_type=base_type, not_null=not_null,
-                               default=default, collation=collation, depends_on=depends_on,
-                               checks=[ConstraintDefinition(name=n, type="c", definition=d) for n, d in checks])
+        found = TypeDefinition(
+            schema=schema,
+            name=name,
+            kind="domain",
+            base_type=base_type,
+            not_null=not_null,
+            default=default,
+            collation=collation,
+            depends_on=depends_on,
+            checks=[ConstraintDefinition(name=n, type="c", definition=d) for n, d in checks],
+        )
     else:
         found = TypeDefinition(schema=schema, name=name, kind="other")
     types[key] = found
@@ -269,7 +324,10 @@ def _read_type(conn: psycopg.Connection, oid: int, types: dict[str, TypeDefiniti
 
 def missing_tables(conn: psycopg.Connection, keys: list[str]) -> list[str]:
     """The keys ("events" = public.events, "app.x") naming no table of the database, in order."""
-    present = {r[0] for r in conn.execute("""
+    present = {
+        r[0]
+        for r in conn.execute("""
         SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')""")}
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')""")
+    }
     return [k for k in keys if k not in present]

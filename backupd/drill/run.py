@@ -85,20 +85,23 @@ def run_drill(
             report.backup_id = reader.manifest.backup_id
             names, _ = archive_set(reader.manifest)
         with operation_lock(target_url):
-            report.restore = restore_from_backup(target_url, archive_path, tables=names, progress=progress,
-                                                 whole_archive=True)
+            report.restore = restore_from_backup(
+                target_url, archive_path, tables=names, progress=progress, whole_archive=True
+            )
             report.recreated = report.restore.recreated
             again = create_backup(target_url, _Discard(), tables=names)
         expected = report.restore.manifest.contents
         for key, entry in expected.items():
             got = again.manifest.contents.get(key)
-            report.tables.append(DrillTable(
-                key=key,
-                expected_count=entry.count,
-                expected_checksum=entry.checksum,
-                actual_count=None if got is None else got.count,
-                actual_checksum=None if got is None else got.checksum,
-            ))
+            report.tables.append(
+                DrillTable(
+                    key=key,
+                    expected_count=entry.count,
+                    expected_checksum=entry.checksum,
+                    actual_count=None if got is None else got.count,
+                    actual_checksum=None if got is None else got.checksum,
+                )
+            )
     except BackupdError as exc:
         report.error = str(exc)
     report.seconds = time.monotonic() - started
@@ -113,8 +116,14 @@ def format_report(report: DrillReport) -> list[str]:
     for t in report.tables:
         status = "ok" if t.ok else "MISMATCH"
         got = "missing" if t.actual_count is None else f"{t.actual_count:,}"
-        detail = "" if t.ok else (f" (archive {t.expected_count:,} rows {t.expected_checksum[:12]}…,"
-                                  f" restored {got} rows {(t.actual_checksum or '')[:12]}…)")
+        detail = (
+            ""
+            if t.ok
+            else (
+                f" (archive {t.expected_count:,} rows {t.expected_checksum[:12]}…,"
+                f" restored {got} rows {(t.actual_checksum or '')[:12]}…)"
+            )
+        )
         lines.append(f"  {t.key:<24} {t.expected_count:>12,} rows  {status}{detail}")
     if report.restore is not None:
         lines.append(f"  restore {report.restore.seconds:.1f}s, tables locked {report.restore.swap_lock_seconds:.2f}s")

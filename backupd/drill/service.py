@@ -1,4 +1,4 @@
-"""Restore drills as a service (CONTRACT §9): history in `drill_runs`, one drill at a time, a runner thread.
+"""Restore drills as a service (docs/operations.md): history in `drill_runs`, one drill at a time, a runner thread.
 
 The drill itself is drill.run_drill (restore into BACKUPD_DRILL_DATABASE_URL, re-export, compare
 checksums), reading the backup straight from the store. Around it this module adds what a service
@@ -37,8 +37,10 @@ log = logging.getLogger("backupd.drills")
 DRILL_LOCK_KEY = 0x6472696C6C  # "drill": one drill at a time per application database
 DRILL_BUSY = "Another restore drill is already running"
 NOT_CONFIGURED = "No drill database configured: set BACKUPD_DRILL_DATABASE_URL to a staging database"
-SAME_DATABASE = ("Refusing to drill into the application database: BACKUPD_DRILL_DATABASE_URL must name "
-                 "a separate staging database (a drill replaces its data)")
+SAME_DATABASE = (
+    "Refusing to drill into the application database: BACKUPD_DRILL_DATABASE_URL must name "
+    "a separate staging database (a drill replaces its data)"
+)
 INTERRUPTED = "Interrupted: the backupd process running this drill stopped before it finished"
 FINAL = ("passed", "failed")
 
@@ -67,8 +69,11 @@ def _same_address(a: str, b: str) -> bool:
     def host(p: ConnDict) -> str:
         return str(p.get("host") or "localhost").replace("127.0.0.1", "localhost")
 
-    return (host(pa), str(pa.get("port") or 5432), pa.get("dbname")) == (host(pb), str(pb.get("port") or 5432),
-                                                                         pb.get("dbname"))
+    return (host(pa), str(pa.get("port") or 5432), pa.get("dbname")) == (
+        host(pb),
+        str(pb.get("port") or 5432),
+        pb.get("dbname"),
+    )
 
 
 def is_same_database(app_url: str, drill_url: str) -> bool:
@@ -82,11 +87,14 @@ def is_same_database(app_url: str, drill_url: str) -> bool:
         return True
     token = f"backupd-identity-{uuid.uuid4().hex[:16]}"
     try:
-        with (psycopg.connect(app_url, application_name=token, autocommit=True, connect_timeout=10),
-              psycopg.connect(drill_url, autocommit=True, connect_timeout=10) as other):
-            row = other.execute("SELECT count(*) FROM pg_stat_activity"
-                                " WHERE application_name = %s AND datname = current_database()",
-                                [token]).fetchone()
+        with (
+            psycopg.connect(app_url, application_name=token, autocommit=True, connect_timeout=10),
+            psycopg.connect(drill_url, autocommit=True, connect_timeout=10) as other,
+        ):
+            row = other.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()",
+                [token],
+            ).fetchone()
             return bool(row and row[0])
     except psycopg.Error:
         return False
@@ -119,28 +127,37 @@ class DrillStore:
 
         The share lock on the backup's row makes a concurrent prune wait, then see this drill."""
         with self.pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            backup = cur.execute("SELECT id FROM backupd.backup_jobs WHERE id = %s AND status = 'completed' FOR SHARE",
-                                 [backup_id]).fetchone()
+            backup = cur.execute(
+                "SELECT id FROM backupd.backup_jobs WHERE id = %s AND status = 'completed' FOR SHARE", [backup_id]
+            ).fetchone()
             if backup is None:
                 return None
-            return cur.execute("INSERT INTO backupd.drill_runs (id, backup_id, trigger) VALUES (%s, %s, %s)"
-                               " RETURNING *", [drill_id, backup_id, trigger]).fetchone()
+            return cur.execute(
+                "INSERT INTO backupd.drill_runs (id, backup_id, trigger) VALUES (%s, %s, %s) RETURNING *",
+                [drill_id, backup_id, trigger],
+            ).fetchone()
 
     def claim_scheduled(self, slot: datetime, drill_id: str) -> dict[str, Any] | None:
         """Claim a scheduled drill time and create its drill of the newest completed backup, or None
         (the time was claimed by another replica, or there is no completed backup yet)."""
         with self.pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            newest = cur.execute("SELECT id FROM backupd.backup_jobs WHERE status = 'completed'"
-                                 " ORDER BY created_at DESC, id DESC LIMIT 1 FOR SHARE").fetchone()
+            newest = cur.execute(
+                "SELECT id FROM backupd.backup_jobs WHERE status = 'completed'"
+                " ORDER BY created_at DESC, id DESC LIMIT 1 FOR SHARE"
+            ).fetchone()
             if newest is None:
                 return None
-            claimed = cur.execute("INSERT INTO backupd.schedule_slots (kind, scheduled_for, job_id)"
-                                  " VALUES ('drill', %s, %s) ON CONFLICT DO NOTHING RETURNING job_id",
-                                  [slot, drill_id]).fetchone()
+            claimed = cur.execute(
+                "INSERT INTO backupd.schedule_slots (kind, scheduled_for, job_id)"
+                " VALUES ('drill', %s, %s) ON CONFLICT DO NOTHING RETURNING job_id",
+                [slot, drill_id],
+            ).fetchone()
             if claimed is None:
                 return None
-            return cur.execute("INSERT INTO backupd.drill_runs (id, backup_id, trigger) VALUES (%s, %s, 'schedule')"
-                               " RETURNING *", [drill_id, newest["id"]]).fetchone()
+            return cur.execute(
+                "INSERT INTO backupd.drill_runs (id, backup_id, trigger) VALUES (%s, %s, 'schedule') RETURNING *",
+                [drill_id, newest["id"]],
+            ).fetchone()
 
     def get(self, drill_id: str) -> dict[str, Any] | None:
         if not is_uuid(drill_id):
@@ -149,26 +166,33 @@ class DrillStore:
 
     def list(self, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute("SELECT * FROM backupd.drill_runs ORDER BY created_at DESC, id DESC LIMIT %s",
-                               [limit]).fetchall()
+            rows = cur.execute(
+                "SELECT * FROM backupd.drill_runs ORDER BY created_at DESC, id DESC LIMIT %s", [limit]
+            ).fetchall()
             total = one_row(cur.execute("SELECT count(*) AS n FROM backupd.drill_runs"))["n"]
         return rows, total
 
     def mark_running(self, drill_id: str) -> None:
-        self._one("UPDATE backupd.drill_runs SET status = 'running', started_at = now()"
-                  " WHERE id = %s AND status = 'pending'", [drill_id])
+        self._one(
+            "UPDATE backupd.drill_runs SET status = 'running', started_at = now() WHERE id = %s AND status = 'pending'",
+            [drill_id],
+        )
 
     def finish(self, drill_id: str, status: str, tables: dict[str, Any], error: str | None) -> bool:
-        return self._one(
-            "UPDATE backupd.drill_runs SET status = %s, completed_at = now(), tables = %s, error_message = %s"
-            " WHERE id = %s AND status IN ('pending', 'running') RETURNING id",
-            [status, Jsonb(tables), error, drill_id],
-        ) is not None
+        return (
+            self._one(
+                "UPDATE backupd.drill_runs SET status = %s, completed_at = now(), tables = %s, error_message = %s"
+                " WHERE id = %s AND status IN ('pending', 'running') RETURNING id",
+                [status, Jsonb(tables), error, drill_id],
+            )
+            is not None
+        )
 
     def unfinished(self) -> builtins.list[dict[str, Any]]:  # `list` is the method here
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute("SELECT id::text AS id FROM backupd.drill_runs"
-                               " WHERE status IN ('pending', 'running')").fetchall()
+            return cur.execute(
+                "SELECT id::text AS id FROM backupd.drill_runs WHERE status IN ('pending', 'running')"
+            ).fetchall()
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,8 +266,12 @@ class DrillService:
 
     def _spawn(self, row: dict[str, Any], lock: OperationLock) -> None:
         drill_id = str(row["id"])
-        thread = threading.Thread(target=self._run, args=(drill_id, str(row["backup_id"]), lock),
-                                  name=f"backupd-drill-{drill_id[:8]}", daemon=True)
+        thread = threading.Thread(
+            target=self._run,
+            args=(drill_id, str(row["backup_id"]), lock),
+            name=f"backupd-drill-{drill_id[:8]}",
+            daemon=True,
+        )
         self._threads[drill_id] = thread
         thread.start()
 
@@ -263,13 +291,22 @@ class DrillService:
                 raise DrillRefused(f"The archive of backup {backup_id} is not in the store")
             target = self.check_target()
             report = run_drill(target, self.archives.archive(name), tables=self.tables)
-            tables = {t.key: {"expected_rows": t.expected_count, "restored_rows": t.actual_count,
-                              "checksum_match": t.actual_checksum == t.expected_checksum} for t in report.tables}
+            tables = {
+                t.key: {
+                    "expected_rows": t.expected_count,
+                    "restored_rows": t.actual_count,
+                    "checksum_match": t.actual_checksum == t.expected_checksum,
+                }
+                for t in report.tables
+            }
             error = report.error
             if error is None and not report.ok:
                 bad = [t.key for t in report.tables if not t.ok]
-                error = ("The restored data differs from the archive in: " + ", ".join(bad)) if bad \
+                error = (
+                    ("The restored data differs from the archive in: " + ", ".join(bad))
+                    if bad
                     else "The drill compared no table"
+                )
             self.store.finish(drill_id, "passed" if report.ok else "failed", tables, error)
             log.info("drill %s of backup %s %s", drill_id, backup_id, "passed" if report.ok else f"failed: {error}")
         except BaseException as exc:  # every outcome ends in the row
@@ -288,8 +325,11 @@ class DrillService:
         if not rows:
             return []
         held = self.jobs.held_job_locks()
-        failed = [r["id"] for r in rows
-                  if job_lock_key(r["id"]) not in held and self.store.finish(r["id"], "failed", {}, INTERRUPTED)]
+        failed = [
+            r["id"]
+            for r in rows
+            if job_lock_key(r["id"]) not in held and self.store.finish(r["id"], "failed", {}, INTERRUPTED)
+        ]
         if failed:
             log.warning("marked %d drill(s) of stopped processes failed: %s", len(failed), ", ".join(failed))
         return failed

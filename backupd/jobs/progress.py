@@ -28,8 +28,7 @@ class ProgressWriter:
     chunks costs a few row updates a second, not one per chunk.
     """
 
-    def __init__(self, store: JobStore, kind: JobKind, job_id: str,
-                 phase_status: dict[str, str] | None = None) -> None:
+    def __init__(self, store: JobStore, kind: JobKind, job_id: str, phase_status: dict[str, str] | None = None) -> None:
         self.store, self.kind, self.job_id = store, kind, job_id
         self.phase_status = phase_status or {}
         self._last: tuple[str, str, int] | None = None
@@ -41,14 +40,18 @@ class ProgressWriter:
             return  # the engine's own "finished" report; the runner completes the row itself
         key = (p.phase, p.step, p.completed_tables)
         now = time.monotonic()
-        if key == self._last and (p.percent <= self._last_percent
-                                  or now - self._last_time < PROGRESS_WRITE_INTERVAL):
+        if key == self._last and (p.percent <= self._last_percent or now - self._last_time < PROGRESS_WRITE_INTERVAL):
             return
         self._last, self._last_percent, self._last_time = key, p.percent, now
         try:
             self.store.update_progress(
-                self.kind, self.job_id, status=self.phase_status.get(p.phase), percent=p.percent,
-                completed_tables=p.completed_tables, total_tables=p.total_tables, step=p.step,
+                self.kind,
+                self.job_id,
+                status=self.phase_status.get(p.phase),
+                percent=p.percent,
+                completed_tables=p.completed_tables,
+                total_tables=p.total_tables,
+                step=p.step,
             )
         except psycopg.Error as exc:  # progress is best effort; the job itself must go on
             log.warning("could not record progress of %s job %s: %s", self.kind, self.job_id, exc)

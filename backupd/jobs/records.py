@@ -49,7 +49,7 @@ class JobStore:
     # -- creation and reads ------------------------------------------------------------------
 
     def create_backup_job(self, job_id: str, total_tables: int, trigger: str = "manual") -> dict[str, Any]:
-        """A pending backup job; `trigger` is manual, schedule or safety (CONTRACT §9)."""
+        """A pending backup job; `trigger` is manual, schedule or safety (docs/operations.md)."""
         return self._inserted(
             "INSERT INTO backupd.backup_jobs (id, total_tables, trigger) VALUES (%s, %s, %s) RETURNING *",
             [job_id, total_tables, trigger],
@@ -61,9 +61,16 @@ class JobStore:
             return None
         return self._one("UPDATE backupd.backup_jobs SET pinned = %s WHERE id = %s RETURNING *", [pinned, job_id])
 
-    def create_restore_job(self, job_id: str, total_tables: int, backup_id: str | None,
-                           backup_created_at: Any, *, dry_run: bool = False,
-                           tables: list[str] | None = None) -> dict[str, Any]:
+    def create_restore_job(
+        self,
+        job_id: str,
+        total_tables: int,
+        backup_id: str | None,
+        backup_created_at: Any,
+        *,
+        dry_run: bool = False,
+        tables: list[str] | None = None,
+    ) -> dict[str, Any]:
         return self._inserted(
             "INSERT INTO backupd.restore_jobs (id, total_tables, backup_id, backup_created_at, dry_run, tables)"
             " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
@@ -71,8 +78,9 @@ class JobStore:
         )
 
     def set_safety_backup(self, job_id: str, backup_id: str) -> None:
-        self._one("UPDATE backupd.restore_jobs SET safety_backup_id = %s WHERE id = %s RETURNING id",
-                  [backup_id, job_id])
+        self._one(
+            "UPDATE backupd.restore_jobs SET safety_backup_id = %s WHERE id = %s RETURNING id", [backup_id, job_id]
+        )
 
     def get(self, kind: JobKind, job_id: str) -> dict[str, Any] | None:
         """The job row, or None (also for text that is not a UUID: callers answer 404 either way)."""
@@ -103,8 +111,17 @@ class JobStore:
             params,
         )
 
-    def update_progress(self, kind: JobKind, job_id: str, *, status: str | None, percent: int,
-                        completed_tables: int, total_tables: int, step: str | None) -> None:
+    def update_progress(
+        self,
+        kind: JobKind,
+        job_id: str,
+        *,
+        status: str | None,
+        percent: int,
+        completed_tables: int,
+        total_tables: int,
+        step: str | None,
+    ) -> None:
         """Persist progress; every number only moves forward (GREATEST), status too (enum order).
 
         The enum order is pending < running|validating < restoring < completed < failed, so
@@ -123,8 +140,7 @@ class JobStore:
             [status, percent, completed_tables, total_tables, step, job_id],
         )
 
-    def complete_backup(self, job_id: str, *, file_path: str, size_bytes: int,
-                        manifest: dict[str, Any]) -> None:
+    def complete_backup(self, job_id: str, *, file_path: str, size_bytes: int, manifest: dict[str, Any]) -> None:
         self._one(
             "UPDATE backupd.backup_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
             " completed_tables = total_tables, current_step = 'Backup complete',"
@@ -133,26 +149,38 @@ class JobStore:
             [file_path, size_bytes, Jsonb(manifest), job_id],
         )
 
-    def complete_restore(self, job_id: str, *, items_restored: dict[str, int] | None,
-                         changes: dict[str, dict[str, int]] | None = None, dry_run: bool = False) -> None:
+    def complete_restore(
+        self,
+        job_id: str,
+        *,
+        items_restored: dict[str, int] | None,
+        changes: dict[str, dict[str, int]] | None = None,
+        dry_run: bool = False,
+    ) -> None:
         """A dry run ends `completed` with current_step 'Dry run complete' and no items_restored."""
         self._one(
             "UPDATE backupd.restore_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
             " completed_tables = total_tables, current_step = %s,"
             " items_restored = %s, changes = %s, error_message = NULL"
             " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
-            ["Dry run complete" if dry_run else "Restore complete",
-             None if items_restored is None else Jsonb(items_restored),
-             None if changes is None else Jsonb(changes), job_id],
+            [
+                "Dry run complete" if dry_run else "Restore complete",
+                None if items_restored is None else Jsonb(items_restored),
+                None if changes is None else Jsonb(changes),
+                job_id,
+            ],
         )
 
     def fail(self, kind: JobKind, job_id: str, message: str) -> bool:
         """Mark an unfinished job failed; False when it had finished already."""
-        return self._one(
-            f"UPDATE {_TABLES[kind]} SET status = 'failed', completed_at = now(), error_message = %s"
-            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
-            [message, job_id],
-        ) is not None
+        return (
+            self._one(
+                f"UPDATE {_TABLES[kind]} SET status = 'failed', completed_at = now(), error_message = %s"
+                " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
+                [message, job_id],
+            )
+            is not None
+        )
 
     def unfinished_jobs(self) -> list[tuple[JobKind, dict[str, Any]]]:
         found: list[tuple[JobKind, dict[str, Any]]] = []

@@ -21,10 +21,8 @@ from .records import JobStore
 
 log = logging.getLogger("backupd.jobs")
 
-INTERRUPTED_MESSAGE = (
-    "Interrupted: the backupd process running this job stopped before it finished"
-)
-REAP_INTERVAL = 10.0  # seconds between looks for jobs of stopped processes (CONTRACT §8: within 60 s)
+INTERRUPTED_MESSAGE = "Interrupted: the backupd process running this job stopped before it finished"
+REAP_INTERVAL = 10.0  # seconds between looks for jobs of stopped processes (docs/operations.md: within 60 s)
 UPLOAD_PARTIAL_GLOB = ".upload-*.partial"
 
 
@@ -85,8 +83,9 @@ def recover_interrupted_jobs(store: JobStore, database_url: str, archives: Store
     finally:
         lock.close()
     if removed or aborted:
-        log.warning("start-up recovery: %d stale upload file(s) removed, %d unfinished write(s) aborted",
-                    len(removed), aborted)
+        log.warning(
+            "start-up recovery: %d stale upload file(s) removed, %d unfinished write(s) aborted", len(removed), aborted
+        )
     return Recovery(False, failed, removed, aborted)
 
 

@@ -39,15 +39,22 @@ log = logging.getLogger("backupd.jobs")
 
 @dataclass(frozen=True)
 class RestoreRequest:
-    """What a restore job was asked for (CONTRACT §11)."""
+    """What a restore job was asked for (docs/restore-guarantees.md)."""
 
     tables: list[str] | None = None  # only these are replaced (None: the whole archive)
     safety_backup: bool = True
     dry_run: bool = False
 
 
-def record_backup(store: JobStore, lock: OperationLock, backup_id: str, target: StoredArchive, trigger: str,
-                  total_tables: int, make: Callable[[ProgressCallback], BackupResult]) -> BackupResult:
+def record_backup(
+    store: JobStore,
+    lock: OperationLock,
+    backup_id: str,
+    target: StoredArchive,
+    trigger: str,
+    total_tables: int,
+    make: Callable[[ProgressCallback], BackupResult],
+) -> BackupResult:
     """Run `make` (a create_backup into `target`) as a backup job row with `trigger`, so that the
     list, retention and the page see every backup into the store, whoever started it.
 
@@ -59,8 +66,12 @@ def record_backup(store: JobStore, lock: OperationLock, backup_id: str, target: 
     try:
         store.mark_started("backup", backup_id, "running", file_path=target.location)
         result = make(ProgressWriter(store, "backup", backup_id, {"running": "running"}))
-        store.complete_backup(backup_id, file_path=target.location, size_bytes=result.size_bytes,
-                              manifest=result.manifest.model_dump(mode="json", exclude_none=True, by_alias=True))
+        store.complete_backup(
+            backup_id,
+            file_path=target.location,
+            size_bytes=result.size_bytes,
+            manifest=result.manifest.model_dump(mode="json", exclude_none=True, by_alias=True),
+        )
     except BaseException as exc:
         with suppress(Exception):
             store.fail("backup", backup_id, one_line(exc))
@@ -73,8 +84,15 @@ def record_backup(store: JobStore, lock: OperationLock, backup_id: str, target: 
     return result
 
 
-def take_safety_backup(store: JobStore, archives: Store, database_url: str, lock: OperationLock,
-                       tables: list[str], *, spool_dir: Path | None = None) -> str:
+def take_safety_backup(
+    store: JobStore,
+    archives: Store,
+    database_url: str,
+    lock: OperationLock,
+    tables: list[str],
+    *,
+    spool_dir: Path | None = None,
+) -> str:
     """Back up `tables` as a completed backup job with trigger 'safety' (the restore's undo); its id.
 
     Runs inside the restore, under the restore's operation lock. If it fails, the restore fails
@@ -86,9 +104,21 @@ def take_safety_backup(store: JobStore, archives: Store, database_url: str, lock
     backup_id = uuid7()
     target = archives.new_archive(backup_id)
     try:
-        record_backup(store, lock, backup_id, target, "safety", len(tables),
-                      lambda _progress: create_backup(database_url, target, tables=tables, backup_id=backup_id,
-                                                      spool_dir=None if target.encrypted else spool_dir))
+        record_backup(
+            store,
+            lock,
+            backup_id,
+            target,
+            "safety",
+            len(tables),
+            lambda _progress: create_backup(
+                database_url,
+                target,
+                tables=tables,
+                backup_id=backup_id,
+                spool_dir=None if target.encrypted else spool_dir,
+            ),
+        )
     except BaseException as exc:
         raise RestoreError(f"the safety backup failed, nothing was changed: {one_line(exc)}") from exc
     return backup_id
@@ -111,8 +141,15 @@ class JobRunner:
         """Run create_backup into a store object for a pending job; `lock` is released when the job ends."""
         self._spawn(job_id, self._run_backup, job_id, target, lock)
 
-    def start_restore(self, job_id: str, archive: ArchiveSource, lock: OperationLock, *,
-                      upload: Path | None = None, options: RestoreRequest | None = None) -> None:
+    def start_restore(
+        self,
+        job_id: str,
+        archive: ArchiveSource,
+        lock: OperationLock,
+        *,
+        upload: Path | None = None,
+        options: RestoreRequest | None = None,
+    ) -> None:
         """Run restore_from_backup for a pending job; an uploaded file is removed afterwards."""
         self._spawn(job_id, self._run_restore, job_id, archive, lock, upload, options or RestoreRequest())
 
@@ -135,16 +172,22 @@ class JobRunner:
             self.store.mark_started("backup", job_id, "running", file_path=target.location)
             target.store.abort_unfinished()  # we hold the operation lock: anything unfinished is dead
             result = create_backup(
-                self.database_url, target, tables=self.tables, backup_id=job_id,
+                self.database_url,
+                target,
+                tables=self.tables,
+                backup_id=job_id,
                 spool_dir=None if target.encrypted else self.spool_dir,  # encrypted: parts wait in memory
                 progress=ProgressWriter(self.store, "backup", job_id, {"running": "running"}),
             )
             self.store.complete_backup(
-                job_id, file_path=target.location, size_bytes=result.size_bytes,
+                job_id,
+                file_path=target.location,
+                size_bytes=result.size_bytes,
                 manifest=result.manifest.model_dump(mode="json", exclude_none=True, by_alias=True),
             )
-            log.info("backup %s completed: %s (%d bytes, %.1fs)", job_id, target.location, result.size_bytes,
-                     result.seconds)
+            log.info(
+                "backup %s completed: %s (%d bytes, %.1fs)", job_id, target.location, result.size_bytes, result.seconds
+            )
             if self.after_backup is not None:
                 try:  # the backup is complete: nothing after this may fail it (or delete its archive)
                     self.after_backup(job_id)
@@ -158,30 +201,41 @@ class JobRunner:
             lock.close()
             self._threads.pop(job_id, None)
 
-    def _run_restore(self, job_id: str, archive: ArchiveSource, lock: OperationLock, upload: Path | None,
-                     options: RestoreRequest) -> None:
+    def _run_restore(
+        self, job_id: str, archive: ArchiveSource, lock: OperationLock, upload: Path | None, options: RestoreRequest
+    ) -> None:
         from ..restore.engine import restore_from_backup
 
         def safety_backup(tables: list[str]) -> None:
             if self.archives is None:
                 raise RestoreError("no store for the safety backup")
-            backup_id = take_safety_backup(self.store, self.archives, self.database_url, lock, tables,
-                                           spool_dir=self.spool_dir)
+            backup_id = take_safety_backup(
+                self.store, self.archives, self.database_url, lock, tables, spool_dir=self.spool_dir
+            )
             self.store.set_safety_backup(job_id, backup_id)
 
         try:
             self.store.mark_started("restore", job_id, "validating")
             result = restore_from_backup(
-                self.database_url, archive, tables=self.tables, only=options.tables, dry_run=options.dry_run,
+                self.database_url,
+                archive,
+                tables=self.tables,
+                only=options.tables,
+                dry_run=options.dry_run,
                 before_swap=safety_backup if options.safety_backup and not options.dry_run else None,
-                progress=ProgressWriter(self.store, "restore", job_id,
-                                        {"validating": "validating", "restoring": "restoring"}),
+                progress=ProgressWriter(
+                    self.store, "restore", job_id, {"validating": "validating", "restoring": "restoring"}
+                ),
             )
             self.store.complete_restore(
-                job_id, items_restored=None if options.dry_run else dict(result.items_restored),
-                changes={k: c.as_dict() for k, c in result.changes.items()}, dry_run=options.dry_run)
-            log.info("restore %s completed%s: %s", job_id, " (dry run)" if options.dry_run else "",
-                     result.items_restored)
+                job_id,
+                items_restored=None if options.dry_run else dict(result.items_restored),
+                changes={k: c.as_dict() for k, c in result.changes.items()},
+                dry_run=options.dry_run,
+            )
+            log.info(
+                "restore %s completed%s: %s", job_id, " (dry run)" if options.dry_run else "", result.items_restored
+            )
         except BaseException as exc:
             self._record_failure("restore", job_id, exc)
         finally:

@@ -37,7 +37,16 @@ import psycopg
 from psycopg import sql
 
 from .carry_access import carry_columns, carry_policies, carry_triggers, grants
-from .carry_base import CannotCarry, Carry, ForeignKeyPlan, SetCarry, catalog_rows, option_list, qualified_name
+from .carry_base import (
+    CannotCarry,
+    Carry,
+    ForeignKeyPlan,
+    SetCarry,
+    Statement,
+    catalog_rows,
+    option_list,
+    qualified_name,
+)
 from .carry_keys import carry_foreign_keys, carry_indexes, outside_foreign_keys, readd_unvalidated, relax_unvalidated
 from .shadows import StagedTable, staging_schema
 
@@ -101,14 +110,31 @@ def _table_carry(conn: psycopg.Connection, plan: StagedTable, in_set: dict[int, 
 def _live_table(conn: psycopg.Connection, plan: StagedTable) -> _LiveTable:
     """Read the live table's pg_class row; refuse the kinds of table a shadow cannot replace."""
     key = plan.key
-    (persistence, reloptions, toast_options, tablespace, owner, acl, rls, force_rls, replident, inherits,
-     oftype, comment, labels) = catalog_rows(conn, """
+    (
+        persistence,
+        reloptions,
+        toast_options,
+        tablespace,
+        owner,
+        acl,
+        rls,
+        force_rls,
+        replident,
+        inherits,
+        oftype,
+        comment,
+        labels,
+    ) = catalog_rows(
+        conn,
+        """
         SELECT c.relpersistence, c.reloptions, t.reloptions, c.reltablespace, pg_get_userbyid(c.relowner),
                c.relacl::text[], c.relrowsecurity, c.relforcerowsecurity, c.relreplident,
                EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = c.oid OR inhparent = c.oid),
                c.reloftype <> 0, obj_description(c.oid, 'pg_class'),
                EXISTS (SELECT 1 FROM pg_seclabel WHERE objoid = c.oid AND classoid = 'pg_class'::regclass)
-        FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = %s""", [plan.table.oid])[0]
+        FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = %s""",
+        [plan.table.oid],
+    )[0]
     if plan.table.partitioned or inherits:
         raise CannotCarry(f"{key} is part of an inheritance or partition tree")
     if oftype:
@@ -120,36 +146,44 @@ def _live_table(conn: psycopg.Connection, plan: StagedTable) -> _LiveTable:
     return _LiveTable(persistence, reloptions, toast_options, owner, acl, rls, force_rls, replident, comment)
 
 
-def _create_shadow(conn: psycopg.Connection, plan: StagedTable, live: _LiveTable) -> sql.Composable:
+def _create_shadow(conn: psycopg.Connection, plan: StagedTable, live: _LiveTable) -> Statement:
     """CREATE TABLE … LIKE the live table, with its options and autovacuum off while the rows load,
     then (if any) the drop of the constraints that are NOT VALID on the live table."""
     shadow = plan.typed
     options = [o for o in (live.reloptions or []) if not o.startswith("autovacuum_enabled=")]
     toast = [f"toast.{o}" for o in (live.toast_options or []) if not o.startswith("autovacuum_enabled=")]
     load_options = options + toast + ["autovacuum_enabled=false"] + (["toast.autovacuum_enabled=false"])
-    create: sql.Composable = sql.SQL(
+    create: Statement = sql.SQL(
         "CREATE {unlogged}TABLE {shadow} (LIKE {live} INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
         " INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMMENTS{compression}"
         ") WITH ({options})"
-    ).format(unlogged=sql.SQL("UNLOGGED " if live.persistence == "u" else ""), shadow=shadow, live=plan.table.ident,
-             compression=sql.SQL(" INCLUDING COMPRESSION" if conn.info.server_version >= 140000 else ""),
-             options=sql.SQL(", ").join(sql.SQL(o) for o in option_list(load_options)))
+    ).format(
+        unlogged=sql.SQL("UNLOGGED " if live.persistence == "u" else ""),
+        shadow=shadow,
+        live=plan.table.ident,
+        compression=sql.SQL(" INCLUDING COMPRESSION" if conn.info.server_version >= 140000 else ""),
+        options=sql.SQL(", ").join(sql.SQL(o) for o in option_list(load_options)),
+    )
     relax = relax_unvalidated(conn, plan.table.oid, shadow)
     if relax:
         create = sql.Composed(_semicolons([create, *relax]))
     return create
 
 
-def _swap_options(live: sql.Composable, table: _LiveTable) -> sql.Composable:
+def _swap_options(live: sql.Composable, table: _LiveTable) -> Statement:
     """What autovacuum_enabled said on the live table (and its TOAST table), put back in the swap."""
     restore = [o for o in (table.reloptions or []) if o.startswith("autovacuum_enabled=")]
     restore += [f"toast.{o}" for o in (table.toast_options or []) if o.startswith("autovacuum_enabled=")]
-    resets = [r for r in ("autovacuum_enabled", "toast.autovacuum_enabled")
-              if not any(o.startswith(r + "=") for o in restore)]
+    resets = [
+        r for r in ("autovacuum_enabled", "toast.autovacuum_enabled") if not any(o.startswith(r + "=") for o in restore)
+    ]
     parts: list[sql.Composable] = []
     if restore:
-        parts.append(sql.SQL("ALTER TABLE {} SET ({})").format(
-            live, sql.SQL(", ").join(sql.SQL(o) for o in option_list(restore))))
+        parts.append(
+            sql.SQL("ALTER TABLE {} SET ({})").format(
+                live, sql.SQL(", ").join(sql.SQL(o) for o in option_list(restore))
+            )
+        )
     parts.append(sql.SQL("ALTER TABLE {} RESET ({})").format(live, sql.SQL(", ").join(sql.SQL(r) for r in resets)))
     return sql.Composed(_semicolons(parts))
 
@@ -165,7 +199,9 @@ def _semicolons(parts: Sequence[sql.Composable]) -> list[sql.Composable]:
 
 def _check_dependants(conn: psycopg.Connection, plan: StagedTable) -> None:
     """Refuse anything that depends on the table (or its row type) and is not carried."""
-    rows = catalog_rows(conn, """
+    rows = catalog_rows(
+        conn,
+        """
         SELECT pg_describe_object(d.classid, d.objid, d.objsubid), d.deptype,
                d.classid::regclass::text, COALESCE(v.relkind::text, '')
         FROM pg_depend d
@@ -182,19 +218,25 @@ def _check_dependants(conn: psycopg.Connection, plan: StagedTable) -> None:
         FROM pg_depend d JOIN pg_type t ON d.refclassid = 'pg_type'::regclass
              AND (d.refobjid = t.oid OR d.refobjid = t.typarray)
         WHERE t.typrelid = %s AND d.deptype = 'n'
-        LIMIT 1""", [plan.table.oid, plan.table.oid, plan.table.oid, plan.table.oid])
+        LIMIT 1""",
+        [plan.table.oid, plan.table.oid, plan.table.oid, plan.table.oid],
+    )
     if rows:
         raise CannotCarry(f"{rows[0][0]} depends on {plan.key}")
 
 
 def _sequences(conn: psycopg.Connection, carry: Carry) -> None:
     """Serial sequences (OWNED BY a column) are kept and re-owned; identity sequences are new."""
-    for column, sequence, deptype, name in catalog_rows(conn, """
+    for column, sequence, deptype, name in catalog_rows(
+        conn,
+        """
             SELECT a.attname, d.objid::regclass::text, d.deptype, s.relname FROM pg_depend d
             JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
             JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
             WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
-              AND d.deptype IN ('a', 'i') AND d.refobjid = %s ORDER BY a.attnum""", [carry.plan.table.oid]):
+              AND d.deptype IN ('a', 'i') AND d.refobjid = %s ORDER BY a.attnum""",
+        [carry.plan.table.oid],
+    ):
         if deptype == "a":
             carry.serial_sequences.append((sequence, column))
         else:
@@ -203,9 +245,13 @@ def _sequences(conn: psycopg.Connection, carry: Carry) -> None:
 
 def _publications(conn: psycopg.Connection, carry: Carry) -> None:
     detail = "pr.prqual IS NOT NULL OR pr.prattrs IS NOT NULL" if conn.info.server_version >= 150000 else "false"
-    for name, partial in catalog_rows(conn, f"""
+    for name, partial in catalog_rows(
+        conn,
+        f"""
             SELECT p.pubname, {detail} FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
-            WHERE pr.prrelid = %s ORDER BY p.pubname""", [carry.plan.table.oid]):
+            WHERE pr.prrelid = %s ORDER BY p.pubname""",
+        [carry.plan.table.oid],
+    ):
         if partial:
             raise CannotCarry(f"publication {name} publishes only part of {carry.plan.key}")
         carry.publications.append(name)
@@ -215,40 +261,56 @@ def _statistics(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) 
     """Extended statistics objects: built on the shadow in the staging schema (so ANALYZE fills
     them), moved to their own schema in the swap once the old ones are dropped."""
     staging = staging_schema(carry.plan.schema_index)
-    names = [qualified_name(conn, carry.plan),
-             catalog_rows(conn, "SELECT quote_ident(%s)", [carry.plan.table.name])[0][0]]
-    for name, schema, qualified, definition, target in catalog_rows(conn, """
+    names = [
+        qualified_name(conn, carry.plan),
+        catalog_rows(conn, "SELECT quote_ident(%s)", [carry.plan.table.name])[0][0],
+    ]
+    for name, schema, qualified, definition, target in catalog_rows(
+        conn,
+        """
             SELECT s.stxname, n.nspname, quote_ident(n.nspname) || '.' || quote_ident(s.stxname),
                    pg_get_statisticsobjdef(s.oid), COALESCE(s.stxstattarget, -1)
             FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
-            WHERE s.stxrelid = %s ORDER BY s.stxname""", [carry.plan.table.oid]):
+            WHERE s.stxrelid = %s ORDER BY s.stxname""",
+        [carry.plan.table.oid],
+    ):
         staged = sql.Identifier(staging, name)
         head = f"CREATE STATISTICS {qualified} "
         tails = [f" FROM {n}" for n in names if definition.endswith(f" FROM {n}")]
         if not definition.startswith(head) or not tails:
             raise CannotCarry(f"cannot rewrite the definition of statistics {qualified}")
-        body = definition[len(head):-len(tails[0])]
+        body = definition[len(head) : -len(tails[0])]
         carry.finish.append(sql.SQL("CREATE STATISTICS {} {} FROM {}").format(staged, sql.SQL(body), shadow))
         if target >= 0:  # ALTER STATISTICS … SET STATISTICS (NULL from 17 on, -1 before: the default)
             carry.finish.append(sql.SQL("ALTER STATISTICS {} SET STATISTICS {}").format(staged, sql.Literal(target)))
         carry.statistics.append((qualified, staged, schema))
 
 
-def _views(conn: psycopg.Connection, plans: list[StagedTable]) -> list[sql.Composable]:
+def _views(conn: psycopg.Connection, plans: list[StagedTable]) -> list[Statement]:
     """Views that read the set's tables, to be re-created over the new ones (same OID, same
     privileges: CREATE OR REPLACE). Definitions are read with this session's search_path, which
     is the one they are replayed with."""
-    rows = catalog_rows(conn, """
+    rows = catalog_rows(
+        conn,
+        """
         SELECT DISTINCT v.oid, v.oid::regclass::text, pg_get_viewdef(v.oid), v.reloptions
         FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
         JOIN pg_class v ON v.oid = r.ev_class
         WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = ANY(%s) AND d.deptype = 'n'
           AND v.relkind = 'v' AND NOT (v.oid = ANY(%s))
-        ORDER BY v.oid""", [[p.table.oid for p in plans], [p.table.oid for p in plans]])
-    out: list[sql.Composable] = []
+        ORDER BY v.oid""",
+        [[p.table.oid for p in plans], [p.table.oid for p in plans]],
+    )
+    out: list[Statement] = []
     for _, name, definition, options in rows:
-        with_options = sql.SQL(" WITH ({})").format(
-            sql.SQL(", ").join(sql.SQL(o) for o in option_list(options))) if options else sql.SQL("")
-        out.append(sql.SQL("CREATE OR REPLACE VIEW {}{} AS {}").format(
-            sql.SQL(name), with_options, sql.SQL(definition.rstrip().rstrip(";"))))
+        with_options = (
+            sql.SQL(" WITH ({})").format(sql.SQL(", ").join(sql.SQL(o) for o in option_list(options)))
+            if options
+            else sql.SQL("")
+        )
+        out.append(
+            sql.SQL("CREATE OR REPLACE VIEW {}{} AS {}").format(
+                sql.SQL(name), with_options, sql.SQL(definition.rstrip().rstrip(";"))
+            )
+        )
     return out

@@ -16,6 +16,9 @@ from psycopg import sql
 
 from .shadows import StagedTable
 
+# What the carry executes: psycopg runs an SQL or a Composed, not any Composable.
+Statement = sql.SQL | sql.Composed
+
 
 class CannotCarry(Exception):
     """The catalog swap cannot reproduce something; the restore swaps in place instead."""
@@ -25,7 +28,7 @@ class CannotCarry(Exception):
 class ForeignKeyPlan:
     name: str
     table: sql.Composable  # the referencing table as it will be named when this runs
-    add: sql.Composable  # ADD CONSTRAINT … NOT VALID
+    add: Statement  # ADD CONSTRAINT … NOT VALID
     validate: bool  # the constraint was valid: VALIDATE it (a scan, under a weak lock)
 
 
@@ -34,13 +37,13 @@ class Carry:
     """What it takes to turn one table's loaded shadow into a full replacement."""
 
     plan: StagedTable
-    create: sql.Composable = field(default_factory=lambda: sql.SQL(""))
-    indexes: list[sql.Composable] = field(default_factory=list)  # independent: built in parallel
-    key_index: sql.Composable | None = None  # the one of `indexes` behind the primary key
-    constraints: list[sql.Composable] = field(default_factory=list)  # after the indexes, in order
+    create: Statement = field(default_factory=lambda: sql.SQL(""))
+    indexes: list[Statement] = field(default_factory=list)  # independent: built in parallel
+    key_index: Statement | None = None  # the one of `indexes` behind the primary key
+    constraints: list[Statement] = field(default_factory=list)  # after the indexes, in order
     foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)  # after every table's keys
-    finish: list[sql.Composable] = field(default_factory=list)  # triggers, policies, grants, …
-    swap_options: sql.Composable | None = None  # undo the load-time autovacuum switch-off
+    finish: list[Statement] = field(default_factory=list)  # triggers, policies, grants, …
+    swap_options: Statement | None = None  # undo the load-time autovacuum switch-off
     serial_sequences: list[tuple[str, str]] = field(default_factory=list)  # (sequence regclass, column)
     identity_columns: list[tuple[str, str]] = field(default_factory=list)  # (column, old sequence name)
     publications: list[str] = field(default_factory=list)
@@ -52,7 +55,7 @@ class SetCarry:
     """The set's carry plus the dependants outside it that the swap re-points."""
 
     tables: list[Carry]
-    views: list[sql.Composable]  # CREATE OR REPLACE VIEW …, run after the new tables are in place
+    views: list[Statement]  # CREATE OR REPLACE VIEW …, run after the new tables are in place
     outside_fks: list[tuple[sql.Composable, str, ForeignKeyPlan]]  # (child, constraint, re-add plan)
     outside_children: list[sql.Composable]
 
@@ -64,8 +67,9 @@ def catalog_rows(conn: psycopg.Connection, query: str, params: list[object]) -> 
 
 def qualified_name(conn: psycopg.Connection, plan: StagedTable) -> str:
     """The live table's name as pg_get_indexdef/pg_get_triggerdef print it (always qualified)."""
-    name: str = catalog_rows(conn, "SELECT quote_ident(%s) || '.' || quote_ident(%s)",
-                             [plan.table.schema, plan.table.name])[0][0]
+    name: str = catalog_rows(
+        conn, "SELECT quote_ident(%s) || '.' || quote_ident(%s)", [plan.table.schema, plan.table.name]
+    )[0][0]
     return name
 
 

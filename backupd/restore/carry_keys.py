@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .carry_base import CannotCarry, Carry, ForeignKeyPlan, catalog_rows, qualified_name, retarget
+from .carry_base import CannotCarry, Carry, ForeignKeyPlan, Statement, catalog_rows, qualified_name, retarget
 from .shadows import StagedTable, staging_schema
 
 _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
@@ -31,18 +31,24 @@ def _unvalidated(conn: psycopg.Connection, oid: int) -> list[tuple[str, str, str
         kinds, enforced = "('c', 'n')", "con.conenforced"
     else:
         kinds, enforced = "('c')", "true"
-    return catalog_rows(conn, f"""
+    return catalog_rows(
+        conn,
+        f"""
         SELECT con.conname, pg_get_constraintdef(con.oid), obj_description(con.oid, 'pg_constraint')
         FROM pg_constraint con
         WHERE con.conrelid = %s AND con.contype IN {kinds} AND NOT con.convalidated AND {enforced}
-        ORDER BY con.conname""", [oid])
+        ORDER BY con.conname""",
+        [oid],
+    )
 
 
-def relax_unvalidated(conn: psycopg.Connection, oid: int, shadow: sql.Composable) -> list[sql.Composable]:
+def relax_unvalidated(conn: psycopg.Connection, oid: int, shadow: sql.Composable) -> list[Statement]:
     """Statements that drop from a new LIKE-made shadow of table `oid` the constraints that are
     NOT VALID on the live table, so that every row the live table may hold loads (both swaps)."""
-    return [sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(shadow, sql.Identifier(name))
-            for name, _, _ in _unvalidated(conn, oid)]
+    return [
+        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(shadow, sql.Identifier(name))
+        for name, _, _ in _unvalidated(conn, oid)
+    ]
 
 
 def readd_unvalidated(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) -> None:
@@ -51,17 +57,23 @@ def readd_unvalidated(conn: psycopg.Connection, carry: Carry, shadow: sql.Identi
     for name, definition, comment in _unvalidated(conn, carry.plan.table.oid):
         if not definition.endswith(" NOT VALID"):
             raise CannotCarry(f"cannot rewrite the definition of constraint {name} of {carry.plan.key}")
-        carry.constraints.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            shadow, sql.Identifier(name), sql.SQL(definition)))
+        carry.constraints.append(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(shadow, sql.Identifier(name), sql.SQL(definition))
+        )
         if comment is not None:
-            carry.finish.append(sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
-                sql.Identifier(name), shadow, sql.Literal(comment)))
+            carry.finish.append(
+                sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
+                    sql.Identifier(name), shadow, sql.Literal(comment)
+                )
+            )
 
 
 def carry_indexes(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) -> None:
     live_name = qualified_name(conn, carry.plan)
     period = "COALESCE(con.conperiod, false)" if conn.info.server_version >= 180000 else "false"
-    rows = catalog_rows(conn, f"""
+    rows = catalog_rows(
+        conn,
+        f"""
         SELECT ic.relname, pg_get_indexdef(i.indexrelid), con.conname, con.contype, con.condeferrable,
                con.condeferred, pg_get_constraintdef(con.oid), i.indisclustered, i.indisreplident,
                i.indisvalid, ic.reltablespace, obj_description(i.indexrelid, 'pg_class'),
@@ -71,50 +83,89 @@ def carry_indexes(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier
                                     AND con.contype IN ('p', 'u', 'x')
         WHERE i.indrelid = %s
         ORDER BY (SELECT amname FROM pg_am WHERE oid = ic.relam) = 'btree', NOT i.indisprimary,
-                 pg_relation_size(i.indexrelid) DESC, ic.relname""", [carry.plan.table.oid])
+                 pg_relation_size(i.indexrelid) DESC, ic.relname""",
+        [carry.plan.table.oid],
+    )
     # The longest builds first (the last one ends sooner), but the primary key before other B-trees:
     # the comparison of the restore's changes waits for it.
     schema = staging_schema(carry.plan.schema_index)
-    for (name, definition, conname, contype, deferrable, deferred, condef, clustered, replident, valid,
-         tablespace, comment, con_comment, temporal) in rows:
+    for (
+        name,
+        definition,
+        conname,
+        contype,
+        deferrable,
+        deferred,
+        condef,
+        clustered,
+        replident,
+        valid,
+        tablespace,
+        comment,
+        con_comment,
+        temporal,
+    ) in rows:
         if not valid:
             raise CannotCarry(f"index {name} of {carry.plan.key} is not valid")
         if tablespace:
             raise CannotCarry(f"index {name} of {carry.plan.key} is in a non-default tablespace")
         index = sql.Identifier(schema, name)
         if contype == "x":
-            carry.constraints.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                shadow, sql.Identifier(conname), sql.SQL(condef)))
+            carry.constraints.append(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(shadow, sql.Identifier(conname), sql.SQL(condef))
+            )
         elif temporal:  # … WITHOUT OVERLAPS (18): its GiST index cannot be built on its own first
-            carry.indexes.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                shadow, sql.Identifier(conname), sql.SQL(condef)))
+            carry.indexes.append(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(shadow, sql.Identifier(conname), sql.SQL(condef))
+            )
             if contype == "p":
                 carry.key_index = carry.indexes[-1]
         else:
-            carry.indexes.append(sql.SQL(retarget(definition, f" ON {live_name} USING ",
-                                                  f" ON {shadow.as_string(None)} USING ",
-                                                  f"index {name} of {carry.plan.key}")))
+            carry.indexes.append(
+                sql.SQL(
+                    retarget(
+                        definition,
+                        f" ON {live_name} USING ",
+                        f" ON {shadow.as_string(None)} USING ",
+                        f"index {name} of {carry.plan.key}",
+                    )
+                )
+            )
             if contype == "p":
                 carry.key_index = carry.indexes[-1]
         if contype in ("p", "u") and not temporal:
             kind = "PRIMARY KEY" if contype == "p" else "UNIQUE"
             timing = (" DEFERRABLE" + (" INITIALLY DEFERRED" if deferred else "")) if deferrable else ""
-            carry.constraints.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}{}").format(
-                shadow, sql.Identifier(conname), sql.SQL(kind), sql.Identifier(name), sql.SQL(timing)))
+            carry.constraints.append(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}{}").format(
+                    shadow, sql.Identifier(conname), sql.SQL(kind), sql.Identifier(name), sql.SQL(timing)
+                )
+            )
         if clustered:
             carry.finish.append(sql.SQL("ALTER TABLE {} CLUSTER ON {}").format(shadow, sql.Identifier(name)))
         if replident:
-            carry.finish.append(sql.SQL("ALTER TABLE {} REPLICA IDENTITY USING INDEX {}").format(
-                shadow, sql.Identifier(name)))
+            carry.finish.append(
+                sql.SQL("ALTER TABLE {} REPLICA IDENTITY USING INDEX {}").format(shadow, sql.Identifier(name))
+            )
         if comment is not None:
             carry.finish.append(sql.SQL("COMMENT ON INDEX {} IS {}").format(index, sql.Literal(comment)))
         if con_comment is not None and conname:
-            carry.finish.append(sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
-                sql.Identifier(conname), shadow, sql.Literal(con_comment)))
+            carry.finish.append(
+                sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
+                    sql.Identifier(conname), shadow, sql.Literal(con_comment)
+                )
+            )
 
 
-def fk_sql(row: tuple[Any, ...], columns: list[str], target: sql.Composable, ref_columns: list[str], *,
-           enforced: bool = True, period: bool = False) -> sql.Composable:
+def fk_sql(
+    row: tuple[Any, ...],
+    columns: list[str],
+    target: sql.Composable,
+    ref_columns: list[str],
+    *,
+    enforced: bool = True,
+    period: bool = False,
+) -> Statement:
     """The FOREIGN KEY clause of a pg_constraint row (match, actions, timing), NOT VALID; or
     NOT ENFORCED for a key that is not enforced (18), which is never validated either. A temporal
     key (18) names its last column on both sides as a PERIOD."""
@@ -127,10 +178,15 @@ def fk_sql(row: tuple[Any, ...], columns: list[str], target: sql.Composable, ref
 
     upd, dele, match, deferrable, deferred = row
     return sql.SQL("FOREIGN KEY ({}) REFERENCES {} ({}) {} ON UPDATE {} ON DELETE {}{} {}").format(
-        names(columns), target, names(ref_columns), sql.SQL(_MATCH[match]),
-        sql.SQL(_ACTIONS[upd]), sql.SQL(_ACTIONS[dele]),
+        names(columns),
+        target,
+        names(ref_columns),
+        sql.SQL(_MATCH[match]),
+        sql.SQL(_ACTIONS[upd]),
+        sql.SQL(_ACTIONS[dele]),
         sql.SQL((" DEFERRABLE" + (" INITIALLY DEFERRED" if deferred else "")) if deferrable else ""),
-        sql.SQL("NOT VALID" if enforced else "NOT ENFORCED"))
+        sql.SQL("NOT VALID" if enforced else "NOT ENFORCED"),
+    )
 
 
 _FK_ROWS = """
@@ -148,43 +204,89 @@ FROM pg_constraint con WHERE con.contype = 'f' AND {where} ORDER BY con.conrelid
 def _fk_rows(conn: psycopg.Connection, where: str, params: list[object]) -> list[tuple[Any, ...]]:
     delset = "con.confdelsetcols IS NOT NULL" if conn.info.server_version >= 150000 else "false"
     new = conn.info.server_version >= 180000  # NOT ENFORCED and PERIOD foreign keys
-    query = _FK_ROWS.format(delset=delset, where=where, enforced="con.conenforced" if new else "true",
-                            period="COALESCE(con.conperiod, false)" if new else "false")
+    query = _FK_ROWS.format(
+        delset=delset,
+        where=where,
+        enforced="con.conenforced" if new else "true",
+        period="COALESCE(con.conperiod, false)" if new else "false",
+    )
     return catalog_rows(conn, query, params)
 
 
 def carry_foreign_keys(conn: psycopg.Connection, carry: Carry, in_set: dict[int, StagedTable]) -> None:
     shadow = carry.plan.typed
-    for (name, _, ref_oid, upd, dele, match, deferrable, deferred, validated, delset, cols, ref_cols, _,
-         comment, enforced, period) in _fk_rows(conn, "con.conrelid = %s", [carry.plan.table.oid]):
+    for (
+        name,
+        _,
+        ref_oid,
+        upd,
+        dele,
+        match,
+        deferrable,
+        deferred,
+        validated,
+        delset,
+        cols,
+        ref_cols,
+        _,
+        comment,
+        enforced,
+        period,
+    ) in _fk_rows(conn, "con.conrelid = %s", [carry.plan.table.oid]):
         if delset:
             raise CannotCarry(f"foreign key {name} of {carry.plan.key} sets only some columns on delete")
-        target = in_set[ref_oid].typed if ref_oid in in_set else sql.SQL(
-            catalog_rows(conn, "SELECT %s::regclass::text", [ref_oid])[0][0])
+        target = (
+            in_set[ref_oid].typed
+            if ref_oid in in_set
+            else sql.SQL(catalog_rows(conn, "SELECT %s::regclass::text", [ref_oid])[0][0])
+        )
         add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            shadow, sql.Identifier(name), fk_sql((upd, dele, match, deferrable, deferred), cols, target, ref_cols,
-                                                 enforced=enforced, period=period))
+            shadow,
+            sql.Identifier(name),
+            fk_sql((upd, dele, match, deferrable, deferred), cols, target, ref_cols, enforced=enforced, period=period),
+        )
         carry.foreign_keys.append(ForeignKeyPlan(name, shadow, add, validated and enforced))
         if comment is not None:
-            carry.finish.append(sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
-                sql.Identifier(name), shadow, sql.Literal(comment)))
+            carry.finish.append(
+                sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
+                    sql.Identifier(name), shadow, sql.Literal(comment)
+                )
+            )
 
 
-def outside_foreign_keys(conn: psycopg.Connection, plans: list[StagedTable], in_set: dict[int, StagedTable]
-                          ) -> tuple[list[tuple[sql.Composable, str, ForeignKeyPlan]], list[sql.Composable]]:
+def outside_foreign_keys(
+    conn: psycopg.Connection, plans: list[StagedTable], in_set: dict[int, StagedTable]
+) -> tuple[list[tuple[sql.Composable, str, ForeignKeyPlan]], list[sql.Composable]]:
     oids = [p.table.oid for p in plans]
     out: list[tuple[sql.Composable, str, ForeignKeyPlan]] = []
     children: dict[int, sql.Composable] = {}
-    for (name, child_oid, ref_oid, upd, dele, match, deferrable, deferred, validated, delset, cols, ref_cols,
-         child, _, enforced, period) in _fk_rows(conn, "con.confrelid = ANY(%s) AND NOT (con.conrelid = ANY(%s))",
-                                                 [oids, oids]):
+    for (
+        name,
+        child_oid,
+        ref_oid,
+        upd,
+        dele,
+        match,
+        deferrable,
+        deferred,
+        validated,
+        delset,
+        cols,
+        ref_cols,
+        child,
+        _,
+        enforced,
+        period,
+    ) in _fk_rows(conn, "con.confrelid = ANY(%s) AND NOT (con.conrelid = ANY(%s))", [oids, oids]):
         if delset:
             raise CannotCarry(f"foreign key {name} of {child} sets only some columns on delete")
         target = in_set[ref_oid].table.ident  # by name: resolved after the new table is in place
         child_sql = sql.SQL(child)
         add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            child_sql, sql.Identifier(name), fk_sql((upd, dele, match, deferrable, deferred), cols, target, ref_cols,
-                                                    enforced=enforced, period=period))
+            child_sql,
+            sql.Identifier(name),
+            fk_sql((upd, dele, match, deferrable, deferred), cols, target, ref_cols, enforced=enforced, period=period),
+        )
         out.append((child_sql, name, ForeignKeyPlan(name, child_sql, add, validated and enforced)))
         children[child_oid] = child_sql
     return out, list(children.values())

@@ -1,4 +1,4 @@
-"""What a restore would change, per table, computed in PostgreSQL from the staged rows (CONTRACT §11).
+"""What a restore would change, per table, computed in PostgreSQL from the staged rows (docs/restore-guarantees.md).
 
 Rows are matched by primary key: `added` are keys only in the archive, `removed` keys only in
 the live table, `changed` keys in both whose row differs in any (non-generated) column, and
@@ -77,27 +77,37 @@ def _add(a: TableChanges, b: TableChanges) -> TableChanges:
 def _key_ranges(conn: psycopg.Connection, plan: StagedTable, parts: int) -> list[tuple[int, int] | None]:
     """Key ranges [lo, hi) covering both sides, for a big table with one integer key; else [None]."""
     keys = plan.table.primary_key
-    if (parts < 2 or plan.count <= SPLIT_ROWS or len(keys) != 1
-            or plan.table.column(keys[0]).type_sql not in _INTEGER_KEYS):
+    if (
+        parts < 2
+        or plan.count <= SPLIT_ROWS
+        or len(keys) != 1
+        or plan.table.column(keys[0]).type_sql not in _INTEGER_KEYS
+    ):
         return [None]
     key = sql.Identifier(keys[0])
-    lo, hi = one_row(conn.execute(sql.SQL(
-        "SELECT least((SELECT min({k}) FROM {s}), (SELECT min({k}) FROM {l})),"
-        " greatest((SELECT max({k}) FROM {s}), (SELECT max({k}) FROM {l}))"
-    ).format(k=key, s=plan.typed, l=plan.table.own_rows)))
+    lo, hi = one_row(
+        conn.execute(
+            sql.SQL(
+                "SELECT least((SELECT min({k}) FROM {s}), (SELECT min({k}) FROM {l})),"
+                " greatest((SELECT max({k}) FROM {s}), (SELECT max({k}) FROM {l}))"
+            ).format(k=key, s=plan.typed, l=plan.table.own_rows)
+        )
+    )
     if lo is None or hi is None:
         return [None]
     step = max(1, (hi - lo + parts) // parts)
     return [(start, start + step) for start in range(lo, hi + 1, step)]
 
 
-def table_changes(conn: psycopg.Connection, plan: StagedTable, key_range: tuple[int, int] | None = None
-                  ) -> TableChanges:
+def table_changes(
+    conn: psycopg.Connection, plan: StagedTable, key_range: tuple[int, int] | None = None
+) -> TableChanges:
     """Compare the staged (typed) rows of `plan` with its live table (only keys in `key_range`)."""
     table = plan.table
     cols = [c.name for c in table.insertable_columns]
     values: Callable[[str], sql.Composed] = lambda alias: sql.SQL(", ").join(  # noqa: E731 - three one-line SQL builders read as a set
-        sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c)) for c in cols)
+        sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c)) for c in cols
+    )
     row: Callable[[str], sql.Composed] = lambda alias: sql.SQL("ROW({})").format(values(alias))  # noqa: E731 - see `values`
     row_of: Callable[[str], sql.Composed] = lambda alias: sql.SQL("ROW({})::text").format(values(alias))  # noqa: E731 - see `values`
     if table.primary_key:
@@ -110,8 +120,15 @@ def table_changes(conn: psycopg.Connection, plan: StagedTable, key_range: tuple[
             " count(*) FILTER (WHERE {lm}), count(*) FILTER (WHERE {sm}),"
             " count(*) FILTER (WHERE NOT {sm} AND NOT {lm} AND NOT record_image_eq({rs}, {rl}))"
             " FROM {typed} AS s FULL JOIN {live} AS l ON {on}"
-        ).format(sm=s_missing, lm=l_missing, rs=row("s"), rl=row("l"), typed=_side(plan.typed, keys, key_range),
-                 live=_side(table.own_rows, keys, key_range), on=on)
+        ).format(
+            sm=s_missing,
+            lm=l_missing,
+            rs=row("s"),
+            rl=row("l"),
+            typed=_side(plan.typed, keys, key_range),
+            live=_side(table.own_rows, keys, key_range),
+            on=on,
+        )
         archive_rows, live_rows, added, removed, changed = one_row(conn.execute(query))
     else:  # no key to match by: compare the rows (as text: json has no equality) as multisets
         query = sql.SQL(
@@ -121,12 +138,12 @@ def table_changes(conn: psycopg.Connection, plan: StagedTable, key_range: tuple[
         ).format(typed=plan.typed, live=table.own_rows, rs=row_of("s"), rl=row_of("l"))
         archive_rows, live_rows, added, removed = one_row(conn.execute(query))
         changed = 0
-    return TableChanges(archive_rows, live_rows, added, removed, changed,
-                        archive_rows - added - changed)
+    return TableChanges(archive_rows, live_rows, added, removed, changed, archive_rows - added - changed)
 
 
 def _side(table: sql.Composable, keys: list[str], key_range: tuple[int, int] | None) -> sql.Composable:
     if key_range is None:
         return table
     return sql.SQL("(SELECT * FROM {} WHERE {k} >= {lo} AND {k} < {hi})").format(
-        table, k=sql.Identifier(keys[0]), lo=sql.Literal(key_range[0]), hi=sql.Literal(key_range[1]))
+        table, k=sql.Identifier(keys[0]), lo=sql.Literal(key_range[0]), hi=sql.Literal(key_range[1])
+    )

@@ -37,7 +37,8 @@ class LineDecoder:
         self._decoder = msgspec.json.Decoder(row)
         # COPY writes identity ALWAYS columns as given, like OVERRIDING SYSTEM VALUE.
         self.copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            staged.typed, sql.SQL(", ").join(sql.Identifier(name) for name in names))
+            staged.typed, sql.SQL(", ").join(sql.Identifier(name) for name in names)
+        )
 
     def rows(self, piece: bytes) -> list[tuple[object, ...]]:
         astuple = msgspec.structs.astuple

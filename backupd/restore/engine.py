@@ -9,7 +9,7 @@
    own message). Parse, type, NOT NULL and CHECK errors surface here, naming table and line.
    Then each shadow gets every index, key, foreign key (validated), trigger, policy, grant and
    option of its live table, and is ANALYZEd.
-3. Compare (CONTRACT §11): per-table changes from the shadows; a dry run stops here.
+3. Compare (docs/restore-guarantees.md): per-table changes from the shadows; a dry run stops here.
 4. Swap (`swap/`): one short transaction moves the shadows in place of the live tables, or,
    when something cannot be carried over, the rows are replaced in place. Either way readers see
    the whole old or the whole new state, the out-of-set rule holds and sequences move past the
@@ -98,7 +98,7 @@ def restore_from_backup(
     with `whole_archive` (drills), the set is the archive's. Tables of the set that the database
     lacks are created from the archive's definitions first (`recreation.py`) and dropped again if
     the restore fails or is a dry run. The caller holds the operation lock.
-    `only` replaces just those tables of the archive (CONTRACT §11; the out-of-set rule protects
+    `only` replaces just those tables of the archive (docs/restore-guarantees.md; the out-of-set rule protects
     the rest). Every restore reports `changes` (computed from the loaded rows before the swap);
     a `dry_run` stops there and changes nothing. `before_swap(keys)` runs after everything is
     verified and before any lock is taken (the safety backup); if it raises, nothing changes.
@@ -126,9 +126,18 @@ def restore_from_backup(
             recreated = recreate_missing(conn, reader.manifest, keys)
             run: _Run | None = None
             try:
-                run = _stage_and_swap(conn, database_url, reader, names, only, tracker, workers,
-                                      before_swap=None if dry_run else before_swap, recreated=recreated,
-                                      swap_deadline=None if dry_run else lock_timeout)
+                run = _stage_and_swap(
+                    conn,
+                    database_url,
+                    reader,
+                    names,
+                    only,
+                    tracker,
+                    workers,
+                    before_swap=None if dry_run else before_swap,
+                    recreated=recreated,
+                    swap_deadline=None if dry_run else lock_timeout,
+                )
             finally:
                 if recreated is not None and (run is None or run.outcome is None):
                     drop_recreated(database_url, recreated)  # a failed restore or a dry run leaves no table
@@ -163,10 +172,19 @@ class _Run:
     outcome: SwapOutcome | None
 
 
-def _stage_and_swap(conn: psycopg.Connection, database_url: str, reader: ArchiveReader, names: list[str],
-                    only: Sequence[str] | None, tracker: MonotonicProgress, workers: int, *,
-                    before_swap: Callable[[list[str]], None] | None, recreated: Recreated | None,
-                    swap_deadline: str | float | None) -> _Run:
+def _stage_and_swap(
+    conn: psycopg.Connection,
+    database_url: str,
+    reader: ArchiveReader,
+    names: list[str],
+    only: Sequence[str] | None,
+    tracker: MonotonicProgress,
+    workers: int,
+    *,
+    before_swap: Callable[[list[str]], None] | None,
+    recreated: Recreated | None,
+    swap_deadline: str | float | None,
+) -> _Run:
     """Validate, load and build the shadows, compare; then (unless `swap_deadline` is None: a dry
     run) take the safety backup of the tables that existed before and swap."""
     plans = _validate(conn, reader, names, only)
@@ -203,8 +221,9 @@ def _stage_and_swap(conn: psycopg.Connection, database_url: str, reader: Archive
     return _Run(plans, changes, staging_seconds, carry, outcome)
 
 
-def _compare_when_loaded(database_url: str, plans: list[StagedTable], workers: int,
-                         loader: Loader) -> dict[str, TableChanges]:
+def _compare_when_loaded(
+    database_url: str, plans: list[StagedTable], workers: int, loader: Loader
+) -> dict[str, TableChanges]:
     """`changes`, computed beside the last index builds, keys and ANALYZE: it only reads the
     rows, so it can start once they are all in and the primary keys it merges on are built."""
     loader.keys_ready.wait()
@@ -229,8 +248,11 @@ def _plan_carry(conn: psycopg.Connection, plans: list[StagedTable]) -> tuple[Set
     log.info("restore will swap in place: %s", reason)
     for plan in plans:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(plan.typed))
-        conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING CONSTRAINTS INCLUDING GENERATED"
-                             " INCLUDING IDENTITY)").format(plan.typed, plan.table.ident))
+        conn.execute(
+            sql.SQL(
+                "CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY)"
+            ).format(plan.typed, plan.table.ident)
+        )
         for statement in relax_unvalidated(conn, plan.table.oid, plan.typed):  # LIKE made them valid
             conn.execute(statement)
     return None, reason
@@ -258,14 +280,18 @@ def _after_commit(database_url: str, plans: list[StagedTable], carry: SetCarry |
     VACUUM the deleted old rows. On parallel connections; failures here do not undo a committed
     restore, so they are logged."""
     if carry is not None:
-        tasks = [[sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(fk.table, sql.Identifier(fk.name))]
-                 for _, _, fk in carry.outside_fks if fk.validate]
+        tasks = [
+            [sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(fk.table, sql.Identifier(fk.name))]
+            for _, _, fk in carry.outside_fks
+            if fk.validate
+        ]
     else:
         # Without TRUNCATE, VACUUM never takes ACCESS EXCLUSIVE to cut empty pages off the end of
         # the table (readers would queue behind it); the next restore reuses that space anyway.
-        tasks = [[sql.SQL("ANALYZE {}").format(p.table.ident),
-                  sql.SQL("VACUUM (TRUNCATE false) {}").format(p.table.ident)]
-                 for p in sorted(plans, key=lambda p: -p.declared_bytes)]
+        tasks = [
+            [sql.SQL("ANALYZE {}").format(p.table.ident), sql.SQL("VACUUM (TRUNCATE false) {}").format(p.table.ident)]
+            for p in sorted(plans, key=lambda p: -p.declared_bytes)
+        ]
     if not tasks:
         return
     conns = ThreadConnections(database_url, application_name="backupd-restore")
@@ -289,8 +315,9 @@ def _after_commit(database_url: str, plans: list[StagedTable], carry: SetCarry |
 # Validation
 
 
-def _validate(conn: psycopg.Connection, reader: ArchiveReader, names: list[str],
-              only: Sequence[str] | None = None) -> list[StagedTable]:
+def _validate(
+    conn: psycopg.Connection, reader: ArchiveReader, names: list[str], only: Sequence[str] | None = None
+) -> list[StagedTable]:
     archived = set(reader.manifest.contents)
     if only:  # a subset of the archive's tables: each must be in it; the others are left alone
         unknown = [t for t in only if t not in archived]
@@ -369,9 +396,7 @@ def _compatible_columns(table: Table, entry: ManifestTable) -> list[StagedColumn
 def _check_disk(conn: psycopg.Connection, declared: int) -> None:
     """When the server runs on this machine, make sure staging fits on its disk."""
     try:
-        row = one_row(conn.execute(
-            "SELECT current_setting('data_directory'), inet_server_addr()::text"
-        ))
+        row = one_row(conn.execute("SELECT current_setting('data_directory'), inet_server_addr()::text"))
     except psycopg.Error:  # not allowed to read data_directory: nothing to check against
         return
     data_dir, addr = row[0], row[1]
@@ -384,5 +409,3 @@ def _check_disk(conn: psycopg.Connection, declared: int) -> None:
             f"not enough free disk space on the database server: the restore needs about "
             f"{need // 2**20} MiB, {free // 2**20} MiB are free"
         )
-
-

@@ -42,9 +42,11 @@ def session_setup(conn: psycopg.Connection) -> None:
     conn.execute("SET statement_timeout = 0")
     conn.execute("SET idle_in_transaction_session_timeout = 0")
     conn.execute("SET work_mem = '64MB'")
-    conn.execute("SELECT set_config('maintenance_work_mem', '256MB', false)"
-                 " WHERE current_setting('maintenance_work_mem')::text NOT LIKE '%GB'"
-                 " AND pg_size_bytes(current_setting('maintenance_work_mem')) < 256 * 1024 * 1024")
+    conn.execute(
+        "SELECT set_config('maintenance_work_mem', '256MB', false)"
+        " WHERE current_setting('maintenance_work_mem')::text NOT LIKE '%GB'"
+        " AND pg_size_bytes(current_setting('maintenance_work_mem')) < 256 * 1024 * 1024"
+    )
     if conn.info.server_version >= 140000:
         conn.execute("SET client_connection_check_interval = 1000")
     staging.register_text_bytes(conn)
@@ -64,9 +66,17 @@ class _Cancelled(Exception):
 
 
 class Loader:
-    def __init__(self, database_url: str, reader: ArchiveReader, plans: list[StagedTable],
-                 carry: SetCarry | None, tracker: MonotonicProgress, workers: int, main: psycopg.Connection,
-                 progress_span: tuple[float, float, float]) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        reader: ArchiveReader,
+        plans: list[StagedTable],
+        carry: SetCarry | None,
+        tracker: MonotonicProgress,
+        workers: int,
+        main: psycopg.Connection,
+        progress_span: tuple[float, float, float],
+    ) -> None:
         self.database_url = database_url
         self.reader = reader
         self.plans = plans
@@ -216,8 +226,15 @@ class Loader:
                     table_done.set()  # the last piece's task queues the builds
             log.debug("read %s in %.2fs", plan.key, time.monotonic() - started)
 
-    def _load(self, plan: StagedTable, piece: bytes, first_line: int, lines: int, remaining: list[int],
-              table_done: threading.Event) -> None:
+    def _load(
+        self,
+        plan: StagedTable,
+        piece: bytes,
+        first_line: int,
+        lines: int,
+        remaining: list[int],
+        table_done: threading.Event,
+    ) -> None:
         try:
             if self.cancelled.is_set():
                 raise _Cancelled
@@ -252,8 +269,9 @@ class Loader:
                 return rows.copy_rows(conn, decoder.copy_sql, decoded)
         return conn.execute(staging.load_sql(plan), [piece]).rowcount
 
-    def _bad_piece(self, conn: psycopg.Connection, plan: StagedTable, piece: bytes, first_line: int,
-                   exc: psycopg.Error | None) -> RestoreError:
+    def _bad_piece(
+        self, conn: psycopg.Connection, plan: StagedTable, piece: bytes, first_line: int, exc: psycopg.Error | None
+    ) -> RestoreError:
         bad = staging.first_bad_line(conn, plan, piece)
         if bad is None:
             return RestoreError(f"{plan.key}: {exc.diag.message_primary or exc}" if exc else f"{plan.key}: rows lost")
@@ -266,8 +284,9 @@ class Loader:
         if carry is None or carry.key_index is None:
             self._key_built(plan.key)
         else:
-            self._extra.extend(partial(self._build_one, q, plan.key if q is carry.key_index else None)
-                               for q in carry.indexes)
+            self._extra.extend(
+                partial(self._build_one, q, plan.key if q is carry.key_index else None) for q in carry.indexes
+            )
 
     def _key_built(self, key: str) -> None:
         self._keys_pending.discard(key)
@@ -319,8 +338,10 @@ class Loader:
         except psycopg.errors.ForeignKeyViolation as exc:
             detail = " ".join((exc.diag.message_detail or "").split())
             key = next(p.key for p in self.plans if p.typed == table)
-            raise RestoreError(f"the archive breaks a foreign key: {key}: {exc.diag.message_primary or exc}"
-                               + (f" ({detail})" if detail else "")) from exc
+            raise RestoreError(
+                f"the archive breaks a foreign key: {key}: {exc.diag.message_primary or exc}"
+                + (f" ({detail})" if detail else "")
+            ) from exc
 
 
 def _same_privileges(conn: psycopg.Connection, plan: StagedTable) -> None:

@@ -45,16 +45,18 @@ def archive_set(manifest: Manifest) -> tuple[list[str], list[str]]:
     return names, keys
 
 
-def table_set_for(conn: psycopg.Connection, manifest: Manifest, configured: Sequence[str]
-                  ) -> tuple[list[str], list[str]]:
+def table_set_for(
+    conn: psycopg.Connection, manifest: Manifest, configured: Sequence[str]
+) -> tuple[list[str], list[str]]:
     """The configured table set, or the archive's when none of the configured tables exists here;
     with the archive keys a missing table may be created for.
 
     On a new machine (or a drill target) the configured set may be the default demo set while the
     archive holds the application's tables: the archive is then the only truth there is.
     """
-    exists = one_row(conn.execute("SELECT bool_or(to_regclass(n) IS NOT NULL) FROM unnest(%s::text[]) AS n",
-                                  [list(configured)]))[0]
+    exists = one_row(
+        conn.execute("SELECT bool_or(to_regclass(n) IS NOT NULL) FROM unnest(%s::text[]) AS n", [list(configured)])
+    )[0]
     if exists:
         return list(configured), [k for k in configured if k in manifest.contents]
     return archive_set(manifest)
@@ -78,19 +80,18 @@ def recreate_missing(conn: psycopg.Connection, manifest: Manifest, keys: Sequenc
             lacking = next(k for k in missing if k not in definitions)
             raise RestoreError(
                 f"table not found: {lacking}; the archive (format {manifest.version}) does not carry its"
-                " definition, so create the table first")
+                " definition, so create the table first"
+            )
     log.info("created %d table(s) from the archive: %s", len(recreated.tables), ", ".join(recreated.tables))
     return recreated
 
 
 def _demo_tables(conn: psycopg.Connection, missing: list[str]) -> Recreated:
     """A 1.0 archive of the demo tables: create them from the demo schema file."""
-    types = [t for t in _DEMO_TYPES
-             if one_row(conn.execute("SELECT to_regtype(%s) IS NULL", [f"public.{t}"]))[0]]
+    types = [t for t in _DEMO_TYPES if one_row(conn.execute("SELECT to_regtype(%s) IS NULL", [f"public.{t}"]))[0]]
     create_demo_schema(conn)
     created = [t for t in DEFAULT_TABLES if t in missing]
-    return Recreated(tables=created, types=[f"public.{t}" for t in types], schemas=[], sequences=[],
-                     not_recreated=[])
+    return Recreated(tables=created, types=[f"public.{t}" for t in types], schemas=[], sequences=[], not_recreated=[])
 
 
 def drop_recreated(database_url: str, recreated: Recreated) -> None:
@@ -101,8 +102,9 @@ def drop_recreated(database_url: str, recreated: Recreated) -> None:
     """
     statements: list[sql.Composed] = []
     if recreated.tables:
-        statements.append(sql.SQL("DROP TABLE IF EXISTS {}").format(
-            sql.SQL(", ").join(_ident(t) for t in recreated.tables)))
+        statements.append(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(_ident(t) for t in recreated.tables))
+        )
     statements += [sql.SQL("DROP SEQUENCE IF EXISTS {}").format(_ident(s)) for s in recreated.sequences]
     statements += [sql.SQL("DROP TYPE IF EXISTS {}").format(_ident(t)) for t in reversed(recreated.types)]
     statements += [sql.SQL("DROP SCHEMA IF EXISTS {}").format(sql.Identifier(s)) for s in recreated.schemas]
@@ -112,8 +114,7 @@ def drop_recreated(database_url: str, recreated: Recreated) -> None:
             for statement in statements:
                 conn.execute(statement)
     except (psycopg.Error, BackupdError) as exc:
-        log.warning("could not drop the tables created for the restore (%s): %s",
-                    ", ".join(recreated.tables), exc)
+        log.warning("could not drop the tables created for the restore (%s): %s", ", ".join(recreated.tables), exc)
 
 
 def _ident(name: str) -> sql.Identifier:

@@ -95,8 +95,10 @@ def assign_schemas(plans: list[StagedTable]) -> None:
 
 def drop_schemas(conn: psycopg.Connection) -> None:
     """Drop every schema a restore (this one or a crashed one) left behind."""
-    names = [r[0] for r in conn.execute(
-        "SELECT nspname FROM pg_namespace WHERE nspname ~ '^backupd_(staging|old)(_[0-9]+)?$'")]
+    names = [
+        r[0]
+        for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname ~ '^backupd_(staging|old)(_[0-9]+)?$'")
+    ]
     for name in names:
         if _OURS.match(name):
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
@@ -121,8 +123,6 @@ def register_text_bytes(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(bytes, _TextBytesDumper)
 
 
-
-
 def load_sql(staged: StagedTable) -> sql.Composed:
     """INSERT a piece's rows (one text parameter: its JSON lines) into the shadow.
 
@@ -138,12 +138,14 @@ def load_sql(staged: StagedTable) -> sql.Composed:
     record = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c.column.name), c.record_type) for c in staged.columns
     )
-    overriding = sql.SQL(" OVERRIDING SYSTEM VALUE") if any(
-        c.column.identity == "a" for c in staged.columns) else sql.SQL("")
-    return sql.SQL("INSERT INTO {shadow} ({names}){overriding} SELECT {values}"
-                   " FROM json_to_recordset(('[' || replace(left(%s, -1), E'\\n', ',') || ']')::json)"
-                   " AS r({record})").format(
-        shadow=staged.typed, names=names, overriding=overriding, values=values, record=record)
+    overriding = (
+        sql.SQL(" OVERRIDING SYSTEM VALUE") if any(c.column.identity == "a" for c in staged.columns) else sql.SQL("")
+    )
+    return sql.SQL(
+        "INSERT INTO {shadow} ({names}){overriding} SELECT {values}"
+        " FROM json_to_recordset(('[' || replace(left(%s, -1), E'\\n', ',') || ']')::json)"
+        " AS r({record})"
+    ).format(shadow=staged.typed, names=names, overriding=overriding, values=values, record=record)
 
 
 def first_bad_line(conn: psycopg.Connection, staged: StagedTable, piece: bytes) -> tuple[int, str] | None:

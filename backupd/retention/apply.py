@@ -1,4 +1,4 @@
-"""Applying the retention policy to the saved backups: the job rows and their store objects (CONTRACT §9).
+"""Applying the retention policy to the saved backups: the job rows and their store objects (docs/operations.md).
 
 The decision is retention.plan's; this module reads the completed backups, marks those a running
 job reads, and removes what the plan says: the job row first (so nobody is offered a backup whose
@@ -39,18 +39,20 @@ class PruneResult:
     created_at: dict[str, object] = field(default_factory=dict)  # id -> created_at, for reports
 
 
-def prune(pool: ConnectionPool, archives: Store, policy: Policy, timezone: str, *,
-          dry_run: bool = False) -> PruneResult:
+def prune(
+    pool: ConnectionPool, archives: Store, policy: Policy, timezone: str, *, dry_run: bool = False
+) -> PruneResult:
     """Apply `policy` (buckets in `timezone`) to the completed backups; with dry_run change nothing."""
     with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute("SELECT id::text AS id, created_at, pinned, file_path FROM backupd.backup_jobs"
-                           " WHERE status = 'completed'").fetchall()
+        rows = cur.execute(
+            "SELECT id::text AS id, created_at, pinned, file_path FROM backupd.backup_jobs WHERE status = 'completed'"
+        ).fetchall()
         in_use = {r["id"] for r in cur.execute(_IN_USE_SQL).fetchall()}
     by_id = {r["id"]: r for r in rows}
-    decided = plan([Candidate(r["id"], r["created_at"], r["pinned"], r["id"] in in_use) for r in rows],
-                   policy, ZoneInfo(timezone))
-    result = PruneResult(kept=list(decided.kept), dry_run=dry_run,
-                         created_at={r["id"]: r["created_at"] for r in rows})
+    decided = plan(
+        [Candidate(r["id"], r["created_at"], r["pinned"], r["id"] in in_use) for r in rows], policy, ZoneInfo(timezone)
+    )
+    result = PruneResult(kept=list(decided.kept), dry_run=dry_run, created_at={r["id"]: r["created_at"] for r in rows})
     if dry_run:
         result.removed = list(decided.removed)
         return result
@@ -67,8 +69,9 @@ def prune(pool: ConnectionPool, archives: Store, policy: Policy, timezone: str, 
             try:
                 archives.delete(name)
             except Exception as exc:  # the row is gone; the object is an orphan, say so
-                log.warning("retention: backup %s removed but its archive %s could not be deleted: %s",
-                            backup_id, name, exc)
+                log.warning(
+                    "retention: backup %s removed but its archive %s could not be deleted: %s", backup_id, name, exc
+                )
     result.kept.sort(key=lambda k: (by_id[k.id]["created_at"], k.id), reverse=True)
     if result.removed:
         log.info("retention removed %d backup(s): %s", len(result.removed), ", ".join(result.removed))
@@ -78,8 +81,9 @@ def prune(pool: ConnectionPool, archives: Store, policy: Policy, timezone: str, 
 def _remove_row(pool: ConnectionPool, backup_id: str) -> str | None:
     """Delete the backup's row unless it became pinned or in use; the reason it stays, else None."""
     with pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT pinned, status FROM backupd.backup_jobs WHERE id = %s FOR UPDATE",
-                          [backup_id]).fetchone()
+        row = cur.execute(
+            "SELECT pinned, status FROM backupd.backup_jobs WHERE id = %s FOR UPDATE", [backup_id]
+        ).fetchone()
         if row is None or row["status"] != "completed":
             return "gone"
         if row["pinned"]:

@@ -1,4 +1,4 @@
-"""The retention policy (CONTRACT §9), pure: which completed backups to keep, and why.
+"""The retention policy (docs/operations.md), pure: which completed backups to keep, and why.
 
 Same meaning as restic's `forget --keep-last/--keep-daily/--keep-weekly/--keep-monthly`: walk the
 backups newest first; `keep_last` keeps the first N; each bucket rule keeps the newest backup of
@@ -43,8 +43,12 @@ class Policy:
         return not (self.keep_last or self.keep_daily or self.keep_weekly or self.keep_monthly)
 
     def as_dict(self) -> dict[str, int]:
-        return {"keep_last": self.keep_last, "keep_daily": self.keep_daily,
-                "keep_weekly": self.keep_weekly, "keep_monthly": self.keep_monthly}
+        return {
+            "keep_last": self.keep_last,
+            "keep_daily": self.keep_daily,
+            "keep_weekly": self.keep_weekly,
+            "keep_monthly": self.keep_monthly,
+        }
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Where archives live (CONTRACT §8): one small interface, one module per backend.
+"""Where archives live (docs/operations.md): one small interface, one module per backend.
 
 A store holds archives as named objects (`backupd-<UTC time>-<backup id>.zip`). Engines never see
 a store: they read through `StoredArchive.open()` (a seekable binary file) and write through
@@ -46,7 +46,7 @@ class Store(ABC):
     """An archive store. Names are flat (no '/'); backends map them to files or keys.
 
     `keys` decide encryption: new archives are `….zip.age` when there are recipients, and
-    archives named so are encrypted on write and decrypted on read (CONTRACT §10).
+    archives named so are encrypted on write and decrypted on read (docs/operations.md).
     """
 
     keys: AgeKeys = AgeKeys()
@@ -94,7 +94,7 @@ class Store(ABC):
         """The object name behind a `location()` of this store, else None."""
         prefix = self.location("")
         if location.startswith(prefix):
-            name = location[len(prefix):]
+            name = location[len(prefix) :]
             return name if name and "/" not in name else None
         return None
 

@@ -92,9 +92,17 @@ class S3ArchiveStore(Store):
         if endpoint:
             config["endpoint"] = endpoint
             options["allow_http"] = endpoint.startswith("http://")
-        self._store = S3Store(bucket, prefix=self.prefix or None, config=config, client_options=options,
-                              retry_config={"max_retries": 3, "backoff": {"init_backoff": timedelta(milliseconds=100)},
-                                            "retry_timeout": timedelta(seconds=60)})
+        self._store = S3Store(
+            bucket,
+            prefix=self.prefix or None,
+            config=config,
+            client_options=options,
+            retry_config={
+                "max_retries": 3,
+                "backoff": {"init_backoff": timedelta(milliseconds=100)},
+                "retry_timeout": timedelta(seconds=60),
+            },
+        )
 
     @classmethod
     def from_url(cls, url: str, *, endpoint: str | None = None) -> S3ArchiveStore:
@@ -116,8 +124,14 @@ class S3ArchiveStore(Store):
                 yield chunk
 
         with _errors("upload", self.location(name)):
-            obstore.put(self._store, name, counted(), use_multipart=True, chunk_size=PART_BYTES,
-                        max_concurrency=UPLOADS_IN_FLIGHT)
+            obstore.put(
+                self._store,
+                name,
+                counted(),
+                use_multipart=True,
+                chunk_size=PART_BYTES,
+                max_concurrency=UPLOADS_IN_FLIGHT,
+            )
         return size
 
     def open(self, name: str) -> BinaryIO:
@@ -159,14 +173,13 @@ class S3ArchiveStore(Store):
         import botocore.session
         from botocore.exceptions import BotoCoreError, ClientError
 
-        client = botocore.session.get_session().create_client(
-            "s3", region_name=self.region, endpoint_url=self.endpoint)
+        client = botocore.session.get_session().create_client("s3", region_name=self.region, endpoint_url=self.endpoint)
         prefix = self._key("")
         aborted = 0
         try:
             for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix):
                 for upload in page.get("Uploads", []):
-                    if "/" in upload["Key"][len(prefix):]:
+                    if "/" in upload["Key"][len(prefix) :]:
                         continue  # not ours: a deeper "directory" under the prefix
                     client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
                     aborted += 1

@@ -1,4 +1,4 @@
-"""Backup jobs: start, list, status, download, delete (CONTRACT §5, seed §3).
+"""Backup jobs: start, list, status, download, delete (docs/rest-api.md, docs/rest-api.md).
 
 Handlers that touch the database are plain `def` (FastAPI runs them in its thread pool) or
 await `anyio.to_thread`, so the event loop only ever waits on sockets.
@@ -43,8 +43,11 @@ BINARY = {"type": "string", "format": "binary"}
 DOWNLOAD_BAD_REQUEST = error_doc("Backup job is not complete (status: {status})")
 DOWNLOAD_BAD_REQUEST["content"]["text/plain"] = {"schema": {"type": "string"}, "example": "Malformed range header."}
 JOB_ID_LINKS = {  # OpenAPI links: what a client (and schemathesis' stateful phase) does with a new job id
-    name: {"operationRef": f"#/paths/~1api~1backup~1{{job_id}}{suffix}/{method}",
-           "parameters": {"job_id": "$response.body#/job_id"}, "description": description}
+    name: {
+        "operationRef": f"#/paths/~1api~1backup~1{{job_id}}{suffix}/{method}",
+        "parameters": {"job_id": "$response.body#/job_id"},
+        "description": description,
+    }
     for name, suffix, method, description in (
         ("GetBackupJob", "", "get", "Poll the job"),
         ("DownloadBackup", "~1download", "get", "Download the archive once completed"),
@@ -64,8 +67,10 @@ def not_found(job_id: str) -> HTTPException:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BackupJobStartResponse,
     summary="Start a backup job",
-    responses={202: {"links": JOB_ID_LINKS},
-               **error_responses({400: "There was an error parsing the body", 409: BUSY_DETAIL})},
+    responses={
+        202: {"links": JOB_ID_LINKS},
+        **error_responses({400: "There was an error parsing the body", 409: BUSY_DETAIL}),
+    },
 )
 async def start_backup(
     body: BackupJobCreate | None = Body(None),
@@ -118,16 +123,25 @@ def get_backup_job(job_id: str, services: Services = Depends(get_services)) -> B
     response_class=Response,
     summary="Download a backup archive",
     responses={
-        200: {"content": {"application/zip": {"schema": BINARY}, "application/octet-stream": {"schema": BINARY}},
-              "description": "The archive (HTTP Range requests supported); an encrypted one (.zip.age) is"
-                             " application/octet-stream"},
-        206: {"content": {"application/zip": {"schema": BINARY}, "application/octet-stream": {"schema": BINARY},
-                          "multipart/byteranges": {"schema": BINARY}},
-              "description": "Partial content (Range request; several ranges as multipart/byteranges)"},
+        200: {
+            "content": {"application/zip": {"schema": BINARY}, "application/octet-stream": {"schema": BINARY}},
+            "description": "The archive (HTTP Range requests supported); an encrypted one (.zip.age) is"
+            " application/octet-stream",
+        },
+        206: {
+            "content": {
+                "application/zip": {"schema": BINARY},
+                "application/octet-stream": {"schema": BINARY},
+                "multipart/byteranges": {"schema": BINARY},
+            },
+            "description": "Partial content (Range request; several ranges as multipart/byteranges)",
+        },
         400: DOWNLOAD_BAD_REQUEST,
         **error_responses({404: NOT_FOUND_DOC + " / Backup file not found in the store: {job_id}"}),
-        416: {"content": {"text/plain": {"schema": {"type": "string"}}},
-              "description": "Range not satisfiable (`Content-Range: bytes */{size}`)"},
+        416: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Range not satisfiable (`Content-Range: bytes */{size}`)",
+        },
     },
 )
 def download_backup(job_id: str, request: Request, services: Services = Depends(get_services)) -> Response:
@@ -135,8 +149,7 @@ def download_backup(job_id: str, request: Request, services: Services = Depends(
     if row is None:
         raise not_found(job_id)
     if row["status"] != BackupJobStatus.COMPLETED:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST,
-                            detail=f"Backup job is not complete (status: {row['status']})")
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"Backup job is not complete (status: {row['status']})")
     name = services.object_name(row)
     try:
         if name is None:
@@ -162,8 +175,7 @@ def delete_backup(job_id: str, services: Services = Depends(get_services)) -> Ba
         again = services.store.get("backup", job_id)
         if again is None:
             raise not_found(job_id)
-        raise HTTPException(status.HTTP_409_CONFLICT,
-                            detail=f"Backup job is still running (status: {again['status']})")
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"Backup job is still running (status: {again['status']})")
     name = services.object_name(row)
     if name is not None:
         try:

@@ -1,4 +1,4 @@
-"""Restore drills as a service: start one for a saved backup, read the history (CONTRACT §9)."""
+"""Restore drills as a service: start one for a saved backup, read the history (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,19 @@ router = APIRouter(tags=["drills"])
     response_model=DrillStartResponse,
     summary="Start a restore drill of a saved backup",
     responses={
-        202: {"links": {"GetDrill": {"operationRef": "#/paths/~1api~1drills~1{drill_id}/get",
-                                     "parameters": {"drill_id": "$response.body#/drill_id"},
-                                     "description": "Poll the drill"}}},
-        400: error_doc("Backup job is not complete (status: {status}) / No drill database configured: … /"
-                       " Refusing to drill into the application database: …"),
+        202: {
+            "links": {
+                "GetDrill": {
+                    "operationRef": "#/paths/~1api~1drills~1{drill_id}/get",
+                    "parameters": {"drill_id": "$response.body#/drill_id"},
+                    "description": "Poll the drill",
+                }
+            }
+        },
+        400: error_doc(
+            "Backup job is not complete (status: {status}) / No drill database configured: … /"
+            " Refusing to drill into the application database: …"
+        ),
         404: error_doc("Backup job not found: {job_id}"),
         409: error_doc(DRILL_BUSY),
     },
@@ -44,8 +52,10 @@ def start_drill(job_id: str, services: Services = Depends(get_services)) -> Dril
 
 
 @router.get("/api/drills", response_model=DrillListResponse, summary="The drill history, newest first")
-def list_drills(limit: int = Query(100, ge=1, le=1000, description="At most this many drills"),
-                services: Services = Depends(get_services)) -> DrillListResponse:
+def list_drills(
+    limit: int = Query(100, ge=1, le=1000, description="At most this many drills"),
+    services: Services = Depends(get_services),
+) -> DrillListResponse:
     rows, total = services.drills.store.list(limit)
     return DrillListResponse(drills=[drill_result(r) for r in rows], total=total)
 

@@ -25,9 +25,14 @@ def timestamp_parameter(name: str, meaning: str) -> dict[str, object]:
     offset meaning UTC, a space for T or, from an unencoded '+' in a URL, before the offset). An empty
     value (`?since=`, as an HTML form sends an empty field) means no bound.
     """
-    return {"name": name, "in": "query", "required": False, "allowEmptyValue": True,
-            "description": f"RFC 3339 date-time (ISO 8601; no offset means UTC): {meaning}; empty or absent: no bound",
-            "schema": {"type": "string", "format": "date-time", "examples": ["2026-01-31T00:00:00Z"]}}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "allowEmptyValue": True,
+        "description": f"RFC 3339 date-time (ISO 8601; no offset means UTC): {meaning}; empty or absent: no bound",
+        "schema": {"type": "string", "format": "date-time", "examples": ["2026-01-31T00:00:00Z"]},
+    }
 
 
 def _parse(name: str, value: str | None) -> datetime | None:
@@ -58,13 +63,20 @@ async def _stream(first: bytes | None, rest: Generator[bytes, None, None]) -> As
     "/events",
     response_class=StreamingResponse,
     summary="Export events as JSON lines",
-    openapi_extra={"parameters": [timestamp_parameter("since", "events with started_at >= since"),
-                                  timestamp_parameter("until", "events with started_at < until")]},
+    openapi_extra={
+        "parameters": [
+            timestamp_parameter("since", "events with started_at >= since"),
+            timestamp_parameter("until", "events with started_at < until"),
+        ]
+    },
     responses={
-        200: {"content": {NDJSON: {"schema": {"type": "string"}}},
-              "description": "One JSON object per line, in (started_at, id) order, same encoding as the archive"},
-        **error_responses({400: "Invalid timestamp for '{since|until}': {value} (expected ISO 8601, e.g."
-                                " 2026-01-31T00:00:00Z)"}),
+        200: {
+            "content": {NDJSON: {"schema": {"type": "string"}}},
+            "description": "One JSON object per line, in (started_at, id) order, same encoding as the archive",
+        },
+        **error_responses(
+            {400: "Invalid timestamp for '{since|until}': {value} (expected ISO 8601, e.g. 2026-01-31T00:00:00Z)"}
+        ),
     },
 )
 async def export_events(

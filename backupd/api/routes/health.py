@@ -30,8 +30,12 @@ def database_version(url: str, timeout_seconds: int = CHECK_TIMEOUT_SECONDS) -> 
         raise ConfigError(first_line(exc)) from exc
 
 
-@router.get("/health", response_model=HealthResponse, summary="Service and database health",
-            responses=error_responses({503: "Database unavailable: {reason}"}))
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    summary="Service and database health",
+    responses=error_responses({503: "Database unavailable: {reason}"}),
+)
 def health(services: Services = Depends(get_services)) -> HealthResponse:
     try:
         version = database_version(services.database_url)

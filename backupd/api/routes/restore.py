@@ -1,4 +1,4 @@
-"""Restore jobs: upload an archive and restore it; poll its status (CONTRACT §5, seed §3).
+"""Restore jobs: upload an archive and restore it; poll its status (docs/rest-api.md, docs/rest-api.md).
 
 Registered before the backup routes so `/api/backup/restore/...` is never read as a backup id.
 The upload is checked (a ZIP, a readable manifest of a supported version) before answering 202,
@@ -48,9 +48,13 @@ UPLOAD_BODY = {
             "schema": {
                 "type": "object",
                 "title": "RestoreUpload",
-                "properties": {"file": {"type": "string", "format": "binary",
-                                        "description": "A backupd archive (.zip, or .zip.age when the server"
-                                                       " holds the identity)"}},
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "A backupd archive (.zip, or .zip.age when the server holds the identity)",
+                    }
+                },
                 "required": ["file"],
             }
         }
@@ -64,6 +68,7 @@ class NotAZip(Exception):
 
 def form_options(fields: dict[str, str]) -> RestoreRequest:
     """The upload's optional form fields `tables` (comma-separated), `safety_backup`, `dry_run`."""
+
     def flag(name: str, default: bool) -> bool:
         value = fields.get(name, "").strip().lower()
         if value in ("", "true", "false"):
@@ -75,7 +80,7 @@ def form_options(fields: dict[str, str]) -> RestoreRequest:
 
 
 def check_tables(options: RestoreRequest, archived: list[str]) -> None:
-    """400 naming every requested table the archive does not hold (CONTRACT §11)."""
+    """400 naming every requested table the archive does not hold (docs/restore-guarantees.md)."""
     unknown = [t for t in options.tables or [] if t not in archived]
     if unknown:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"Tables not in the archive: {', '.join(unknown)}")
@@ -84,14 +89,15 @@ def check_tables(options: RestoreRequest, archived: list[str]) -> None:
 def inspect_upload(path: Path, keys: AgeKeys) -> Manifest:
     """The archive's manifest; NotAZip, or a BackupdError with the reason, when unusable.
 
-    An age-encrypted upload (CONTRACT §10) is read through the server's identity.
+    An age-encrypted upload (docs/operations.md) is read through the server's identity.
     """
     with open(path, "rb") as f:
         magic = f.read(len(AGE_MAGIC))
     if is_encrypted(magic):
         if keys.identity_file is None:
-            raise ArchiveError("The upload is an encrypted (age) backup, but the server has no"
-                               " BACKUPD_AGE_IDENTITY_FILE to decrypt it")
+            raise ArchiveError(
+                "The upload is an encrypted (age) backup, but the server has no BACKUPD_AGE_IDENTITY_FILE to decrypt it"
+            )
     elif magic[:4] not in ZIP_MAGIC or not zipfile.is_zipfile(path):
         raise NotAZip
     with ArchiveReader(ArchiveFile(path, keys)) as reader:
@@ -111,23 +117,30 @@ def _cleanup(*paths: Path) -> None:
     summary="Start a restore from an uploaded archive",
     openapi_extra={"requestBody": UPLOAD_BODY},
     responses={
-        202: {"links": {"GetRestoreJob": {
-            "operationRef": "#/paths/~1api~1backup~1restore~1{job_id}/get",
-            "parameters": {"job_id": "$response.body#/job_id"}, "description": "Poll the job"}}},
-        **error_responses({
-            400: f"{NOT_A_ZIP_DETAIL} / the reason the archive is unusable (no readable manifest, unsupported"
-                 " version) / the body is not multipart/form-data with a 'file' field",
-            409: BUSY_DETAIL,
-            413: "Upload exceeds the limit of {BACKUPD_MAX_UPLOAD_BYTES} bytes",
-        }),
+        202: {
+            "links": {
+                "GetRestoreJob": {
+                    "operationRef": "#/paths/~1api~1backup~1restore~1{job_id}/get",
+                    "parameters": {"job_id": "$response.body#/job_id"},
+                    "description": "Poll the job",
+                }
+            }
+        },
+        **error_responses(
+            {
+                400: f"{NOT_A_ZIP_DETAIL} / the reason the archive is unusable (no readable manifest, unsupported"
+                " version) / the body is not multipart/form-data with a 'file' field",
+                409: BUSY_DETAIL,
+                413: "Upload exceeds the limit of {BACKUPD_MAX_UPLOAD_BYTES} bytes",
+            }
+        ),
     },
 )
 async def start_restore(request: Request, services: Services = Depends(get_services)) -> RestoreJobStartResponse:
     """Stream the multipart `file` to disk, check it, then restore it in the background."""
     limit = services.settings.max_upload_bytes
     if declared_too_large(request, limit):
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                            detail=f"Upload exceeds the limit of {limit} bytes")
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=f"Upload exceeds the limit of {limit} bytes")
     try:
         lock = await anyio.to_thread.run_sync(try_operation_lock, services.database_url)
     except BusyError:
@@ -155,11 +168,20 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
         check_tables(options, list(manifest.contents))
         os.replace(partial, final)
         await anyio.to_thread.run_sync(lock.hold_job, job_id)
-        await anyio.to_thread.run_sync(functools.partial(
-            services.store.create_restore_job, job_id, len(options.tables or manifest.contents), manifest.backup_id,
-            manifest.created_at, dry_run=options.dry_run, tables=options.tables))
-        services.runner.start_restore(job_id, ArchiveFile(final, services.archives.keys), lock, upload=final,
-                                      options=options)
+        await anyio.to_thread.run_sync(
+            functools.partial(
+                services.store.create_restore_job,
+                job_id,
+                len(options.tables or manifest.contents),
+                manifest.backup_id,
+                manifest.created_at,
+                dry_run=options.dry_run,
+                tables=options.tables,
+            )
+        )
+        services.runner.start_restore(
+            job_id, ArchiveFile(final, services.archives.keys), lock, upload=final, options=options
+        )
         handed_off = True
     finally:
         if not handed_off:
@@ -179,27 +201,35 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
     response_model=RestoreJobStartResponse,
     summary="Restore a saved backup from the store",
     responses={
-        202: {"links": {"GetRestoreJob": {
-            "operationRef": "#/paths/~1api~1backup~1restore~1{job_id}/get",
-            "parameters": {"job_id": "$response.body#/job_id"}, "description": "Poll the job"}}},
-        **error_responses({
-            400: "Backup job is not complete (status: {status}) / Tables not in the archive: {names}",
-            404: "Backup job not found: {job_id} / Backup file not found in the store: {job_id}",
-            409: BUSY_DETAIL,
-        }),
+        202: {
+            "links": {
+                "GetRestoreJob": {
+                    "operationRef": "#/paths/~1api~1backup~1restore~1{job_id}/get",
+                    "parameters": {"job_id": "$response.body#/job_id"},
+                    "description": "Poll the job",
+                }
+            }
+        },
+        **error_responses(
+            {
+                400: "Backup job is not complete (status: {status}) / Tables not in the archive: {names}",
+                404: "Backup job not found: {job_id} / Backup file not found in the store: {job_id}",
+                409: BUSY_DETAIL,
+            }
+        ),
     },
 )
-async def restore_saved_backup(job_id: str, body: RestoreOptions | None = Body(None),
-                               services: Services = Depends(get_services)) -> RestoreJobStartResponse:
-    """Restore a completed backup straight from the store (CONTRACT §11): optionally only some
+async def restore_saved_backup(
+    job_id: str, body: RestoreOptions | None = Body(None), services: Services = Depends(get_services)
+) -> RestoreJobStartResponse:
+    """Restore a completed backup straight from the store (docs/restore-guarantees.md): optionally only some
     `tables`, as a `dry_run` that only reports `changes`, and (by default) after a safety backup."""
     options = RestoreRequest(**(body or RestoreOptions()).model_dump())
     row = await anyio.to_thread.run_sync(services.store.get, "backup", job_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Backup job not found: {job_id}")
     if row["status"] != "completed":
-        raise HTTPException(status.HTTP_400_BAD_REQUEST,
-                            detail=f"Backup job is not complete (status: {row['status']})")
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"Backup job is not complete (status: {row['status']})")
     manifest = row["manifest_json"] or {}
     if options.tables is None and row.get("trigger") == "safety":  # it holds only the tables a restore replaced
         options = RestoreRequest(list(manifest.get("contents", {})), options.safety_backup, options.dry_run)
@@ -218,9 +248,17 @@ async def restore_saved_backup(job_id: str, body: RestoreOptions | None = Body(N
     restore_id = uuid7()
     try:
         await anyio.to_thread.run_sync(lock.hold_job, restore_id)
-        await anyio.to_thread.run_sync(functools.partial(
-            services.store.create_restore_job, restore_id, len(options.tables or manifest.get("contents", {})),
-            str(row["id"]), row["created_at"], dry_run=options.dry_run, tables=options.tables))
+        await anyio.to_thread.run_sync(
+            functools.partial(
+                services.store.create_restore_job,
+                restore_id,
+                len(options.tables or manifest.get("contents", {})),
+                str(row["id"]),
+                row["created_at"],
+                dry_run=options.dry_run,
+                tables=options.tables,
+            )
+        )
         services.runner.start_restore(restore_id, services.archives.archive(name), lock, options=options)
     except BaseException:
         with anyio.CancelScope(shield=True):

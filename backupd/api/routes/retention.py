@@ -1,4 +1,4 @@
-"""Pinning and pruning saved backups (CONTRACT §9): PATCH /api/backup/{job_id}, POST /api/backup/prune."""
+"""Pinning and pruning saved backups (docs/operations.md): PATCH /api/backup/{job_id}, POST /api/backup/prune."""
 
 from __future__ import annotations
 
@@ -18,8 +18,13 @@ router = APIRouter(prefix="/api/backup", tags=["backup"])
 
 PIN_DETAIL = 'Expected {"pinned": true|false}'
 PIN_BODY = request_body(
-    {"type": "object", "title": "BackupPinRequest", "required": ["pinned"], "additionalProperties": False,
-     "properties": {"pinned": {"type": "boolean", "description": "True: retention never removes this backup"}}},
+    {
+        "type": "object",
+        "title": "BackupPinRequest",
+        "required": ["pinned"],
+        "additionalProperties": False,
+        "properties": {"pinned": {"type": "boolean", "description": "True: retention never removes this backup"}},
+    },
     {"pinned": True},
 )
 
@@ -48,8 +53,10 @@ async def pin_backup(job_id: str, request: Request, services: Services = Depends
     summary="Apply the retention policy now",
     responses={409: error_doc(BUSY_DETAIL)},
 )
-def prune_backups(dry_run: bool = Query(False, description="Report what would be removed; remove nothing"),
-                  services: Services = Depends(get_services)) -> PruneResponse:
+def prune_backups(
+    dry_run: bool = Query(False, description="Report what would be removed; remove nothing"),
+    services: Services = Depends(get_services),
+) -> PruneResponse:
     """Keep what the policy (GET /api/schedule) keeps, each with the rules that keep it; remove the
     rest (store object and job row). Never removes the newest, a pinned or an in-use backup."""
     try:

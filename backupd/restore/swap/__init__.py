@@ -15,7 +15,7 @@ In-place swap (the fallback; `in_place.py`): lock the live tables in EXCLUSIVE m
 wait, readers do not), DELETE the old rows and INSERT the shadow's; tables referenced from outside
 the set are merged by primary key. It keeps the live tables and so everything attached to them;
 their user triggers are disabled while the rows change and put back to their exact states before
-COMMIT, so none of the application's triggers fires on restored rows (CONTRACT §13). It is used
+COMMIT, so none of the application's triggers fires on restored rows (docs/operations.md). It is used
 when the shadows cannot carry something (`carry.CannotCarry`), when the catalog swap fails for
 a reason other than a busy lock, and when only readers keep it from its locks for long (a
 transaction idle with a table open, or READER_PATIENCE of busy readers).
@@ -65,18 +65,25 @@ class SwapOutcome:
     fallback_reason: str | None = None
 
 
-def swap(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry | None, reason: str | None,
-         lock_timeout: str | float, loaded_xid: str) -> SwapOutcome:
+def swap(
+    conn: psycopg.Connection,
+    plans: list[StagedTable],
+    carry: SetCarry | None,
+    reason: str | None,
+    lock_timeout: str | float,
+    loaded_xid: str,
+) -> SwapOutcome:
     deadline = seconds(lock_timeout)
     started = time.monotonic()
     if carry is not None:
         readers_since = old_since = None  # when readers (or an old snapshot) first stood in the way
         attempt = 0
-        deadlock_check = one_row(conn.execute(
-            "SELECT extract(epoch FROM current_setting('deadlock_timeout')::interval)"))[0]
+        deadlock_check = one_row(
+            conn.execute("SELECT extract(epoch FROM current_setting('deadlock_timeout')::interval)")
+        )[0]
         most = min(LOCK_WAIT, 0.9 * float(deadlock_check))
         while True:
-            wait = min(FIRST_LOCK_WAIT * 2 ** attempt, most, _left(started, deadline, most))
+            wait = min(FIRST_LOCK_WAIT * 2**attempt, most, _left(started, deadline, most))
             tried = time.monotonic()
             try:
                 return SwapOutcome(catalog_once(conn, plans, carry, wait, loaded_xid), "catalog")
@@ -116,7 +123,7 @@ def _busy_unless_time_left(started: float, deadline: float, lock_timeout: str | 
 
 
 def _back_off(attempt: int) -> None:
-    time.sleep(random.uniform(0.005, min(MAX_BACKOFF, BACKOFF * 2 ** attempt)))
+    time.sleep(random.uniform(0.005, min(MAX_BACKOFF, BACKOFF * 2**attempt)))
 
 
 def _lock_holders(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry) -> str:
@@ -126,7 +133,8 @@ def _lock_holders(conn: psycopg.Connection, plans: list[StagedTable], carry: Set
         "SELECT l.mode, a.state, now() - a.state_change > interval '1 second', l.relation::regclass::text"
         " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
         " WHERE l.locktype = 'relation' AND l.granted AND l.relation = ANY(%s) AND l.pid <> pg_backend_pid()",
-        [[p.table.oid for p in plans]]).fetchall()
+        [[p.table.oid for p in plans]],
+    ).fetchall()
     if any(mode != "AccessShareLock" for mode, *_ in rows):
         return "writers"
     idle = [table for _, state, long, table in rows if state and state.startswith("idle in transaction") and long]
@@ -135,13 +143,17 @@ def _lock_holders(conn: psycopg.Connection, plans: list[StagedTable], carry: Set
     return f"readers kept {rows[0][3]} busy" if rows else ""
 
 
-def _swap_in_place(conn: psycopg.Connection, plans: list[StagedTable], lock_timeout: str | float,
-                   started: float, reason: str | None) -> SwapOutcome:
+def _swap_in_place(
+    conn: psycopg.Connection, plans: list[StagedTable], lock_timeout: str | float, started: float, reason: str | None
+) -> SwapOutcome:
     deadline = seconds(lock_timeout)
     attempt = 0
     while True:
-        wait = min(FIRST_ATTEMPT_LOCK_TIMEOUT * 2 ** attempt, MAX_ATTEMPT_LOCK_TIMEOUT,
-                   _left(started, deadline, MAX_ATTEMPT_LOCK_TIMEOUT))
+        wait = min(
+            FIRST_ATTEMPT_LOCK_TIMEOUT * 2**attempt,
+            MAX_ATTEMPT_LOCK_TIMEOUT,
+            _left(started, deadline, MAX_ATTEMPT_LOCK_TIMEOUT),
+        )
         try:
             return SwapOutcome(in_place_once(conn, plans, wait), "in place", reason)
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:

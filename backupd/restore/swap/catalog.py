@@ -37,14 +37,14 @@ class _DroppedOnTrial(Exception):
     """Rolls back the savepoint of the trial DROP."""
 
 
-def catalog_once(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry, lock_wait: float,
-                  loaded_xid: str) -> float:
+def catalog_once(
+    conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry, lock_wait: float, loaded_xid: str
+) -> float:
     """One attempt. Readers that queue behind the ACCESS EXCLUSIVE locks this attempt holds start
     waiting after it began; all of its own lock waits end within `lock_wait` of its start, before
     any such reader's deadlock check (deadlock_timeout after it began waiting) could pick the
     reader as the victim of a cycle through us: the attempt gives up first, and the reader goes on."""
-    lock_list = sql.SQL(", ").join([p.table.ident for p in plans] + [p.typed for p in plans]
-                                   + carry.outside_children)
+    lock_list = sql.SQL(", ").join([p.table.ident for p in plans] + [p.typed for p in plans] + carry.outside_children)
     try:
         with conn.transaction():
             began = time.monotonic()
@@ -66,8 +66,10 @@ def catalog_once(conn: psycopg.Connection, plans: list[StagedTable], carry: SetC
     except psycopg.errors.QueryCanceled as exc:  # the LOCK statement ran out of its budget
         raise psycopg.errors.LockNotAvailable(str(exc)) from exc
     except psycopg.Error as exc:
-        raise CatalogFallback(f"the catalog swap failed: {exc.diag.message_primary or exc}"
-                        + (f" ({exc.diag.message_detail})" if exc.diag.message_detail else "")) from exc
+        raise CatalogFallback(
+            f"the catalog swap failed: {exc.diag.message_primary or exc}"
+            + (f" ({exc.diag.message_detail})" if exc.diag.message_detail else "")
+        ) from exc
     return time.monotonic() - locked
 
 
@@ -76,7 +78,9 @@ def _refuse_old_snapshots(conn: psycopg.Connection, loaded_xid: str) -> None:
     row = conn.execute(
         "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()"
         " AND backend_type = 'client backend' AND backend_xmin IS NOT NULL"
-        " AND age(backend_xmin) > age(%s::xid) LIMIT 1", [loaded_xid]).fetchone()
+        " AND age(backend_xmin) > age(%s::xid) LIMIT 1",
+        [loaded_xid],
+    ).fetchone()
     if row is not None:
         raise OldSnapshot(f"a transaction older than the restore's load is open (pid {row[0]})")
 
@@ -90,9 +94,13 @@ def _move(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry) -
         for seq, _ in t.serial_sequences:
             run(sql.SQL("ALTER SEQUENCE {} OWNED BY NONE").format(sql.SQL(seq)))
         for column, _ in t.identity_columns:
-            identity_values[(t.plan.index, column)] = one_row(run(sql.SQL(
-                "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {}").format(
-                sql.SQL(identity_sequence(conn, t.plan, column)))))[0]
+            identity_values[(t.plan.index, column)] = one_row(
+                run(
+                    sql.SQL("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {}").format(
+                        sql.SQL(identity_sequence(conn, t.plan, column))
+                    )
+                )
+            )[0]
     for t in carry.tables:
         live, live_schema = t.plan.table.ident, sql.Identifier(t.plan.table.schema)
         run(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(live, sql.Identifier(old_schema(t.plan.schema_index))))
@@ -108,8 +116,11 @@ def _move(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry) -
             if one_row(run("SELECT relname FROM pg_class WHERE oid = %s::regclass", [new_seq]))[0] != old_name:
                 run(sql.SQL("ALTER SEQUENCE {} RENAME TO {}").format(sql.SQL(new_seq), sql.Identifier(old_name)))
         for seq, column in t.serial_sequences:
-            run(sql.SQL("ALTER SEQUENCE {} OWNED BY {}").format(
-                sql.SQL(seq), sql.Identifier(t.plan.table.schema, t.plan.table.name, column)))
+            run(
+                sql.SQL("ALTER SEQUENCE {} OWNED BY {}").format(
+                    sql.SQL(seq), sql.Identifier(t.plan.table.schema, t.plan.table.name, column)
+                )
+            )
         for publication in t.publications:
             run(sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(sql.Identifier(publication), t.plan.table.ident))
     for view in carry.views:

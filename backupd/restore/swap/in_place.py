@@ -34,8 +34,9 @@ def in_place_once(conn: psycopg.Connection, plans: list[StagedTable], lock_wait:
             _replace_rows(conn, plans)
     except psycopg.errors.ForeignKeyViolation as exc:
         detail = " ".join((exc.diag.message_detail or "").split())
-        raise RestoreError(f"the archive breaks a foreign key: {exc.diag.message_primary or exc}"
-                           + (f" ({detail})" if detail else "")) from exc
+        raise RestoreError(
+            f"the archive breaks a foreign key: {exc.diag.message_primary or exc}" + (f" ({detail})" if detail else "")
+        ) from exc
     return time.monotonic() - locked
 
 
@@ -58,11 +59,16 @@ def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
     for plan in reversed(kept):
         conn.execute(_delete_missing_sql(plan))
     for plan in replaced:
-        pages = one_row(conn.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
-                                     [plan.typed.as_string(conn)]))[0]
+        pages = one_row(
+            conn.execute(
+                "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
+                [plan.typed.as_string(conn)],
+            )
+        )[0]
         for first in range(0, max(pages, 1), INSERT_BATCH_PAGES):
             where = sql.SQL(" WHERE s.ctid >= {}::tid AND s.ctid < {}::tid").format(
-                sql.Literal(f"({first},0)"), sql.Literal(f"({first + INSERT_BATCH_PAGES},0)"))
+                sql.Literal(f"({first},0)"), sql.Literal(f"({first + INSERT_BATCH_PAGES},0)")
+            )
             conn.execute(_insert_sql(plan, only_new=False) + where)
     for plan in plans:
         count = one_row(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(plan.table.own_rows)))[0]
@@ -88,21 +94,28 @@ def _drop_unvalidated_constraints(conn: psycopg.Connection, oids: list[int]) -> 
         "SELECT k.conrelid::regclass::text, k.conname, pg_get_constraintdef(k.oid),"
         " obj_description(k.oid, 'pg_constraint')"
         " FROM pg_constraint k WHERE k.conrelid = ANY(%s) AND NOT k.convalidated AND k.contype IN ('c', 'f', 'n')"
-        " AND k.conislocal ORDER BY k.conrelid, k.conname", [oids]).fetchall()
+        " AND k.conislocal ORDER BY k.conrelid, k.conname",
+        [oids],
+    ).fetchall()
     add_back: list[sql.Composed] = []
     for relation, name, definition, comment in rows:
         table, constraint = sql.SQL(relation), sql.Identifier(name)
         conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, constraint))
         add_back.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(table, constraint, sql.SQL(definition)))
         if comment is not None:
-            add_back.append(sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
-                constraint, table, sql.Literal(comment)))
+            add_back.append(
+                sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(constraint, table, sql.Literal(comment))
+            )
     return add_back
 
 
 # pg_trigger.tgenabled → the ALTER TABLE action that sets it.
-_TRIGGER_STATES = {"O": "ENABLE TRIGGER", "D": "DISABLE TRIGGER", "R": "ENABLE REPLICA TRIGGER",
-                   "A": "ENABLE ALWAYS TRIGGER"}
+_TRIGGER_STATES = {
+    "O": "ENABLE TRIGGER",
+    "D": "DISABLE TRIGGER",
+    "R": "ENABLE REPLICA TRIGGER",
+    "A": "ENABLE ALWAYS TRIGGER",
+}
 
 # The application's triggers on the set's tables and on their partitions (rows routed there fire
 # those), parents first: (relation, trigger, tgenabled). Internal ones (foreign keys, deferrable
@@ -125,7 +138,7 @@ def _user_triggers(conn: psycopg.Connection, oids: list[int]) -> list[tuple[str,
 
 
 def _disable_user_triggers(conn: psycopg.Connection, triggers: list[tuple[str, str, str]]) -> list[str]:
-    """No trigger of the application may fire on restored rows (CONTRACT §13). Transactional:
+    """No trigger of the application may fire on restored rows (docs/operations.md). Transactional:
     other sessions never see them disabled. Returns the relations it changed."""
     relations = list(dict.fromkeys(rel for rel, _, state in triggers if state != "D"))
     for rel in relations:
@@ -133,8 +146,9 @@ def _disable_user_triggers(conn: psycopg.Connection, triggers: list[tuple[str, s
     return relations
 
 
-def _restore_user_triggers(conn: psycopg.Connection, triggers: list[tuple[str, str, str]],
-                           relations: list[str]) -> None:
+def _restore_user_triggers(
+    conn: psycopg.Connection, triggers: list[tuple[str, str, str]], relations: list[str]
+) -> None:
     """Every trigger of those relations back to its recorded state, before COMMIT."""
     if not relations:
         return
@@ -143,8 +157,11 @@ def _restore_user_triggers(conn: psycopg.Connection, triggers: list[tuple[str, s
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
     for rel, name, state in triggers:
         if rel in relations:
-            conn.execute(sql.SQL("ALTER TABLE ONLY {} {} {}").format(
-                sql.SQL(rel), sql.SQL(_TRIGGER_STATES[state]), sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("ALTER TABLE ONLY {} {} {}").format(
+                    sql.SQL(rel), sql.SQL(_TRIGGER_STATES[state]), sql.Identifier(name)
+                )
+            )
 
 
 def _merged_tables(plans: list[StagedTable], outside: list[ForeignKey]) -> set[int]:
@@ -167,16 +184,19 @@ def _merged_tables(plans: list[StagedTable], outside: list[ForeignKey]) -> set[i
             )
     return merged
 
+
 def _insert_sql(plan: StagedTable, only_new: bool) -> sql.Composed:
     cols = plan.table.insertable_columns
     names = sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)
     values = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c.name)) for c in cols)
     overriding = sql.SQL(" OVERRIDING SYSTEM VALUE") if any(c.identity == "a" for c in cols) else sql.SQL("")
     query = sql.SQL("INSERT INTO {} ({}){} SELECT {} FROM {} AS s").format(
-        plan.table.ident, names, overriding, values, plan.typed)
+        plan.table.ident, names, overriding, values, plan.typed
+    )
     if only_new:
         query += sql.SQL(" WHERE NOT EXISTS (SELECT 1 FROM {} AS l WHERE {})").format(
-            plan.table.own_rows, _pk_match(plan))
+            plan.table.own_rows, _pk_match(plan)
+        )
     return query
 
 
@@ -200,4 +220,5 @@ def _update_sql(plan: StagedTable) -> sql.Composed | None:
 
 def _delete_missing_sql(plan: StagedTable) -> sql.Composed:
     return sql.SQL("DELETE FROM {} AS l WHERE NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})").format(
-        plan.table.own_rows, plan.typed, _pk_match(plan))
+        plan.table.own_rows, plan.typed, _pk_match(plan)
+    )

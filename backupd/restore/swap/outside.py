@@ -26,7 +26,8 @@ def outside_dependants(conn: psycopg.Connection, plans: list[StagedTable], outsi
     for fks in by_child.values():
         lost = [_lost_parent(fk, by_oid[fk.ref_table_oid]) for fk in fks]
         query = sql.SQL("SELECT count(*) FROM ONLY {} AS c WHERE {}").format(
-            sql.SQL(fks[0].table), sql.SQL(" OR ").join(lost))
+            sql.SQL(fks[0].table), sql.SQL(" OR ").join(lost)
+        )
         count = one_row(conn.execute(query))[0]
         if count:
             parents = ", ".join(sorted({by_oid[fk.ref_table_oid].key for fk in fks}))
@@ -43,14 +44,18 @@ def _lost_parent(fk: ForeignKey, parent: StagedTable) -> sql.Composable:
     if list(fk.ref_columns) == pk or sorted(fk.ref_columns) == sorted(pk):
         match = sql.SQL(" AND ").join(
             sql.SQL("s.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
-            for c, r in zip(fk.columns, fk.ref_columns, strict=True))
+            for c, r in zip(fk.columns, fk.ref_columns, strict=True)
+        )
         exists = sql.SQL("SELECT 1 FROM {} AS s WHERE {}").format(parent.typed, match)
     else:
         match = sql.SQL(" AND ").join(
             sql.SQL("p.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
-            for c, r in zip(fk.columns, fk.ref_columns, strict=True))
+            for c, r in zip(fk.columns, fk.ref_columns, strict=True)
+        )
         same = sql.SQL(" AND ").join(
-            sql.SQL("s.{0} = p.{0}").format(sql.Identifier(k)) for k in dict.fromkeys(pk + list(fk.ref_columns)))
+            sql.SQL("s.{0} = p.{0}").format(sql.Identifier(k)) for k in dict.fromkeys(pk + list(fk.ref_columns))
+        )
         exists = sql.SQL("SELECT 1 FROM {} AS p JOIN {} AS s ON {} WHERE {}").format(
-            parent.table.own_rows, parent.typed, same, match)
+            parent.table.own_rows, parent.typed, same, match
+        )
     return sql.SQL("({} AND NOT EXISTS ({}))").format(not_null, exists)

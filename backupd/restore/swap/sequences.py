@@ -22,19 +22,27 @@ def raise_sequences(conn: psycopg.Connection, plan: StagedTable, floors: dict[st
     for link in plan.table.sequences:
         seq = sql.SQL(serial_sequence(conn, plan, link.column) or link.sequence)
         floor = max(plan.sequences.get(link.column) or 0, floors.get(link.column) or 0)
-        conn.execute(sql.SQL(
-            "SELECT setval({lit}::regclass, target, true) FROM ("
-            " SELECT GREATEST(COALESCE((SELECT max({col}) FROM {t}), 0), {floor}) AS target,"
-            "        CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS current"
-            " FROM {seq}) AS v WHERE target > current"
-        ).format(lit=sql.Literal(seq.as_string(conn)), col=sql.Identifier(link.column), t=plan.table.own_rows,
-                 floor=sql.Literal(floor), seq=seq))
+        conn.execute(
+            sql.SQL(
+                "SELECT setval({lit}::regclass, target, true) FROM ("
+                " SELECT GREATEST(COALESCE((SELECT max({col}) FROM {t}), 0), {floor}) AS target,"
+                "        CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS current"
+                " FROM {seq}) AS v WHERE target > current"
+            ).format(
+                lit=sql.Literal(seq.as_string(conn)),
+                col=sql.Identifier(link.column),
+                t=plan.table.own_rows,
+                floor=sql.Literal(floor),
+                seq=seq,
+            )
+        )
 
 
 def serial_sequence(conn: psycopg.Connection, plan: StagedTable, column: str) -> str | None:
     """The qualified name of the sequence behind a serial or identity column (None if it has none)."""
-    name: str | None = one_row(conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
-                                            [plan.table.ident.as_string(conn), column]))[0]
+    name: str | None = one_row(
+        conn.execute("SELECT pg_get_serial_sequence(%s, %s)", [plan.table.ident.as_string(conn), column])
+    )[0]
     return name
 
 

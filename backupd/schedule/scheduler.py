@@ -1,4 +1,4 @@
-"""The scheduler inside `backupd serve` (CONTRACT §9): automatic backups and drills, retention after backups.
+"""The scheduler inside `backupd serve` (docs/operations.md): automatic backups and drills, retention after backups.
 
 Every replica runs one of these threads and looks every POLL_SECONDS. Each look records the
 scheduled backup times that passed since its previous look as waiting (schedule.WAITING, in the
@@ -31,18 +31,18 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from ..config import Settings
+from ..db.locks import OperationLock, try_operation_lock
+from ..db.pool import ConnectionPool
+from ..drill.service import DrillRefused, DrillService, DrillStore
+from ..errors import BusyError, one_line
+from ..ids import uuid7
+from ..jobs import JobRunner, JobStore
+from ..retention.apply import PruneResult, prune
+from ..store import Store
 from .clock import Clock, clock_from_env
-from .config import Settings
 from .cron import Schedule
-from .db.locks import OperationLock, try_operation_lock
-from .db.pool import ConnectionPool
-from .drill.service import DrillRefused, DrillService, DrillStore
-from .errors import BusyError, one_line
-from .ids import uuid7
-from .jobs import JobRunner, JobStore
-from .retention.apply import PruneResult, prune
-from .schedule import BACKUP, COUNTED, DRILL, ScheduleConfig, ScheduleStore, describe
-from .store import Store
+from .settings import BACKUP, COUNTED, DRILL, ScheduleConfig, ScheduleStore, describe
 
 log = logging.getLogger("backupd.scheduler")
 
@@ -53,12 +53,26 @@ MAX_WAITING = 100  # scheduled backups waiting for the runner; beyond that the o
 
 
 class Scheduler:
-    def __init__(self, *, database_url: str, schedules: ScheduleStore, runner: JobRunner, archives: Store,
-                 tables: tuple[str, ...], drills: DrillService | None = None, clock: Clock | None = None,
-                 poll_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        schedules: ScheduleStore,
+        runner: JobRunner,
+        archives: Store,
+        tables: tuple[str, ...],
+        drills: DrillService | None = None,
+        clock: Clock | None = None,
+        poll_seconds: float | None = None,
+    ) -> None:
         self.database_url = database_url
         self.schedules, self.runner, self.archives, self.tables, self.drills = (
-            schedules, runner, archives, tables, drills)
+            schedules,
+            runner,
+            archives,
+            tables,
+            drills,
+        )
         self.clock = clock or schedules.clock
         # A faster test clock is looked at more often, so a "minute" of it is not one real poll.
         self.poll_seconds = poll_seconds or min(POLL_SECONDS, max(0.05, 5.0 / self.clock.scale))
@@ -83,7 +97,7 @@ class Scheduler:
         while not self._stop.wait(self.poll_seconds):
             try:
                 self.tick()
-            except Exception as exc:  # noqa: BLE001 - a database outage or a bad setting must not end the thread
+            except Exception as exc:
                 self._warn_once(f"tick:{one_line(exc)}", "scheduler: %s", one_line(exc))
 
     def _warn_once(self, key: str, message: str, *args: object) -> None:
@@ -108,12 +122,17 @@ class Scheduler:
                 except DrillRefused as exc:  # said once, not every tick
                     self._warn_once(f"drill:{exc}", "scheduled drills are skipped: %s", exc)
                 if row is not None:
-                    log.info("scheduled drill %s of backup %s for %s", row["id"], row["backup_id"],
-                             drill_slot.isoformat())
+                    log.info(
+                        "scheduled drill %s of backup %s for %s", row["id"], row["backup_id"], drill_slot.isoformat()
+                    )
                     skipped = self.schedules.unstarted_before(DRILL, config.drill, drill_slot, limit=COUNTED)
                     if skipped:
-                        log.warning("scheduled drills for %s were not started (a drill was running, or no replica"
-                                    " was); the drill for %s stands for them", describe(skipped), drill_slot.isoformat())
+                        log.warning(
+                            "scheduled drills for %s were not started (a drill was running, or no replica"
+                            " was); the drill for %s stands for them",
+                            describe(skipped),
+                            drill_slot.isoformat(),
+                        )
                     started.append(str(row["id"]))
             if self._ticks % REAP_EVERY == 0:
                 self.drills.reap()
@@ -134,15 +153,21 @@ class Scheduler:
             if passed and self.schedules.record_due(passed, self.replica_id):
                 skipped = self.schedules.trim_waiting(MAX_WAITING)
                 if skipped:
-                    log.warning("scheduled backups for %s skipped: %d later scheduled times are already waiting"
-                                " for the runner (backups take longer than the schedule's interval)",
-                                describe(skipped), MAX_WAITING)
+                    log.warning(
+                        "scheduled backups for %s skipped: %d later scheduled times are already waiting"
+                        " for the runner (backups take longer than the schedule's interval)",
+                        describe(skipped),
+                        MAX_WAITING,
+                    )
         self._seen_until = now
         waiting = self.schedules.waiting(schedule)
         if len(waiting) > 1 and not self._behind:
             self._behind = True
-            log.warning("scheduled backups fall behind: %s are waiting for the runner; each starts as soon as the"
-                        " job before it ends", describe(waiting))
+            log.warning(
+                "scheduled backups fall behind: %s are waiting for the runner; each starts as soon as the"
+                " job before it ends",
+                describe(waiting),
+            )
         if not waiting:
             self._behind = False
             return None
@@ -165,8 +190,12 @@ class Scheduler:
         known = set(self.schedules.waiting(schedule))
         missed = [t for t in self.schedules.unstarted_before(BACKUP, schedule, slot, limit=COUNTED) if t not in known]
         if missed:
-            log.warning("catch-up: scheduled backups for %s passed while no replica was running; the backup for %s"
-                        " stands for them", describe(missed), slot.isoformat())
+            log.warning(
+                "catch-up: scheduled backups for %s passed while no replica was running; the backup for %s"
+                " stands for them",
+                describe(missed),
+                slot.isoformat(),
+            )
 
     def start_scheduled_backup(self, lock: OperationLock, times: Sequence[datetime], spec: str) -> str | None:
         """With the runner's lock, start the oldest of `times` no replica started yet; its job id. The job
@@ -179,8 +208,12 @@ class Scheduler:
             return None
         self.runner.start_backup(job_id, self.archives.new_archive(job_id), lock)
         waiting = len([t for t in times if t > slot])
-        log.info("scheduled backup %s for %s started%s", job_id, slot.isoformat(),
-                 f"; {waiting} more scheduled time(s) waiting" if waiting else "")
+        log.info(
+            "scheduled backup %s for %s started%s",
+            job_id,
+            slot.isoformat(),
+            f"; {waiting} more scheduled time(s) waiting" if waiting else "",
+        )
         return job_id
 
     def _claim_oldest(self, times: Sequence[datetime], job_id: str, spec: str) -> datetime | None:
@@ -206,28 +239,42 @@ def retention_hook(apply: Callable[[], object]) -> Callable[[str], None]:
     def after(job_id: str) -> None:
         try:
             apply()
-        except Exception as exc:  # noqa: BLE001 - the backup itself succeeded
+        except Exception as exc:
             log.warning("retention after backup %s failed: %s", job_id, one_line(exc))
 
     return after
 
 
-def build_automation(settings: Settings, database_url: str, pool: ConnectionPool, jobs: JobStore,
-                     runner: JobRunner, archives: Store, clock: Clock | None = None,
-                     ) -> tuple[ScheduleStore, DrillService, Scheduler]:
+def build_automation(
+    settings: Settings,
+    database_url: str,
+    pool: ConnectionPool,
+    jobs: JobStore,
+    runner: JobRunner,
+    archives: Store,
+    clock: Clock | None = None,
+) -> tuple[ScheduleStore, DrillService, Scheduler]:
     """What `serve` adds to the job runner: schedule settings, drills, the scheduler, retention after
     each completed backup. Raises InvalidSchedule for a bad BACKUPD_SCHEDULE/TIMEZONE/DRILL_SCHEDULE."""
     clock = clock or clock_from_env()
     schedules = ScheduleStore(pool, settings, clock)
     schedules.config()  # a bad environment value stops start-up with the reason
-    drills = DrillService(database_url, settings.drill_database_url, DrillStore(pool), jobs, archives,
-                          tuple(settings.tables))
+    drills = DrillService(
+        database_url, settings.drill_database_url, DrillStore(pool), jobs, archives, tuple(settings.tables)
+    )
 
     def apply_retention() -> PruneResult:
         config = schedules.config()
         return prune(pool, archives, config.policy, config.timezone)
 
     runner.after_backup = retention_hook(apply_retention)
-    scheduler = Scheduler(database_url=database_url, schedules=schedules, runner=runner, archives=archives,
-                          tables=tuple(settings.tables), drills=drills, clock=clock)
+    scheduler = Scheduler(
+        database_url=database_url,
+        schedules=schedules,
+        runner=runner,
+        archives=archives,
+        tables=tuple(settings.tables),
+        drills=drills,
+        clock=clock,
+    )
     return schedules, drills, scheduler

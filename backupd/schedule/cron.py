@@ -1,4 +1,4 @@
-"""Cron expressions in an IANA time zone (CONTRACT §9): validation, next and previous times.
+"""Cron expressions in an IANA time zone (docs/operations.md): validation, next and previous times.
 
 Parsing and the walk through calendar time are cronsim's (the cron evaluator Healthchecks runs),
 chosen over croniter because it follows Debian cron across daylight-saving changes, which is what
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from .errors import BackupdError
+from ..errors import BackupdError
 
 OFF = "off"
 ALIASES = {
@@ -59,14 +59,17 @@ def normalize(expression: str) -> str:
     """
     text = " ".join((expression or "").split())
     if not text:
-        raise InvalidSchedule("Invalid cron expression: empty; use five fields (minute hour day month weekday) or 'off'")
+        raise InvalidSchedule(
+            "Invalid cron expression: empty; use five fields (minute hour day month weekday) or 'off'"
+        )
     if text.lower() == OFF:
         return OFF
     text = ALIASES.get(text.lower(), text)
     fields = text.split(" ")
     if len(fields) != 5:
-        raise InvalidSchedule(f"Invalid cron expression '{text}': expected 5 fields (minute hour day month weekday),"
-                              f" got {len(fields)}")
+        raise InvalidSchedule(
+            f"Invalid cron expression '{text}': expected 5 fields (minute hour day month weekday), got {len(fields)}"
+        )
     try:
         next(CronSim(text, datetime(2000, 1, 1, tzinfo=UTC)))
     except CronSimError as exc:

@@ -1,4 +1,4 @@
-"""Automatic-backup settings (CONTRACT §9) and the bookkeeping that runs each scheduled time once.
+"""Automatic-backup settings (docs/operations.md) and the bookkeeping that runs each scheduled time once.
 
 The environment gives the initial schedule, time zone and retention (BACKUPD_SCHEDULE, …); a
 `PUT /api/schedule` stores its fields in `backupd.schedule_settings`, and a stored field wins over the
@@ -29,11 +29,11 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
+from ..config import Settings
+from ..db.pool import ConnectionPool
+from ..retention.policy import Policy
 from .clock import Clock
-from .config import Settings
 from .cron import InvalidSchedule, Schedule, normalize, parse_timezone
-from .db.pool import ConnectionPool
-from .retention.policy import Policy
 
 KEEPS = ("keep_last", "keep_daily", "keep_weekly", "keep_monthly")
 SETTABLE = ("schedule", "timezone", "retention")
@@ -78,8 +78,9 @@ def _env_value(name: str, parse: Any, value: Any) -> Any:
 def config_from_settings(settings: Settings, overrides: dict[str, Any] | None = None) -> ScheduleConfig:
     """The settings in force; raises InvalidSchedule (naming the variable) for a bad environment value."""
     o = {k: v for k, v in (overrides or {}).items() if v is not None}
-    timezone = o.get("timezone") or _env_value("timezone", lambda v: (parse_timezone(v), v.strip())[1],
-                                               settings.timezone)
+    timezone = o.get("timezone") or _env_value(
+        "timezone", lambda v: (parse_timezone(v), v.strip())[1], settings.timezone
+    )
     expression = o.get("schedule") or _env_value("schedule", normalize, settings.schedule)
     drill = _env_value("drill_schedule", normalize, settings.drill_schedule)
     policy = Policy(**{k: int(o.get(k, getattr(settings, k))) for k in KEEPS})
@@ -135,8 +136,11 @@ class ScheduleStore:
     # -- settings ---------------------------------------------------------------------------
 
     def overrides(self) -> dict[str, Any]:
-        row = self._one("SELECT schedule, timezone, keep_last, keep_daily, keep_weekly, keep_monthly"
-                        " FROM backupd.schedule_settings", [])
+        row = self._one(
+            "SELECT schedule, timezone, keep_last, keep_daily, keep_weekly, keep_monthly"
+            " FROM backupd.schedule_settings",
+            [],
+        )
         return dict(row) if row else {}
 
     def config(self) -> ScheduleConfig:
@@ -148,8 +152,10 @@ class ScheduleStore:
         if changes:
             columns = list(changes)
             self._one(
-                f"INSERT INTO backupd.schedule_settings (id, {', '.join(columns)}) VALUES (true, {', '.join(['%s'] * len(columns))})"
-                f" ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in columns)}, updated_at = now()",
+                f"INSERT INTO backupd.schedule_settings (id, {', '.join(columns)})"
+                f" VALUES (true, {', '.join(['%s'] * len(columns))})"
+                f" ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in columns)},"
+                " updated_at = now()",
                 [changes[c] for c in columns],
             )
         after = self.config()
@@ -172,12 +178,17 @@ class ScheduleStore:
             " WHERE schedule_anchors.spec <> EXCLUDED.spec RETURNING since),"
             " dropped AS (DELETE FROM backupd.schedule_slots WHERE kind = %s AND %s AND EXISTS (SELECT 1 FROM anchor)"
             " RETURNING scheduled_for)"
-            " SELECT (SELECT since FROM anchor) AS since, ARRAY(SELECT scheduled_for FROM dropped ORDER BY 1) AS dropped",
+            " SELECT (SELECT since FROM anchor) AS since,"
+            " ARRAY(SELECT scheduled_for FROM dropped ORDER BY 1) AS dropped",
             [kind, schedule.spec, self.clock.now(), WAITING, kind == BACKUP],
         )
         if row and row["dropped"]:
-            log.warning("scheduled backups for %s skipped: the schedule changed to %s (%s)",
-                        describe(row["dropped"]), schedule.expression, schedule.timezone)
+            log.warning(
+                "scheduled backups for %s skipped: the schedule changed to %s (%s)",
+                describe(row["dropped"]),
+                schedule.expression,
+                schedule.timezone,
+            )
         if row is None or row["since"] is None:  # another replica recorded the same spec a moment ago
             row = self._one("SELECT since FROM backupd.schedule_anchors WHERE kind = %s", [kind])
         return row["since"]  # type: ignore[index,no-any-return]
@@ -210,8 +221,10 @@ class ScheduleStore:
     def claimed(self, kind: str, times: Sequence[datetime]) -> set[datetime]:
         """Which of `times` some replica has started already."""
         with self.pool.connection() as conn:
-            rows = conn.execute("SELECT scheduled_for FROM backupd.schedule_slots WHERE kind = %s"
-                                " AND scheduled_for = ANY(%s)", [kind, list(times)]).fetchall()
+            rows = conn.execute(
+                "SELECT scheduled_for FROM backupd.schedule_slots WHERE kind = %s AND scheduled_for = ANY(%s)",
+                [kind, list(times)],
+            ).fetchall()
         return {row[0] for row in rows}
 
     def record_due(self, times: Sequence[datetime], seen_by: str) -> list[datetime]:
@@ -222,7 +235,9 @@ class ScheduleStore:
                 "INSERT INTO backupd.schedule_slots (kind, scheduled_for, job_id)"
                 " SELECT %s, t, %s::uuid FROM unnest(%s::timestamptz[]) AS t WHERE NOT EXISTS"
                 " (SELECT 1 FROM backupd.schedule_slots s WHERE s.kind = 'backup' AND s.scheduled_for = t)"
-                " ON CONFLICT DO NOTHING RETURNING scheduled_for", [WAITING, seen_by, list(times)]).fetchall()
+                " ON CONFLICT DO NOTHING RETURNING scheduled_for",
+                [WAITING, seen_by, list(times)],
+            ).fetchall()
         return sorted(row[0] for row in rows)
 
     def waiting(self, schedule: Schedule) -> list[datetime]:
@@ -234,7 +249,9 @@ class ScheduleStore:
             rows = conn.execute(
                 "SELECT w.scheduled_for FROM backupd.schedule_slots w WHERE w.kind = %s AND w.scheduled_for > %s"
                 " AND NOT EXISTS (SELECT 1 FROM backupd.schedule_slots s WHERE s.kind = 'backup'"
-                " AND s.scheduled_for = w.scheduled_for) ORDER BY w.scheduled_for", [WAITING, since]).fetchall()
+                " AND s.scheduled_for = w.scheduled_for) ORDER BY w.scheduled_for",
+                [WAITING, since],
+            ).fetchall()
         # A time recorded by a replica that still read the old schedule is no time of this one: ignored.
         return [row[0] for row in rows if schedule.latest_at_or_before(row[0]) == row[0]]
 
@@ -244,14 +261,18 @@ class ScheduleStore:
             rows = conn.execute(
                 "DELETE FROM backupd.schedule_slots WHERE kind = %s AND scheduled_for IN (SELECT scheduled_for"
                 " FROM backupd.schedule_slots WHERE kind = %s ORDER BY scheduled_for DESC OFFSET %s)"
-                " RETURNING scheduled_for", [WAITING, WAITING, keep]).fetchall()
+                " RETURNING scheduled_for",
+                [WAITING, WAITING, keep],
+            ).fetchall()
         return sorted(row[0] for row in rows)
 
     def unstarted_before(self, kind: str, schedule: Schedule, slot: datetime, limit: int = 1000) -> list[datetime]:
         """The times `slot` stands for: the schedule's times before it that came after the schedule was
         set and after the last time started before it; at most `limit`, the oldest."""
-        row = self._one("SELECT max(scheduled_for) AS t FROM backupd.schedule_slots"
-                        " WHERE kind = %s AND scheduled_for < %s", [kind, slot])
+        row = self._one(
+            "SELECT max(scheduled_for) AS t FROM backupd.schedule_slots WHERE kind = %s AND scheduled_for < %s",
+            [kind, slot],
+        )
         since = self.since(kind, schedule)
         lower = max(since, row["t"]) if row and row["t"] else since
         return [t for t in schedule.times_between(lower, slot, limit + 1) if t < slot][:limit]
@@ -266,11 +287,15 @@ class ScheduleStore:
             " WHERE kind = 'backup' AND spec = %s) ON CONFLICT DO NOTHING RETURNING job_id, scheduled_for),"
             " done AS (DELETE FROM backupd.schedule_slots w USING slot WHERE w.kind = %s"
             " AND w.scheduled_for = slot.scheduled_for)"
-            " INSERT INTO backupd.backup_jobs (id, total_tables, trigger) SELECT job_id, %s, 'schedule' FROM slot RETURNING id",
+            " INSERT INTO backupd.backup_jobs (id, total_tables, trigger)"
+            " SELECT job_id, %s, 'schedule' FROM slot RETURNING id",
             [slot, job_id, spec, WAITING, total_tables],
         )
         return row is not None
 
     def last_scheduled_backup(self) -> dict[str, Any] | None:
-        return self._one("SELECT id, status, created_at FROM backupd.backup_jobs WHERE trigger = 'schedule'"
-                         " ORDER BY created_at DESC, id DESC LIMIT 1", [])
+        return self._one(
+            "SELECT id, status, created_at FROM backupd.backup_jobs WHERE trigger = 'schedule'"
+            " ORDER BY created_at DESC, id DESC LIMIT 1",
+            [],
+        )

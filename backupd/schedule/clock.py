@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 TEST_CLOCK_ENV = "BACKUPD_TEST_CLOCK"
 
@@ -56,4 +56,6 @@ def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
             when = when.replace(tzinfo=UTC)
         return ScaledClock(when.astimezone(UTC), float(real), float(scale))
     except ValueError:
-        raise ConfigError(f"{TEST_CLOCK_ENV} must look like 2026-03-29T00:59:00Z@1760000000.5x60, got {text!r}") from None
+        raise ConfigError(
+            f"{TEST_CLOCK_ENV} must look like 2026-03-29T00:59:00Z@1760000000.5x60, got {text!r}"
+        ) from None
