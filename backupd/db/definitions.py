@@ -125,12 +125,16 @@ class TableDefinition(_Model):
 def qualified_names(conn: psycopg.Connection) -> Iterator[None]:
     """search_path = pg_catalog inside a savepoint (or a transaction of its own when idle): the
     catalog prints every name qualified, the caller's search_path is back afterwards, and a
-    failure leaves the caller's transaction usable."""
+    failure leaves the caller's transaction usable.
+
+    JIT is off meanwhile: the backup's transaction turns enable_sort off, which makes these small
+    catalog queries look costly enough to be JIT-compiled (1.5 s instead of 0.6 ms each, measured
+    on PostgreSQL 15)."""
     with conn.transaction():
-        old = one_row(conn.execute("SELECT current_setting('search_path')"))[0]
-        conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
+        old, old_jit = one_row(conn.execute("SELECT current_setting('search_path'), current_setting('jit')"))
+        conn.execute("SELECT set_config('search_path', 'pg_catalog', true), set_config('jit', 'off', true)")
         yield
-        conn.execute("SELECT set_config('search_path', %s, true)", [old])
+        conn.execute("SELECT set_config('search_path', %s, true), set_config('jit', %s, true)", [old, old_jit])
 
 
 # ----------------------------------------------------------------------------------------- capture
