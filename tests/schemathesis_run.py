@@ -33,6 +33,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from backupd.db.migrations import apply_migrations
+
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"
 SEED = 20260131
@@ -77,8 +79,12 @@ def throwaway_database(server_url: str) -> Iterator[str]:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     params = conninfo_to_dict(server_url)
     params["dbname"] = name
+    url = make_conninfo(**params)
+    # The demo application's tables, as `make run` creates them: `serve` alone never does.
+    with psycopg.connect(url, autocommit=True) as conn:
+        apply_migrations(conn, app_schema=True)
     try:
-        yield make_conninfo(**params)
+        yield url
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
