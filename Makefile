@@ -44,7 +44,7 @@ test-pg15: install ensure-age
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG15_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== tests against $(PG15_URL)"; \
 		BACKUPD_TEST_DATABASE_URL='$(PG15_URL)' $(BIN)/pytest -q --basetemp="$$(mktemp -d /tmp/backupd-pytest.XXXXXX)" \
-			--ignore=tests/test_embedded.py --ignore=tests/test_versions.py; \
+			--ignore=tests/db/test_embedded.py --ignore=tests/db/test_versions.py; \
 	else echo "== $(PG15_URL) does not answer: skipping the second PostgreSQL run"; fi
 
 # Lint (ruff: rules, import order, format) and types (mypy --strict on backupd/) before any test runs.

@@ -12,7 +12,7 @@ RGW_ENDPOINT := http://127.0.0.1:$(RGW_PORT)
 RGW_BUCKET   ?= backupd-bench
 RGW_ENV      := AWS_ACCESS_KEY_ID=rgwtest AWS_SECRET_ACCESS_KEY=rgwtestsecret AWS_REGION=us-east-1
 RGW_PACKAGES := radosgw ceph-mon ceph-osd uuid-runtime curl
-STORE_TESTS  ?= tests/test_store.py tests/test_store_cli.py tests/test_replicas.py
+STORE_TESTS  ?= tests/store/test_store.py tests/store/test_store_cli.py tests/store/test_replicas.py
 RGW_BENCH_RESULTS ?= bench/results/stores.json
 
 .PHONY: rgw-packages rgw-start rgw-stop rgw-status test-s3-rgw bench-rgw

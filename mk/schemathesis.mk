@@ -8,6 +8,6 @@ ST_EXAMPLES ?= 30
 
 .PHONY: test-schemathesis
 test-schemathesis: install
-	$(BIN)/python tests/schemathesis_run.py --server-url '$(or $(BACKUPD_TEST_DATABASE_URL),$(PG15_URL))' --seed $(ST_SEED) --max-examples $(ST_EXAMPLES) $(ST_ARGS)
+	$(BIN)/python tests/support/schemathesis_run.py --server-url '$(or $(BACKUPD_TEST_DATABASE_URL),$(PG15_URL))' --seed $(ST_SEED) --max-examples $(ST_EXAMPLES) $(ST_ARGS)
 
 test: test-schemathesis

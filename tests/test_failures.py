@@ -19,7 +19,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from .test_api_support import ApiServer, fill_app_data, make_server, poll  # noqa: F401  (fixture)
+from tests.support.api import ApiServer, fill_app_data, poll
 
 
 def run_cli(args: list[str], url: str, preexec=None, **env: str) -> subprocess.CompletedProcess[str]:

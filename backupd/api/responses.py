@@ -49,7 +49,7 @@ def error_responses(errors: Mapping[int, str]) -> dict[int | str, dict[str, Any]
     not in the document fails `make test` (schemathesis, `mk/schemathesis.mk`), and so does a 400 for a
     request the document calls valid: type parameters and bodies as precisely as the handler checks them
     (formats, enums, minimum/maximum), and list a 400 that no schema can express (a cron expression that
-    does not parse, an upload that is not an archive) in `tests/schemathesis.toml`, saying why.
+    does not parse, an upload that is not an archive) in `tests/support/schemathesis.toml`, saying why.
     """
     return {code: error_doc(description) for code, description in errors.items()}
 
