@@ -13,6 +13,10 @@ class CatalogError(BackupdError):
     """A table of the set is missing or cannot be handled."""
 
 
+class TableNotFound(CatalogError):
+    """A named table does not exist in the database (the API answers 404)."""
+
+
 class ArchiveError(BackupdError):
     """An archive is malformed, corrupted, unsafe or of an unsupported version."""
 

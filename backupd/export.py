@@ -1,7 +1,7 @@
 """Event export: the events with `since <= started_at < until` as JSON lines, streamed.
 
 One COPY inside one REPEATABLE READ READ ONLY transaction (one snapshot), the same row encoding
-as the archive members (backup.export_query), ordered by (started_at, id) so consumers can
+as the archive members (backup.query.export_query), ordered by (started_at, id) so consumers can
 resume from the last line they saw. Chunks of ~1 MiB leave the generator as they arrive, so
 memory stays constant whatever the row count; the sort, if any, happens in PostgreSQL.
 """
@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from psycopg import sql
 
-from .backup.engine import CHUNK_BYTES, export_query
+from .backup.query import CHUNK_BYTES, export_query
 from .db.catalog import describe_tables
 from .db.connection import connect
 

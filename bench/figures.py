@@ -34,12 +34,18 @@ def _yes(ok: bool | None) -> str:
 
 
 def rows(result: dict) -> tuple[list[str], list[list[str]]]:
+    """The README's figures table: one row per figure, at N/10 and N events, and whether its goal is met."""
     n = result["events"]
-    small = _get(result, "n10") or {}
-    n10 = small.get("events")
-    lock, probe = result.get("restore_lock"), result.get("reader_probe")
+    n10 = (_get(result, "n10") or {}).get("events")
     header = ["figure", "goal", f"{n10:,} events" if n10 else "N/10", f"{n:,} events", "met"]
-    out: list[list[str]] = []
+    jobs = _get(result, "pg_directory_dump", "jobs")
+    out = _lock_rows(result.get("restore_lock")) + _reader_rows(result.get("reader_probe"), jobs)
+    out += [*_time_rows(result, jobs), _rss_row(result.get("peak_rss_mib") or {})]
+    return header, out
+
+
+def _lock_rows(lock: dict | None) -> list[list[str]]:
+    """How long a restore holds its locks on a restored table, against pg_restore's single transaction."""
 
     def hold(size: str, tool: str, key: str) -> float | None:
         return _get(lock, size, tool, key)
@@ -48,27 +54,28 @@ def rows(result: dict) -> tuple[list[str], list[list[str]]]:
     met = None
     if None not in ae:
         met = ae[1] <= 1.0 and ae[0] <= 1.0 and ae[1] <= FLAT_FACTOR * ae[0] + FLAT_SLACK_S
-    out.append(
-        ["longest ACCESS EXCLUSIVE on a restored table — backupd", "≤ 1 s, flat", _s(ae[0]), _s(ae[1]), _yes(met)]
-    )
-    out.append(
+    single = "pg_restore_single_transaction"
+    return [
+        ["longest ACCESS EXCLUSIVE on a restored table — backupd", "≤ 1 s, flat", _s(ae[0]), _s(ae[1]), _yes(met)],
         [
             "… `pg_restore --single-transaction`",
             "(contrast)",
-            _s(hold("n10", "pg_restore_single_transaction", "access_exclusive_max_s")),
-            _s(hold("n", "pg_restore_single_transaction", "access_exclusive_max_s")),
+            _s(hold("n10", single, "access_exclusive_max_s")),
+            _s(hold("n", single, "access_exclusive_max_s")),
             "",
-        ]
-    )
-    out.append(
+        ],
         [
             "longest EXCLUSIVE on a restored table (writers wait) — backupd",
             "report",
             _s(hold("n10", "backupd", "exclusive_max_s")),
             _s(hold("n", "backupd", "exclusive_max_s")),
             "",
-        ]
-    )
+        ],
+    ]
+
+
+def _reader_rows(probe: dict | None, jobs: int | None) -> list[list[str]]:
+    """How long an application's reader waits during a restore, and whether any of its queries failed."""
 
     def reader(size: str, tool: str) -> str:
         p = _get(probe, size, tool)
@@ -80,25 +87,22 @@ def rows(result: dict) -> tuple[list[str], list[list[str]]]:
     met = None
     if None not in waits:
         met = all(w["max_wait_s"] <= 1.5 and w["errors_total"] == 0 for w in waits)
-    out.append(
+    out = [
         [
             "longest wait of a reader (`SELECT * FROM events WHERE id = $1`, every 20 ms) — backupd",
             "≤ 1.5 s, none failed",
             reader("n10", "backupd"),
             reader("n", "backupd"),
             _yes(met),
-        ]
-    )
-    out.append(
+        ],
         [
             "… `pg_restore --single-transaction`",
             "(contrast)",
             reader("n10", "pg_restore_single_transaction"),
             reader("n", "pg_restore_single_transaction"),
             "",
-        ]
-    )
-    jobs = _get(result, "pg_directory_dump", "jobs")
+        ],
+    ]
     if jobs:
         out.append(
             [
@@ -109,16 +113,22 @@ def rows(result: dict) -> tuple[list[str], list[list[str]]]:
                 "",
             ]
         )
+    return out
 
-    def ratio(ours: float | None, theirs: float | None) -> tuple[str, float | None]:
-        if ours is None or theirs is None:
-            return "—", None
-        return f"{ours / theirs:.2f}× ({ours:.2f} s vs {theirs:.2f} s)", ours / theirs
 
-    med, med10 = result["seconds_median"], small.get("seconds_median") or {}
-    small_text, _ = ratio(med10.get("backupd_restore"), med10.get("pg_restore"))
-    text, r = ratio(med.get("backupd_restore"), med.get("pg_restore"))
-    out.append(
+def _ratio(ours: float | None, theirs: float | None) -> tuple[str, float | None]:
+    if ours is None or theirs is None:
+        return "—", None
+    return f"{ours / theirs:.2f}× ({ours:.2f} s vs {theirs:.2f} s)", ours / theirs
+
+
+def _time_rows(result: dict, jobs: int | None) -> list[list[str]]:
+    """Median backup and restore times against pg_dump and pg_restore measured in the same run."""
+    med = result["seconds_median"]
+    med10 = (_get(result, "n10") or {}).get("seconds_median") or {}
+    small_text, _ = _ratio(med10.get("backupd_restore"), med10.get("pg_restore"))
+    text, r = _ratio(med.get("backupd_restore"), med.get("pg_restore"))
+    out = [
         [
             "restore time / `pg_restore --clean --if-exists --single-transaction`",
             "≤ 1.0×",
@@ -126,9 +136,9 @@ def rows(result: dict) -> tuple[list[str], list[list[str]]]:
             text,
             _yes(None if r is None else r <= 1.0),
         ]
-    )
+    ]
     if jobs:
-        text, r = ratio(med.get("backupd_restore"), med.get("pg_restore_dir"))
+        text, r = _ratio(med.get("backupd_restore"), med.get("pg_restore_dir"))
         out.append(
             [
                 f"restore time / `pg_restore -j{jobs}`, directory dump",
@@ -138,24 +148,23 @@ def rows(result: dict) -> tuple[list[str], list[list[str]]]:
                 _yes(None if r is None else r <= 1.3),
             ]
         )
-        text, _ = ratio(med.get("backupd_backup"), med.get("pg_dump_dir"))
+        text, _ = _ratio(med.get("backupd_backup"), med.get("pg_dump_dir"))
         out.append([f"backup time / `pg_dump -Fd -j{jobs} -Z1`", "report", "—", text, ""])
-    text, r = ratio(med.get("backupd_backup"), med.get("pg_dump"))
+    text, r = _ratio(med.get("backupd_backup"), med.get("pg_dump"))
     out.append(["backup time / `pg_dump -Fc`", "< 1.0×", "—", text, _yes(None if r is None else r < 1.0)])
+    return out
 
-    rss = result.get("peak_rss_mib") or {}
+
+def _rss_row(rss: dict) -> list[str]:
     big, little = rss.get("restore_n"), rss.get("restore_n10")
     met = None if big is None or little is None else big <= 100 and big / little <= RSS_FLAT
-    out.append(
-        [
-            "peak RSS of restore",
-            "≤ 100 MiB, flat",
-            "—" if little is None else f"{little:.0f} MiB",
-            "—" if big is None else f"{big:.0f} MiB" + (f" ({big / little:.2f}× N/10)" if little else ""),
-            _yes(met),
-        ]
-    )
-    return header, out
+    return [
+        "peak RSS of restore",
+        "≤ 100 MiB, flat",
+        "—" if little is None else f"{little:.0f} MiB",
+        "—" if big is None else f"{big:.0f} MiB" + (f" ({big / little:.2f}× N/10)" if little else ""),
+        _yes(met),
+    ]
 
 
 def markdown(result: dict) -> str:

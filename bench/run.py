@@ -58,7 +58,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from report import print_figures, print_summary, summarize, watched_text, write_results
 
 from backupd import DEFAULT_TABLES
-from backupd.backup.engine import export_query
+from backupd.backup.query import export_query
 from backupd.config import Settings
 from backupd.db.catalog import describe_tables
 from backupd.db.connection import connect, resolve_database_url

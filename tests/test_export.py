@@ -104,6 +104,14 @@ def test_export_malformed_timestamp_is_400(client: httpx.Client, param: str, val
     )
 
 
+def test_export_without_an_events_table_is_404(make_server, empty_database_url: str) -> None:
+    """A database that is not the application's (no events table): a documented 404, not a 500."""
+    with make_server(database_url=empty_database_url).client() as c:
+        r = c.get("/api/export/events")
+    assert r.status_code == 404
+    assert r.json() == {"detail": "table not found: events"}
+
+
 def test_parse_timestamp() -> None:
     assert parse_timestamp("2026-03-01") == BASE
     assert parse_timestamp("2026-03-01T00:00:00Z") == BASE

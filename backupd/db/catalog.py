@@ -12,7 +12,7 @@ from graphlib import CycleError, TopologicalSorter
 import psycopg
 from psycopg import sql
 
-from ..errors import CatalogError
+from ..errors import CatalogError, TableNotFound
 
 JSON_TYPES = frozenset({"json", "jsonb"})
 
@@ -92,7 +92,7 @@ class Table:
     def own_rows(self) -> sql.Composable:
         """The table's rows in a FROM, UPDATE or DELETE: ONLY the table itself for a plain table
         (rows of an inheritance child belong to the child), the whole tree of a partitioned one
-        (its parent holds no row itself). The archive holds the same rows (backup.export_query)."""
+        (its parent holds no row itself). The archive holds the same rows (backup.query.export_query)."""
         return self.ident if self.partitioned else sql.SQL("ONLY {}").format(self.ident)
 
     @property
@@ -173,7 +173,7 @@ def _resolve(conn: psycopg.Connection, name: str) -> tuple[int, str, str, str]:
     except psycopg.errors.InvalidName as exc:
         raise CatalogError(f"invalid table name: {name!r}") from exc
     if row is None:
-        raise CatalogError(f"table not found: {name}")
+        raise TableNotFound(f"table not found: {name}")
     oid, schema, relname, relkind = row
     if relkind not in ("r", "p"):
         raise CatalogError(f"not a table: {name}")

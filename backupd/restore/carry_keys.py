@@ -8,7 +8,7 @@ the loader's build order: indexes in parallel, then constraints, then foreign ke
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -157,35 +157,47 @@ def carry_indexes(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier
             )
 
 
-def fk_sql(
-    row: tuple[Any, ...],
-    columns: list[str],
-    target: sql.Composable,
-    ref_columns: list[str],
-    *,
-    enforced: bool = True,
-    period: bool = False,
-) -> Statement:
+class ForeignKeyRow(NamedTuple):
+    """One foreign key as pg_constraint describes it (the columns of _FK_ROWS, in order)."""
+
+    name: str
+    child_oid: int
+    parent_oid: int
+    on_update: str
+    on_delete: str
+    match: str
+    deferrable: bool
+    deferred: bool
+    validated: bool
+    sets_some_columns: bool  # ON DELETE SET NULL/DEFAULT (columns): not carried
+    columns: list[str]
+    parent_columns: list[str]
+    child: str  # the referencing table, qualified
+    comment: str | None
+    enforced: bool  # false only for NOT ENFORCED keys (18)
+    period: bool  # a temporal key (18)
+
+
+def fk_sql(fk: ForeignKeyRow, target: sql.Composable) -> Statement:
     """The FOREIGN KEY clause of a pg_constraint row (match, actions, timing), NOT VALID; or
     NOT ENFORCED for a key that is not enforced (18), which is never validated either. A temporal
     key (18) names its last column on both sides as a PERIOD."""
 
     def names(cols: list[str]) -> sql.Composable:
         parts: list[sql.Composable] = [sql.Identifier(c) for c in cols]
-        if period:
+        if fk.period:
             parts[-1] = sql.SQL("PERIOD {}").format(parts[-1])
         return sql.SQL(", ").join(parts)
 
-    upd, dele, match, deferrable, deferred = row
     return sql.SQL("FOREIGN KEY ({}) REFERENCES {} ({}) {} ON UPDATE {} ON DELETE {}{} {}").format(
-        names(columns),
+        names(fk.columns),
         target,
-        names(ref_columns),
-        sql.SQL(_MATCH[match]),
-        sql.SQL(_ACTIONS[upd]),
-        sql.SQL(_ACTIONS[dele]),
-        sql.SQL((" DEFERRABLE" + (" INITIALLY DEFERRED" if deferred else "")) if deferrable else ""),
-        sql.SQL("NOT VALID" if enforced else "NOT ENFORCED"),
+        names(fk.parent_columns),
+        sql.SQL(_MATCH[fk.match]),
+        sql.SQL(_ACTIONS[fk.on_update]),
+        sql.SQL(_ACTIONS[fk.on_delete]),
+        sql.SQL((" DEFERRABLE" + (" INITIALLY DEFERRED" if fk.deferred else "")) if fk.deferrable else ""),
+        sql.SQL("NOT VALID" if fk.enforced else "NOT ENFORCED"),
     )
 
 
@@ -201,7 +213,7 @@ FROM pg_constraint con WHERE con.contype = 'f' AND {where} ORDER BY con.conrelid
 """
 
 
-def _fk_rows(conn: psycopg.Connection, where: str, params: list[object]) -> list[tuple[Any, ...]]:
+def _fk_rows(conn: psycopg.Connection, where: str, params: list[object]) -> list[ForeignKeyRow]:
     delset = "con.confdelsetcols IS NOT NULL" if conn.info.server_version >= 150000 else "false"
     new = conn.info.server_version >= 180000  # NOT ENFORCED and PERIOD foreign keys
     query = _FK_ROWS.format(
@@ -210,46 +222,31 @@ def _fk_rows(conn: psycopg.Connection, where: str, params: list[object]) -> list
         enforced="con.conenforced" if new else "true",
         period="COALESCE(con.conperiod, false)" if new else "false",
     )
-    return catalog_rows(conn, query, params)
+    return [ForeignKeyRow(*row) for row in catalog_rows(conn, query, params)]
+
+
+def _plan(fk: ForeignKeyRow, table: sql.Composable, target: sql.Composable) -> ForeignKeyPlan:
+    """The key re-added on `table` (NOT VALID, validated later when the original was)."""
+    if fk.sets_some_columns:
+        raise CannotCarry(f"foreign key {fk.name} of {fk.child} sets only some columns on delete")
+    add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(table, sql.Identifier(fk.name), fk_sql(fk, target))
+    return ForeignKeyPlan(fk.name, table, add, fk.validated and fk.enforced)
 
 
 def carry_foreign_keys(conn: psycopg.Connection, carry: Carry, in_set: dict[int, StagedTable]) -> None:
+    """The table's own foreign keys, onto its shadow: a parent in the set is referenced as its shadow."""
     shadow = carry.plan.typed
-    for (
-        name,
-        _,
-        ref_oid,
-        upd,
-        dele,
-        match,
-        deferrable,
-        deferred,
-        validated,
-        delset,
-        cols,
-        ref_cols,
-        _,
-        comment,
-        enforced,
-        period,
-    ) in _fk_rows(conn, "con.conrelid = %s", [carry.plan.table.oid]):
-        if delset:
-            raise CannotCarry(f"foreign key {name} of {carry.plan.key} sets only some columns on delete")
+    for fk in _fk_rows(conn, "con.conrelid = %s", [carry.plan.table.oid]):
         target = (
-            in_set[ref_oid].typed
-            if ref_oid in in_set
-            else sql.SQL(catalog_rows(conn, "SELECT %s::regclass::text", [ref_oid])[0][0])
+            in_set[fk.parent_oid].typed
+            if fk.parent_oid in in_set
+            else sql.SQL(catalog_rows(conn, "SELECT %s::regclass::text", [fk.parent_oid])[0][0])
         )
-        add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            shadow,
-            sql.Identifier(name),
-            fk_sql((upd, dele, match, deferrable, deferred), cols, target, ref_cols, enforced=enforced, period=period),
-        )
-        carry.foreign_keys.append(ForeignKeyPlan(name, shadow, add, validated and enforced))
-        if comment is not None:
+        carry.foreign_keys.append(_plan(fk, shadow, target))
+        if fk.comment is not None:
             carry.finish.append(
                 sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
-                    sql.Identifier(name), shadow, sql.Literal(comment)
+                    sql.Identifier(fk.name), shadow, sql.Literal(fk.comment)
                 )
             )
 
@@ -257,36 +254,13 @@ def carry_foreign_keys(conn: psycopg.Connection, carry: Carry, in_set: dict[int,
 def outside_foreign_keys(
     conn: psycopg.Connection, plans: list[StagedTable], in_set: dict[int, StagedTable]
 ) -> tuple[list[tuple[sql.Composable, str, ForeignKeyPlan]], list[sql.Composable]]:
+    """Keys of tables outside the set that reference a table in it: re-pointed at the new table by name."""
     oids = [p.table.oid for p in plans]
     out: list[tuple[sql.Composable, str, ForeignKeyPlan]] = []
     children: dict[int, sql.Composable] = {}
-    for (
-        name,
-        child_oid,
-        ref_oid,
-        upd,
-        dele,
-        match,
-        deferrable,
-        deferred,
-        validated,
-        delset,
-        cols,
-        ref_cols,
-        child,
-        _,
-        enforced,
-        period,
-    ) in _fk_rows(conn, "con.confrelid = ANY(%s) AND NOT (con.conrelid = ANY(%s))", [oids, oids]):
-        if delset:
-            raise CannotCarry(f"foreign key {name} of {child} sets only some columns on delete")
-        target = in_set[ref_oid].table.ident  # by name: resolved after the new table is in place
-        child_sql = sql.SQL(child)
-        add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            child_sql,
-            sql.Identifier(name),
-            fk_sql((upd, dele, match, deferrable, deferred), cols, target, ref_cols, enforced=enforced, period=period),
-        )
-        out.append((child_sql, name, ForeignKeyPlan(name, child_sql, add, validated and enforced)))
-        children[child_oid] = child_sql
+    for fk in _fk_rows(conn, "con.confrelid = ANY(%s) AND NOT (con.conrelid = ANY(%s))", [oids, oids]):
+        child = sql.SQL(fk.child)
+        target = in_set[fk.parent_oid].table.ident  # by name: resolved after the new table is in place
+        out.append((child, fk.name, _plan(fk, child, target)))
+        children[fk.child_oid] = child
     return out, list(children.values())

@@ -1,10 +1,10 @@
 """The restore engine: validate, load and build complete shadow tables, verify, then swap.
 
-1. Validate (nothing touched yet): the archive's structure, manifest and version (ArchiveReader);
+1. Validate (nothing touched yet; `validate.py`): the archive's structure, manifest and version (ArchiveReader);
    its table set against the configured one; every table's columns against the live table; the
    free disk space against the archive's declared sizes.
 2. Load (no lock on live tables; `loader.py`): each member streams, in pieces cut at line
-   boundaries, straight into a shadow table of the same shape (`staging.py`, `shadow.py`), typed
+   boundaries, straight into a shadow table of the same shape (`shadows.py`), typed
    by the server as it goes, hashed and counted by the archive reader (a mismatch fails with its
    own message). Parse, type, NOT NULL and CHECK errors surface here, naming table and line.
    Then each shadow gets every index, key, foreign key (validated), trigger, policy, grant and
@@ -15,7 +15,7 @@
    the whole old or the whole new state, the out-of-set rule holds and sequences move past the
    restored ids.
 
-The caller must hold the operation lock (`locking.operation_lock`) so backups and restores never
+The caller must hold the operation lock (`db.locks.operation_lock`) so backups and restores never
 overlap; the CLI and the API take it before calling `restore_from_backup`.
 """
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,29 +32,25 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from ..archive import ArchiveReader, ArchiveSource, Manifest, ManifestTable
+from ..archive import ArchiveReader, ArchiveSource, Manifest
 from ..config import Settings
-from ..db.catalog import Table, describe_tables
 from ..db.connection import ThreadConnections, connect, one_row
 from ..db.recreate import Recreated
 from ..durations import seconds
-from ..errors import ArchiveError, BackupdError, RestoreError
+from ..errors import BackupdError
 from ..progress import MonotonicProgress, ProgressCallback
 from . import shadows as staging
 from .carry import CannotCarry, SetCarry, plan_carry, relax_unvalidated
 from .changes import TableChanges, compare_all
 from .loader import Loader, session_setup
 from .recreation import archive_set, drop_recreated, recreate_missing, table_set_for
-from .shadows import StagedColumn, StagedTable
+from .shadows import StagedTable
 from .swap import SwapOutcome, swap
+from .validate import validate_archive_set
 
 # The swap's deadline: how long it keeps retrying to get its locks while other sessions hold
 # conflicting ones (writers, DDL, VACUUM) before the restore gives up.
 DEFAULT_LOCK_TIMEOUT = "60s"
-# The shadows need room for the typed rows and their indexes next to the live tables (until the
-# swap drops those). Refuse early rather than fill the server's disk halfway through.
-DISK_FACTOR = 2.5
-DISK_MARGIN = 64 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +182,7 @@ def _stage_and_swap(
 ) -> _Run:
     """Validate, load and build the shadows, compare; then (unless `swap_deadline` is None: a dry
     run) take the safety backup of the tables that existed before and swap."""
-    plans = _validate(conn, reader, names, only)
+    plans = validate_archive_set(conn, reader, names, only)
     staging.assign_schemas(plans)
     tracker.report("validating", _VALIDATED, "Validating archive", 0)
     outcome = None
@@ -309,103 +304,3 @@ def _after_commit(database_url: str, plans: list[StagedTable], carry: SetCarry |
             list(pool.map(run, tasks))
     finally:
         conns.close()
-
-
-# --------------------------------------------------------------------------------------------
-# Validation
-
-
-def _validate(
-    conn: psycopg.Connection, reader: ArchiveReader, names: list[str], only: Sequence[str] | None = None
-) -> list[StagedTable]:
-    archived = set(reader.manifest.contents)
-    if only:  # a subset of the archive's tables: each must be in it; the others are left alone
-        unknown = [t for t in only if t not in archived]
-        if unknown:
-            raise RestoreError(f"tables not in the archive: {', '.join(unknown)}")
-        names = list(only)
-    live = describe_tables(conn, names)
-    configured = {t.key for t in live}
-    missing = sorted(configured - archived)
-    extra = sorted(archived - configured) if not only else []
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing)}")
-        if extra:
-            parts.append(f"has tables that are not in the set: {', '.join(extra)}")
-        raise RestoreError(
-            f"the archive's tables do not match the configured table set ({', '.join(sorted(configured))}): "
-            + "; ".join(parts)
-        )
-    plans = [
-        StagedTable(
-            index=i,
-            table=table,
-            count=reader.manifest.contents[table.key].count,
-            declared_bytes=reader.declared_bytes(table.key),
-            columns=_compatible_columns(table, reader.manifest.contents[table.key]),
-            sequences=dict(reader.manifest.contents[table.key].sequences or {}),
-        )
-        for i, table in enumerate(live)
-    ]
-    _check_disk(conn, reader.total_declared_bytes())
-    return plans
-
-
-def _compatible_columns(table: Table, entry: ManifestTable) -> list[StagedColumn]:
-    """The archive's columns mapped onto the live table; a clear error for any difference.
-
-    A live generated column may be absent from the archive (PostgreSQL recomputes it); anything
-    else missing, extra, renamed or retyped would silently lose or invent data, so it is refused.
-    """
-    if entry.columns is None:  # a seed-style manifest without column info: trust the live table
-        return [StagedColumn(c, as_text=False) for c in table.columns]
-    archived = {c.name: c for c in entry.columns}
-    if len(archived) != len(entry.columns):
-        raise ArchiveError(f"invalid manifest: duplicate column in {table.key}")
-    live = {c.name: c for c in table.columns}
-    for name in archived:
-        if name not in live:
-            raise RestoreError(
-                f"column mismatch in {table.key}: the archive has column {name!r}, the database table does not"
-            )
-    staged: list[StagedColumn] = []
-    for col in table.columns:
-        arch = archived.get(col.name)
-        if arch is None:
-            if col.generated:
-                continue
-            raise RestoreError(
-                f"column mismatch in {table.key}: the database table has column {col.name!r}, the archive does not"
-            )
-        if arch.type != col.type_sql:
-            raise RestoreError(
-                f"column mismatch in {table.key}.{col.name}: archived as {arch.type}, the database has {col.type_sql}"
-            )
-        if bool(arch.generated) != col.generated:
-            what = "generated" if col.generated else "not generated"
-            raise RestoreError(f"column mismatch in {table.key}.{col.name}: it is {what} in the database")
-        as_text = arch.encoding == "text"
-        if as_text and not col.carried_as_text:
-            raise ArchiveError(f"invalid manifest: {table.key}.{col.name} has text encoding but is not json")
-        staged.append(StagedColumn(col, as_text=as_text))
-    return staged
-
-
-def _check_disk(conn: psycopg.Connection, declared: int) -> None:
-    """When the server runs on this machine, make sure staging fits on its disk."""
-    try:
-        row = one_row(conn.execute("SELECT current_setting('data_directory'), inet_server_addr()::text"))
-    except psycopg.Error:  # not allowed to read data_directory: nothing to check against
-        return
-    data_dir, addr = row[0], row[1]
-    if addr not in (None, "127.0.0.1/32", "::1/128") or not os.path.isdir(data_dir):
-        return
-    need = int(declared * DISK_FACTOR) + DISK_MARGIN
-    free = shutil.disk_usage(data_dir).free
-    if free < need:
-        raise RestoreError(
-            f"not enough free disk space on the database server: the restore needs about "
-            f"{need // 2**20} MiB, {free // 2**20} MiB are free"
-        )

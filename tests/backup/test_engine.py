@@ -18,7 +18,8 @@ from psycopg import sql
 
 from backupd import DEFAULT_TABLES
 from backupd.archive import ArchiveReader, verify_archive
-from backupd.backup.engine import COPY_OPTIONS, create_backup
+from backupd.backup.engine import create_backup
+from backupd.backup.query import COPY_OPTIONS
 from backupd.db.catalog import describe_tables
 from backupd.db.connection import connect
 from backupd.errors import BackupdError

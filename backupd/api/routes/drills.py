@@ -39,7 +39,7 @@ router = APIRouter(tags=["drills"])
 )
 def start_drill(job_id: str, services: Services = Depends(get_services)) -> DrillStartResponse:
     """Restore the backup into BACKUPD_DRILL_DATABASE_URL and compare; poll GET /api/drills/{drill_id}."""
-    row = services.store.get("backup", job_id)
+    row = services.jobs.get("backup", job_id)
     if row is None:
         raise not_found(job_id)
     try:

@@ -9,6 +9,7 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
+from ...errors import TableNotFound
 from ...export import iter_events, parse_timestamp
 from ..deps import Services, get_services
 from ..responses import error_responses
@@ -75,7 +76,10 @@ async def _stream(first: bytes | None, rest: Generator[bytes, None, None]) -> As
             "description": "One JSON object per line, in (started_at, id) order, same encoding as the archive",
         },
         **error_responses(
-            {400: "Invalid timestamp for '{since|until}': {value} (expected ISO 8601, e.g. 2026-01-31T00:00:00Z)"}
+            {
+                400: "Invalid timestamp for '{since|until}': {value} (expected ISO 8601, e.g. 2026-01-31T00:00:00Z)",
+                404: "table not found: events (the database has no events table)",
+            }
         ),
     },
 )
@@ -90,6 +94,9 @@ async def export_events(
     # rather than a 200 whose body stops short.
     try:
         first = await anyio.to_thread.run_sync(next, chunks, None)
+    except TableNotFound as exc:  # a database without the application's events table
+        await anyio.to_thread.run_sync(chunks.close)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
     except BaseException:
         await anyio.to_thread.run_sync(chunks.close)
         raise

@@ -41,7 +41,7 @@ async def pin_backup(job_id: str, request: Request, services: Services = Depends
     body = await json_object(request)
     if set(body) != {"pinned"} or not isinstance(body["pinned"], bool):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=PIN_DETAIL)
-    row = await anyio.to_thread.run_sync(services.store.set_pinned, job_id, body["pinned"])
+    row = await anyio.to_thread.run_sync(services.jobs.set_pinned, job_id, body["pinned"])
     if row is None:
         raise not_found(job_id)
     return backup_job_response(row)
