@@ -62,22 +62,26 @@ def test_drill_into_a_database_with_other_data(source_archive: Path, migrated_ta
 
 
 def test_drill_reports_a_mismatch(
-    source_archive: Path, migrated_target: str, capsys: pytest.CaptureFixture[str]
+    source_archive: Path, migrated_target: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A target that alters rows as they are inserted must not pass: the drill compares the data.
+    """A target whose rows differ from the archive's after the restore must not pass: the drill compares
+    the data it re-exports, not what the restore reported.
 
-    No trigger of the target fires on restored rows (test_exactness.py), but a rewrite rule does:
-    the shadow tables cannot carry a rule, so the rows are replaced in place, and this rule's
-    UPDATE rewrites every inserted event. The drill's re-export finds it.
-    """
-    with connect(migrated_target) as target:
-        target.execute("""
-            CREATE FUNCTION tamper() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN NEW.summary := coalesce(NEW.summary, '') || ' (tampered)'; RETURN NEW; END $$;
-            CREATE TRIGGER tamper BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION tamper();
-            CREATE RULE events_tamper AS ON INSERT TO events
-                DO ALSO UPDATE events SET notes = 'rewritten by a rule' WHERE id = NEW.id;
-        """)
+    No trigger and no rewrite rule of the target acts on restored rows (tests/restore/test_exactness.py,
+    test_rules_of_the_application_do_not_act_on_restored_rows), so the rows are changed behind the
+    restore's back, between the restore and the re-export, as a faulty storage layer or a concurrent
+    writer would."""
+    import backupd.drill.run as drill_run
+
+    restore = drill_run.restore_from_backup
+
+    def restore_then_tamper(database_url: str, *args: object, **kwargs: object) -> object:
+        result = restore(database_url, *args, **kwargs)
+        with connect(database_url) as target:
+            target.execute("UPDATE events SET notes = 'tampered' WHERE id = (SELECT min(id) FROM events)")
+        return result
+
+    monkeypatch.setattr(drill_run, "restore_from_backup", restore_then_tamper)
     code = main(["drill", str(source_archive), "--database-url", migrated_target])
     out = capsys.readouterr().out
     assert code == 1

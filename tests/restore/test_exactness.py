@@ -195,6 +195,51 @@ def test_no_application_trigger_fires_on_restored_rows(
     assert log_count(db) == logged + 2
 
 
+def test_rules_of_the_application_do_not_act_on_restored_rows(
+    db: psycopg.Connection, database_url: str, backup_dir: Path
+) -> None:
+    """A table with rewrite rules cannot be carried by a shadow, so it is replaced in place; the swap's
+    own DELETE, UPDATE and INSERT must not be rewritten: rows exactly as archived, nothing added
+    outside the set, every rule back in its state (enabled, ALWAYS, REPLICA, disabled) afterwards."""
+    db.execute(TRIGGER_TABLES)
+    db.execute("""
+        CREATE RULE a_rewrite AS ON INSERT TO docs DO ALSO UPDATE docs SET search = 'by a rule' WHERE id = NEW.id;
+        CREATE RULE b_log AS ON DELETE TO docs DO ALSO INSERT INTO trigger_log (entry) VALUES ('deleted ' || OLD.id);
+        CREATE RULE c_always AS ON UPDATE TO docs DO ALSO INSERT INTO trigger_log (entry) VALUES ('updated');
+        CREATE RULE d_replica AS ON INSERT TO docs DO ALSO INSERT INTO trigger_log (entry) VALUES ('replica');
+        CREATE RULE e_disabled AS ON INSERT TO docs DO ALSO INSERT INTO trigger_log (entry) VALUES ('disabled');
+        ALTER TABLE docs ENABLE ALWAYS RULE c_always;
+        ALTER TABLE docs ENABLE REPLICA RULE d_replica;
+        ALTER TABLE docs DISABLE RULE e_disabled;
+    """)
+    rules = "SELECT rulename, ev_enabled FROM pg_rewrite WHERE ev_class = 'docs'::regclass ORDER BY rulename"
+    states = db.execute(rules).fetchall()
+    expected = rows_text(db, "docs")
+    archive = backup(database_url, backup_dir, ["docs"])
+    db.execute(CHANGE_DOCS)
+    logged = log_count(db)
+    assert logged > 0  # the rules do act on the application's own changes
+
+    result = restore(database_url, archive, ["docs"])
+
+    assert result.swap_mode == "in place"
+    assert rows_text(db, "docs") == expected
+    assert log_count(db) == logged
+    assert (
+        db.execute(rules).fetchall()
+        == states
+        == [
+            ("a_rewrite", "O"),
+            ("b_log", "O"),
+            ("c_always", "A"),
+            ("d_replica", "R"),
+            ("e_disabled", "D"),
+        ]
+    )
+    db.execute("INSERT INTO docs (id, body, stamp) VALUES (5, 'after', 'x')")  # and the rules act again
+    assert db.execute("SELECT search FROM docs WHERE id = 5").fetchone()[0] == "by a rule"
+
+
 def test_partitioned_table_restores_in_place(db: psycopg.Connection, database_url: str, tmp_path: Path) -> None:
     """A partitioned table cannot be carried by a shadow, so its rows are replaced in place; its
     rows live in the partitions, not the parent (DELETE/UPDATE/count must not say ONLY)."""

@@ -2,8 +2,8 @@
 
 A module of its own because it is the swap's second strategy (the fallback; the first is
 `catalog.py`), with SQL of its own: the rows are deleted and inserted (or merged by primary key
-where rows outside the set reference them), the application's triggers are disabled and put back
-to their exact states, and NOT VALID constraints are dropped and re-added around the load. The
+where rows outside the set reference them), the application's triggers and rewrite rules are
+disabled and put back to their exact states, and NOT VALID constraints are dropped and re-added around the load. The
 package's `swap()` retries it while its locks are busy.
 """
 
@@ -29,6 +29,9 @@ def in_place_once(conn: psycopg.Connection, plans: list[StagedTable], lock_wait:
     try:
         with conn.transaction():
             conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{round(lock_wait * 1000)}ms")))
+            ruled = _ruled_tables(conn, plans)
+            if ruled:  # PostgreSQL disables a rule only under ACCESS EXCLUSIVE (see _disable_rules)
+                conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.SQL(", ").join(ruled)))
             conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(lock_list))
             locked = time.monotonic()
             _replace_rows(conn, plans)
@@ -48,6 +51,7 @@ def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
     kept = [p for p in plans if p.table.oid in merged]  # parents first, like plans
     triggers = _user_triggers(conn, [p.table.oid for p in plans])
     disabled = _disable_user_triggers(conn, triggers)
+    rules = _disable_rules(conn, [p.table.oid for p in plans])
     unvalidated = _drop_unvalidated_constraints(conn, [p.table.oid for p in plans])
     for plan in reversed(replaced):  # children first: nothing left for ON DELETE actions to find
         conn.execute(sql.SQL("DELETE FROM {}").format(plan.table.own_rows))
@@ -79,6 +83,47 @@ def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
     for plan in plans:
         raise_sequences(conn, plan, {})
     _restore_user_triggers(conn, triggers, disabled)
+    if rules:
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE refuses pending trigger events
+    for statement in rules:
+        conn.execute(statement)
+
+
+# pg_rewrite.ev_enabled → the ALTER TABLE action that puts a rule back in that state.
+_RULE_STATES = {"O": "ENABLE RULE", "R": "ENABLE REPLICA RULE", "A": "ENABLE ALWAYS RULE"}
+_ENABLED_RULES = """
+SELECT r.ev_class::regclass::text, r.rulename, r.ev_enabled
+FROM pg_rewrite r
+WHERE r.ev_class = ANY(%s) AND r.rulename <> '_RETURN' AND r.ev_enabled <> 'D'
+ORDER BY r.ev_class, r.rulename
+"""
+
+
+def _ruled_tables(conn: psycopg.Connection, plans: list[StagedTable]) -> list[sql.Composable]:
+    """The set's tables with an enabled rewrite rule (in the set's order)."""
+    ruled = {row[0] for row in conn.execute(_ENABLED_RULES, [[p.table.oid for p in plans]])}
+    return [p.table.ident for p in plans if p.table.oid in ruled]
+
+
+def _disable_rules(conn: psycopg.Connection, oids: list[int]) -> list[sql.Composed]:
+    """Disable the application's rewrite rules on the set's tables; return the statements that put
+    each back in its state.
+
+    A rule rewrites the swap's own DELETE, UPDATE and INSERT: `ON INSERT … DO ALSO UPDATE` would
+    change restored rows, `DO ALSO INSERT INTO audit …` would add rows outside the set. Like the
+    triggers, no rule may act on restored rows. Transactional: other sessions never see a rule
+    disabled; the price is ACCESS EXCLUSIVE on these tables (taken with the swap's locks) for the
+    swap's duration, since PostgreSQL changes a rule only under that lock.
+    """
+    restore: list[sql.Composed] = []
+    for rel, name, state in conn.execute(_ENABLED_RULES, [oids]).fetchall():
+        conn.execute(sql.SQL("ALTER TABLE ONLY {} DISABLE RULE {}").format(sql.SQL(rel), sql.Identifier(name)))
+        restore.append(
+            sql.SQL("ALTER TABLE ONLY {} {} {}").format(
+                sql.SQL(rel), sql.SQL(_RULE_STATES[state]), sql.Identifier(name)
+            )
+        )
+    return restore
 
 
 def _drop_unvalidated_constraints(conn: psycopg.Connection, oids: list[int]) -> list[sql.Composed]:
