@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     backup_dir: Path | None = None
     tables: Annotated[tuple[str, ...], NoDecode] = DEFAULT_TABLES
     api_key: str | None = None
+    api_keys: str | None = None  # `name:role:key,...` (docs/configuration.md); parsed by api.keys.keyring_from
     max_upload_bytes: int = 10 * 1024**3
     store: str | None = None  # a directory, file:///path or s3://bucket/prefix (docs/operations.md)
     s3_endpoint: str | None = None
@@ -45,6 +46,15 @@ class Settings(BaseSettings):
     keep_monthly: int = Field(default=6, ge=0)
     drill_database_url: str | None = None
     drill_schedule: str = "off"
+    # Notifications (docs/operations.md, CONTRACT §15). URLs carry secrets: kept out of repr (and so of logs).
+    notify: str | None = Field(default=None, repr=False)  # comma-separated Apprise URLs
+    stale_after: str = "36h"  # no completed backup for this long notifies once ('off' never)
+    ping_url: str | None = Field(default=None, repr=False)  # GET after each scheduled backup, `…/fail` if it failed
+
+    @field_validator("notify", "ping_url", mode="before")
+    @classmethod
+    def _empty_notify_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("drill_database_url", mode="before")
     @classmethod
@@ -70,7 +80,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "database_url", "api_key", "store", "s3_endpoint", "encrypt_to", "age_identity_file", mode="before"
+        "database_url", "api_key", "api_keys", "store", "s3_endpoint", "encrypt_to", "age_identity_file", mode="before"
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

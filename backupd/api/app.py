@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -19,16 +19,17 @@ from starlette.types import Scope
 
 from .. import __version__
 from ..config import Settings
-from ..db.connection import connect, first_line, resolve_database_url
-from ..db.migrations import apply_migrations
-from ..db.pool import ConnectionPool, PoolTimeout
+from ..db.connection import first_line
+from ..db.pool import PoolTimeout
 from ..errors import BackupdError, ConfigError, one_line
-from ..jobs import JobReaper, JobRunner, JobStore, recover_interrupted_jobs
-from ..schedule.scheduler import build_automation
+from ..jobs import JobReaper
+from ..services import open_services
+from .auditing import AuditMiddleware
 from .auth import ApiKeyMiddleware, api_key_scheme
-from .deps import Services
+from .keys import keyring_from
 from .responses import document_common_errors
-from .routes import backup, drills, export, health, restore, retention, schedule
+from .roles import document_roles, leaf_routes
+from .routes import audit, backup, drills, export, health, restore, retention, schedule, status
 from .security import HostOriginMiddleware
 
 log = logging.getLogger("backupd.api")
@@ -43,45 +44,23 @@ download the archive. Restore by uploading an archive to `POST /api/backup/resto
 """
 
 
-def _prepare(settings: Settings) -> Services:
-    """Resolve the database, migrate it, recover jobs a dead process left behind (blocking)."""
-    url = resolve_database_url(settings)
-    with connect(url, application_name="backupd-migrate") as conn:
-        apply_migrations(conn)
-    pool = ConnectionPool(url)
-    store = JobStore(pool)
-    archives = settings.open_store()
-    services = Services(
-        settings=settings,
-        database_url=url,
-        pool=pool,
-        store=store,
-        archives=archives,
-        runner=JobRunner(store, url, tuple(settings.tables), spool_dir=settings.spool_dir, archives=archives),
-    )
-    recover_interrupted_jobs(store, url, archives, services.uploads_dir)
-    services.schedules, services.drills, services.scheduler = build_automation(
-        settings, url, pool, store, services.runner, archives
-    )
-    services.drills.reap()  # drills a stopped process left running
-    return services
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the database work happens in the lifespan, when the server starts."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await anyio.to_thread.run_sync(_prepare, settings)
+        services = await anyio.to_thread.run_sync(open_services, settings)
         app.state.services = services
-        reaper = JobReaper(services.store, services.archives).start()  # jobs of replicas that died
+        reaper = JobReaper(services.jobs, services.archives).start()  # jobs of replicas that died
         scheduler = services.scheduler.start()  # automatic backups and drills (docs/operations.md)
+        notifier = services.notifier.start()  # notifications, pings, the stale alarm (CONTRACT §15)
         try:
             yield
         finally:
             await anyio.to_thread.run_sync(scheduler.stop)
             await anyio.to_thread.run_sync(reaper.stop)
+            await anyio.to_thread.run_sync(notifier.stop)
             services.pool.close()
 
     app = FastAPI(
@@ -95,23 +74,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "schedule", "description": "Automatic backups and retention (CONTRACT §9)"},
             {"name": "drills", "description": "Restore drills into a staging database (CONTRACT §9)"},
             {"name": "health", "description": "Liveness and database reachability"},
+            {"name": "access", "description": "Who is asking, and the audit trail (CONTRACT §17)"},
         ],
     )
     # Declared for OpenAPI only when a key is configured; ApiKeyMiddleware does the checking.
-    secured = [Depends(api_key_scheme)] if settings.api_key else []
+    keyring = keyring_from(settings)  # ConfigError (one line) on a malformed BACKUPD_API_KEYS
+    app.state.keyring = keyring
+    secured = [Depends(api_key_scheme)] if keyring else []
     app.include_router(restore.router, dependencies=secured)  # before backup: /restore is no job id
     app.include_router(backup.router, dependencies=secured)
     app.include_router(retention.router, dependencies=secured)
     app.include_router(schedule.router, dependencies=secured)
     app.include_router(drills.router, dependencies=secured)
     app.include_router(export.router, dependencies=secured)
+    app.include_router(audit.router, dependencies=secured)
+    app.include_router(status.router, dependencies=secured)  # /metrics, /api/status, /api/notify/test
     app.include_router(health.router)
-    if settings.api_key:
-        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+    if keyring:
+        app.add_middleware(ApiKeyMiddleware, keyring=keyring)
     # Added last, so it runs first: foreign Host / Origin get 403 before the key is looked at (§12).
-    app.add_middleware(HostOriginMiddleware, allowed_hosts=settings.allowed_hosts, check_host=not settings.api_key)
+    app.add_middleware(HostOriginMiddleware, allowed_hosts=settings.allowed_hosts, check_host=not keyring)
     _add_error_handlers(app)
-    _add_openapi_hook(app, api_key=bool(settings.api_key))
+    app.add_middleware(AuditMiddleware)  # outermost: refusals of every middleware are recorded too (§17)
+    _add_openapi_hook(app, api_key=bool(keyring))
     _mount_web_ui(app, WEB_DIR)
     return app
 
@@ -122,17 +107,10 @@ def _add_openapi_hook(app: FastAPI, *, api_key: bool) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_common_errors(generate(), api_key=api_key)
+            app.openapi_schema = document_roles(document_common_errors(generate(), api_key=api_key), keyed=api_key)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
-
-
-def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
-    """Routes one by one: newer FastAPI keeps an included router as one route of the app."""
-    for route in routes:
-        contexts = getattr(route, "effective_route_contexts", None)
-        yield from (_leaf_routes(contexts()) if callable(contexts) else [route])
 
 
 def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
@@ -140,7 +118,7 @@ def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     the first route whose path matched). As in OpenAPI, a concrete path wins over a templated one:
     /api/backup/restore has the methods of that path, not those of /api/backup/{job_id}."""
     by_template: dict[int, set[str]] = {}
-    for route in _leaf_routes(app.router.routes):
+    for route in leaf_routes(app.router.routes):
         match, _ = route.matches(scope)
         if match != Match.NONE:
             template = cast(str, getattr(route, "path_format", None) or getattr(route, "path", ""))

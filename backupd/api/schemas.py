@@ -13,6 +13,17 @@ from enum import StrEnum, auto
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .roles import Role
+
+
+class ApiModel(BaseModel):
+    """Base of every schema: in the OpenAPI document every field of a *response* is required (the server
+    always sends it; nullable where it can be null), so a generated client never sees it as optional.
+    Request schemas are unchanged: a field with a default stays optional in a request body."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 # =============================================================================
 # Enums
 # =============================================================================
@@ -50,14 +61,14 @@ class BackupTrigger(StrEnum):
 # =============================================================================
 
 
-class BackupContentInfo(BaseModel):
+class BackupContentInfo(ApiModel):
     """Information about a single backup content type."""
 
     count: int = Field(..., description="Number of records")
     checksum: str = Field(..., description="SHA256 checksum of the JSON file")
 
 
-class BackupManifest(BaseModel):
+class BackupManifest(ApiModel):
     """Manifest file stored inside backup ZIP."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -77,14 +88,17 @@ class BackupManifest(BaseModel):
 # =============================================================================
 
 
-class BackupJobCreate(BaseModel):
-    """Schema for creating a backup job (no parameters needed for full backup)."""
+class BackupJobCreate(ApiModel):
+    """Schema for creating a backup job (every field optional: `{}` or no body is a normal backup)."""
 
     model_config = ConfigDict(json_schema_extra={"example": {}})
-    # Full backup has no parameters - exports everything
+    full: bool = Field(
+        False,
+        description="Read every row, reusing no part of the previous backup (docs/change-proportional-backups.md)",
+    )
 
 
-class BackupJobStartResponse(BaseModel):
+class BackupJobStartResponse(ApiModel):
     """Response when creating a backup job."""
 
     model_config = ConfigDict(
@@ -101,7 +115,7 @@ class BackupJobStartResponse(BaseModel):
     message: str = Field(..., description="Human-readable message")
 
 
-class BackupJobProgress(BaseModel):
+class BackupJobProgress(ApiModel):
     """Progress information for a backup job."""
 
     total_tables: int = Field(default=8, description="Total tables to export")
@@ -110,7 +124,7 @@ class BackupJobProgress(BaseModel):
     current_step: str | None = Field(default=None, description="Current step description")
 
 
-class BackupJobResponse(BaseModel):
+class BackupJobResponse(ApiModel):
     """Full status response for a backup job."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -142,7 +156,7 @@ class BackupJobResponse(BaseModel):
     )
 
 
-class BackupListItem(BaseModel):
+class BackupListItem(ApiModel):
     """Summary item for backup list."""
 
     id: str = Field(..., description="Backup ID")
@@ -157,7 +171,7 @@ class BackupListItem(BaseModel):
     encrypted: bool = Field(False, description="Stored age-encrypted (.zip.age, docs/operations.md)")
 
 
-class BackupListResponse(BaseModel):
+class BackupListResponse(ApiModel):
     """Response for listing available backups."""
 
     backups: list[BackupListItem] = Field(default_factory=list)
@@ -169,7 +183,7 @@ class BackupListResponse(BaseModel):
 # =============================================================================
 
 
-class RestoreJobStartResponse(BaseModel):
+class RestoreJobStartResponse(ApiModel):
     """Response when starting a restore job."""
 
     job_id: str = Field(..., description="Unique restore job identifier")
@@ -177,7 +191,7 @@ class RestoreJobStartResponse(BaseModel):
     message: str = Field(..., description="Human-readable message")
 
 
-class RestoreJobProgress(BaseModel):
+class RestoreJobProgress(ApiModel):
     """Progress information for a restore job."""
 
     total_tables: int = Field(default=8, description="Total tables to restore")
@@ -186,7 +200,7 @@ class RestoreJobProgress(BaseModel):
     current_step: str | None = Field(default=None, description="Current step description")
 
 
-class TableChanges(BaseModel):
+class TableChanges(ApiModel):
     """What a restore changes in one table, comparing the archive's rows with the live ones by primary key."""
 
     archive_rows: int = Field(..., description="Rows in the archive")
@@ -197,7 +211,7 @@ class TableChanges(BaseModel):
     unchanged: int = Field(..., description="Same key, same values")
 
 
-class RestoreJobResponse(BaseModel):
+class RestoreJobResponse(ApiModel):
     """Full status response for a restore job."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -232,7 +246,7 @@ class RestoreJobResponse(BaseModel):
     )
 
 
-class RestoreOptions(BaseModel):
+class RestoreOptions(ApiModel):
     """Body of `POST /api/backup/{job_id}/restore` (all optional)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"tables": ["settings"], "dry_run": True}})
@@ -251,13 +265,13 @@ class RestoreOptions(BaseModel):
 # =============================================================================
 
 
-class BackupDeleteResponse(BaseModel):
+class BackupDeleteResponse(ApiModel):
     """Response of DELETE /api/backup/{job_id} (the API design's literal `{"deleted": true}`)."""
 
     deleted: bool = Field(True, description="True once the archive file and the job row are gone")
 
 
-class HealthResponse(BaseModel):
+class HealthResponse(ApiModel):
     """Response of GET /api/health."""
 
     status: str = Field("ok", description="'ok' when the service and its database answer")
@@ -268,7 +282,7 @@ class HealthResponse(BaseModel):
     )
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(ApiModel):
     """Every error body of the API: FastAPI's `{"detail": "..."}` with a one-line reason (docs/rest-api.md).
 
     Request validation errors (422) are the exception: FastAPI's `HTTPValidationError`, a list.
@@ -284,7 +298,7 @@ class ErrorResponse(BaseModel):
 # =============================================================================
 
 
-class RetentionPolicy(BaseModel):
+class RetentionPolicy(ApiModel):
     """restic's `forget --keep-*` meaning; all four at 0 keeps everything."""
 
     keep_last: int = Field(default=7, ge=0, description="Keep the newest N backups")
@@ -297,13 +311,13 @@ class RetentionPolicy(BaseModel):
     )
 
 
-class ScheduledBackupSummary(BaseModel):
+class ScheduledBackupSummary(ApiModel):
     id: str = Field(..., description="Backup job id")
     status: BackupJobStatus = Field(..., description="Job status")
     created_at: datetime = Field(..., description="Job creation timestamp")
 
 
-class ScheduleResponse(BaseModel):
+class ScheduleResponse(ApiModel):
     """Response of GET and PUT /api/schedule."""
 
     model_config = ConfigDict(
@@ -331,14 +345,14 @@ class ScheduleResponse(BaseModel):
     drill_configured: bool = Field(False, description="Whether BACKUPD_DRILL_DATABASE_URL is set")
 
 
-class PruneKept(BaseModel):
+class PruneKept(ApiModel):
     id: str = Field(..., description="Backup id")
     reasons: list[str] = Field(
         ..., description="The rules that keep it: last, daily, weekly, monthly, newest, pinned, in use, no policy"
     )
 
 
-class PruneResponse(BaseModel):
+class PruneResponse(ApiModel):
     """Response of POST /api/backup/prune."""
 
     kept: list[PruneKept] = Field(default_factory=list, description="Kept backups, newest first")
@@ -352,19 +366,26 @@ class DrillStatus(StrEnum):
     FAILED = auto()
 
 
-class DrillTableResult(BaseModel):
+class DrillTableResult(ApiModel):
     expected_rows: int = Field(..., description="Rows in the archive")
     restored_rows: int | None = Field(None, description="Rows found after the restore")
     checksum_match: bool = Field(..., description="The re-exported data has the archive's SHA-256")
 
 
-class DrillResult(BaseModel):
+class DrillTrigger(StrEnum):
+    """What started a drill (drill_runs.trigger's CHECK constraint)."""
+
+    MANUAL = auto()
+    SCHEDULE = auto()
+
+
+class DrillResult(ApiModel):
     """One restore drill (GET /api/drills/{drill_id})."""
 
     id: str = Field(..., description="Drill id")
     backup_id: str = Field(..., description="The backup drilled")
     status: DrillStatus = Field(..., description="pending, running, passed or failed")
-    trigger: str = Field("manual", description="manual or schedule")
+    trigger: DrillTrigger = Field(DrillTrigger.MANUAL, description="manual or schedule")
     created_at: datetime | None = Field(None, description="When the drill was requested")
     started_at: datetime | None = Field(None, description="When it started")
     completed_at: datetime | None = Field(None, description="When it ended")
@@ -372,11 +393,103 @@ class DrillResult(BaseModel):
     error_message: str | None = Field(None, description="Why it failed")
 
 
-class DrillStartResponse(BaseModel):
+class DrillStartResponse(ApiModel):
     drill_id: str = Field(..., description="Poll GET /api/drills/{drill_id}")
     status: DrillStatus = Field(DrillStatus.PENDING)
 
 
-class DrillListResponse(BaseModel):
+class DrillListResponse(ApiModel):
     drills: list[DrillResult] = Field(default_factory=list, description="Newest first")
     total: int = Field(0, description="Number of drills in the history")
+
+
+# =============================================================================
+# Keys, roles and the audit trail (CONTRACT §17)
+# =============================================================================
+
+
+class WhoAmIResponse(ApiModel):
+    """GET /api/whoami: the presented key's name and role (never the key)."""
+
+    name: str | None = Field(..., description="The key's name; null when no keys are configured")
+    role: Role = Field(..., description="The key's role; admin when no keys are configured")
+    keys_configured: bool = Field(..., description="False: the API needs no key (it answers loopback hosts only)")
+
+
+class AuditEntryResponse(ApiModel):
+    """One audited request or CLI command."""
+
+    id: int = Field(..., description="Increasing; pass the last one as `before` for the next page")
+    at: datetime = Field(..., description="When it was answered")
+    key_name: str | None = Field(..., description="The key's name (CLI: the OS user); null without a valid key")
+    role: Role | None = Field(..., description="The key's role; null without a valid key and for the CLI")
+    source: str = Field(..., description="api or cli")
+    client: str | None = Field(..., description="The client's address (CLI: the host name)")
+    method: str = Field(..., description="HTTP method, or CLI")
+    path: str = Field(..., description="The request path, or the CLI command")
+    action: str = Field(..., description="What was asked, in words")
+    target_id: str | None = Field(..., description="The backup, job or drill id the request named")
+    job_id: str | None = Field(..., description="The job the request started")
+    status: int = Field(..., description="The HTTP status answered (CLI: 0 done, 1 failed)")
+
+
+class AuditListResponse(ApiModel):
+    entries: list[AuditEntryResponse] = Field(..., description="Newest first")
+    next_before: int | None = Field(..., description="`before` of the next (older) page; null on the last page")
+
+
+# =============================================================================
+# Status and notifications (CONTRACT §15, docs/rest-api.md)
+# =============================================================================
+
+
+class StatusBackup(ApiModel):
+    """A backup as the health line and the chart show it."""
+
+    id: str = Field(..., description="Backup job id")
+    status: BackupJobStatus = Field(..., description="completed or failed (the chart); completed (last_backup)")
+    trigger: BackupTrigger = Field(..., description="manual, schedule or safety")
+    created_at: datetime = Field(..., description="When it was requested")
+    completed_at: datetime | None = Field(..., description="When it ended")
+    age_seconds: float | None = Field(..., description="Seconds from completed_at to now (the database's clock)")
+    duration_seconds: float | None = Field(..., description="From start to end, in seconds")
+    size_bytes: int | None = Field(..., description="Archive size (null for a failed backup)")
+
+
+class StatusDrill(ApiModel):
+    id: str = Field(..., description="Drill id")
+    backup_id: str = Field(..., description="The backup drilled")
+    status: DrillStatus = Field(..., description="passed or failed")
+    completed_at: datetime | None = Field(..., description="When it ended")
+    error_message: str | None = Field(..., description="Why it failed")
+
+
+class NotifyStatus(ApiModel):
+    configured: bool = Field(..., description="Whether BACKUPD_NOTIFY names at least one target")
+    targets: list[str] = Field(
+        ..., description="The targets, by position and scheme (e.g. '#1 json://host…'): never a URL's secrets"
+    )
+    ping_configured: bool = Field(..., description="Whether BACKUPD_PING_URL is set")
+    last_error: str | None = Field(
+        ..., description="Why the latest delivery attempt failed; null when it succeeded or none was made"
+    )
+    undelivered: int = Field(..., description="Notifications and pings waiting for a retry")
+
+
+class StatusResponse(ApiModel):
+    """Response of GET /api/status: what the page's health line shows."""
+
+    last_backup: StatusBackup | None = Field(..., description="The newest completed backup of the table set")
+    last_drill: StatusDrill | None = Field(..., description="The newest finished restore drill")
+    stale: bool = Field(..., description="No backup of the table set completed within BACKUPD_STALE_AFTER")
+    stale_after: str = Field(..., description="BACKUPD_STALE_AFTER as configured ('off': never stale)")
+    notify: NotifyStatus
+    timezone: str = Field(..., description="The schedule's IANA time zone (times of the schedule are shown in it)")
+    next_backup_at: datetime | None = Field(..., description="When the next scheduled backup is due (null: off)")
+    recent_backups: list[StatusBackup] = Field(..., description="Finished backups, newest first (the chart)")
+
+
+class NotifyTestResponse(ApiModel):
+    """Response of POST /api/notify/test."""
+
+    queued: int = Field(..., description="Targets the test notification was queued for")

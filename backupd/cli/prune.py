@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from ..db.connection import connect
+from ..audit import audited_command
 from ..db.locks import operation_lock
-from ..db.migrations import apply_migrations
-from ..db.pool import ConnectionPool
 from ..retention.apply import PruneResult, prune
 from ..schedule.settings import ScheduleStore
+from ..services import open_local
 from ._common import database_url_from
 
 
@@ -26,15 +25,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     settings, url = database_url_from(args)
-    with connect(url, application_name="backupd-migrate") as conn:
-        apply_migrations(conn)  # the schedule tables, when the service never ran on this database
-    pool = ConnectionPool(url)
-    try:
-        config = ScheduleStore(pool, settings).config()
-        with operation_lock(url):  # no backup or restore meanwhile (one exits 1: "another … is running")
-            result = prune(pool, settings.open_store(), config.policy, config.timezone, dry_run=args.dry_run)
-    finally:
-        pool.close()
+    with open_local(settings, url) as local:  # the schedule tables, when the service never ran on this database
+        config = ScheduleStore(local.pool, settings).config()
+        action = "dry-run a prune" if args.dry_run else "prune backups"  # audited as the OS user (CONTRACT §17)
+        with operation_lock(url), audited_command(url, "prune", action):  # no backup or restore meanwhile
+            result = prune(local.pool, local.archives, config.policy, config.timezone, dry_run=args.dry_run)
     for line in format_result(result, config.timezone, policy=config.policy.as_dict()):
         print(line)
     return 0

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from ..archive import ArchiveReader
+from ..audit import audited_command
 from ..db.locks import operation_lock
-from ..db.migrations import ensure_schema
 from ..db.pool import ConnectionPool
-from ..jobs import JobStore, take_safety_backup
+from ..jobs import JobStore, restores_what_it_holds, take_safety_backup
 from ..restore.changes import TableChanges
 from ..restore.engine import restore_from_backup
+from ..services import open_local
 from ._common import (
     add_source_arguments,
     database_url_from,
@@ -68,15 +71,15 @@ def confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _is_safety_backup(url: str, backup_id: str) -> bool:
+def _backup_row(url: str, backup_id: str) -> dict[str, Any] | None:
+    """The job row of an archive's backup, when this database recorded one (an empty database has no job tables)."""
     pool = ConnectionPool(url)
     try:
-        row = JobStore(pool).get("backup", backup_id)
-    except Exception:  # an empty database has no job tables yet: not a safety backup
-        return False
+        return JobStore(pool).get("backup", backup_id)
+    except psycopg.errors.UndefinedTable:
+        return None
     finally:
         pool.close()
-    return row is not None and row.get("trigger") == "safety"
 
 
 def print_changes(changes: dict[str, TableChanges]) -> None:
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     only = [t.strip() for t in args.tables.split(",") if t.strip()] if args.tables else None
     with ArchiveReader(source) as reader:  # a bad archive or an unknown table fails before anything
         manifest = reader.manifest
-    if only is None and _is_safety_backup(url, manifest.backup_id):  # it holds only the tables a restore replaced
+    if only is None and restores_what_it_holds(_backup_row(url, manifest.backup_id)):
         only = list(manifest.contents)
     unknown = [t for t in only or [] if t not in manifest.contents]
     if unknown:
@@ -108,29 +111,28 @@ def run(args: argparse.Namespace) -> int:
         if not confirm(question):
             return fail("restore cancelled")
     safety: list[str] = []
-    with operation_lock(url) as lock, progress_display("Restoring") as on_progress:
-        pool = ConnectionPool(url)
+    action = "dry-run a restore" if args.dry_run else "restore a backup"  # audited as the OS user (CONTRACT §17)
+    with (
+        audited_command(url, "restore", action, target_id=manifest.backup_id),
+        operation_lock(url) as lock,
+        progress_display("Restoring") as on_progress,
+    ):
 
         def safety_backup(tables: list[str]) -> None:
-            ensure_schema(url)  # its job row lives in schema backupd
-            safety.append(
-                take_safety_backup(
-                    JobStore(pool), settings.open_store(), url, lock, tables, spool_dir=settings.spool_dir
+            with open_local(settings, url) as local:  # its job row lives in schema backupd
+                safety.append(
+                    take_safety_backup(local.jobs, local.archives, url, lock, tables, spool_dir=settings.spool_dir)
                 )
-            )
 
-        try:
-            result = restore_from_backup(
-                url,
-                source,
-                tables=settings.tables,
-                only=only,
-                dry_run=args.dry_run,
-                progress=on_progress,
-                before_swap=safety_backup if args.safety_backup and not args.dry_run else None,
-            )
-        finally:
-            pool.close()
+        result = restore_from_backup(
+            url,
+            source,
+            tables=settings.tables,
+            only=only,
+            dry_run=args.dry_run,
+            progress=on_progress,
+            before_swap=safety_backup if args.safety_backup and not args.dry_run else None,
+        )
     if args.dry_run:
         print(f"dry run of backup {result.manifest.backup_id}: nothing was changed; the restore would change:")
         print_changes(result.changes)

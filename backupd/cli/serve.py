@@ -63,11 +63,12 @@ def run(args: argparse.Namespace) -> int:
 
 def check_bind(host: str, settings: Settings, *, insecure_no_auth: bool) -> None:
     """Refuse (ConfigError) to expose the API beyond this machine without a key; warn when overridden."""
+    from ..api.keys import keyring_from  # a malformed BACKUPD_API_KEYS: one line, before anything starts
     from ..api.security import (
         is_loopback,  # here: `backupd --help` does not load FastAPI
     )
 
-    if settings.api_key or is_loopback(host):
+    if keyring_from(settings) or is_loopback(host):
         return
     if not insecure_no_auth:
         raise ConfigError(

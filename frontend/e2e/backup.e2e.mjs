@@ -19,6 +19,9 @@
  *   9. restart with BACKUPD_API_KEY: the page asks for the key once, downloads with it, deletes
  *  10. a phone-sized screen (new archives now age-encrypted): the backup shows a lock and "encrypted",
  *      no horizontal scrolling
+ *  11. restart with BACKUPD_API_KEYS (a viewer, an operator and an admin key, the admin's given as its
+ *      SHA-256): the page with each key shows only what the role may do (docs/rest-api.md#roles);
+ *      the operator backs up from the page, the admin's audit panel lists it and the viewer's refused try
  *
  * A screenshot of each step goes to frontend/e2e/screenshots/. The server is stopped and the
  * database dropped at the end, also on failure.
@@ -48,6 +51,7 @@ const ADMIN_URL = process.env.BACKUPD_TEST_DATABASE_URL || 'postgresql://postgre
 const CHROMIUM = process.env.BACKUPD_E2E_CHROMIUM || '/usr/bin/chromium';
 const EVENTS = Number(process.env.BACKUPD_E2E_EVENTS || 200);
 const SHOTS = path.join(HERE, 'screenshots');
+const NOTIFY_SECRET = 'E2eNotifyPassword';
 const TABLES = ['events', 'alerts', 'cameras', 'zones', 'prompts', 'baselines', 'household_members', 'settings'];
 const CHROMIUM_ARGS = [
   '--headless',
@@ -176,7 +180,8 @@ class Server {
     const port = await freePort();
     this.base = `http://127.0.0.1:${port}`;
     const out = fs.openSync(this.logFile, 'a');
-    log(`backupd serve --port ${port}${extraEnv.BACKUPD_API_KEY ? ' (with BACKUPD_API_KEY)' : ''}`);
+    const keys = ['BACKUPD_API_KEY', 'BACKUPD_API_KEYS'].filter((k) => extraEnv[k]);
+    log(`backupd serve --port ${port}${keys.length ? ` (with ${keys.join(', ')})` : ''}`);
     this.proc = spawn(BACKUPD, ['serve', '--host', '127.0.0.1', '--port', String(port)], {
       env: { ...this.env, ...extraEnv },
       stdio: ['ignore', out, out],
@@ -334,12 +339,15 @@ async function main(state) {
   const env = { ...process.env };
   for (const k of ['DATABASE_URL', 'BACKUPD_API_KEY', 'BACKUPD_TABLES', 'BACKUPD_BACKUP_DIR', 'BACKUPD_MAX_UPLOAD_BYTES',
     'BACKUPD_STORE', 'BACKUPD_SCHEDULE', 'BACKUPD_TIMEZONE', 'BACKUPD_KEEP_LAST', 'BACKUPD_KEEP_DAILY',
-    'BACKUPD_KEEP_WEEKLY', 'BACKUPD_KEEP_MONTHLY', 'BACKUPD_DRILL_SCHEDULE', 'BACKUPD_TEST_CLOCK']) delete env[k];
+    'BACKUPD_KEEP_WEEKLY', 'BACKUPD_KEEP_MONTHLY', 'BACKUPD_DRILL_SCHEDULE', 'BACKUPD_TEST_CLOCK',
+    'BACKUPD_PING_URL', 'BACKUPD_STALE_AFTER', 'BACKUPD_API_KEYS']) delete env[k];
   Object.assign(env, {
     BACKUPD_DATABASE_URL: dbUrl,
     BACKUPD_DRILL_DATABASE_URL: drillUrlObj.toString(),
     BACKUPD_SCHEDULE: '0 2 * * *',
     BACKUPD_TIMEZONE: 'Europe/Berlin',
+    // A receiver that never answers (port 9): the page shows the delivery error, never the URL's password.
+    BACKUPD_NOTIFY: `json://e2e:${NOTIFY_SECRET}@127.0.0.1:9/hook`,
     BACKUPD_DATA_DIR: path.join(state.tmp, 'data'),
     PYTHONUNBUFFERED: '1',
   });
@@ -583,6 +591,19 @@ async function main(state) {
   checkEqual(counts(fingerprint(drillUrlObj.toString())), manifestCounts, 'rows in the staging database after the drill');
   await screenshotOf(drills, 'drill-passed', 'a restore drill of the saved backup: "Last verified restore: passed", and the history');
 
+  // 8b'. the health line and the notifications card (CONTRACT §15) ---------------------------------
+  await page.reload();
+  const health = page.getByTestId('health');
+  await health.getByText(/Last drill passed/).waitFor({ timeout: WAIT_MS });
+  const notifications = page.getByTestId('notifications');
+  await notifications.getByRole('button', { name: 'Send test' }).click(); // to port 9: fails, and says why
+  await notifications.getByText('Test notification queued for 1 target.').waitFor({ timeout: WAIT_MS });
+  await health.getByText(/Last notification failed: #1 json:\/\/127\.0\.0\.1…: /).waitFor({ timeout: WAIT_MS });
+  check(/Last backup \d+ (s|min) ago/.test((await health.getByTestId('health-backup').textContent()) ?? ''), 'health line: last backup');
+  await screenshotOf(health, 'health-line', 'the health line: last backup and its age, next scheduled time, last drill, last notification error');
+  await screenshotOf(page.getByTestId('notifications'), 'notifications', 'the notifications card: targets without secrets, the last error, Send test');
+  check(!(await page.content()).includes(NOTIFY_SECRET), 'the notification URL password is on the page');
+
   // 8c. restore the saved backup by id: dry-run preview, untick a table, safety backup, undo --------
   const beforeChange = fingerprint(dbUrl);
   checkEqual(beforeChange, original, 'data before the saved-backup restore (as at backup time)');
@@ -796,7 +817,8 @@ async function main(state) {
   checkEqual(await lock.getByRole('img', { name: 'Lock' }).count(), 1, 'the lock icon with its text alternative');
   const phoneList = (await server.api('/api/backup', { key: apiKey })).json;
   checkEqual(phoneList.backups.map((b) => b.encrypted), [true], 'the new backup is stored encrypted');
-  const overflow = await phonePage.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  // Against the screen's 390 px, not innerWidth: on a phone the layout viewport widens to fit a too-wide page.
+  const overflow = await phonePage.evaluate(() => document.documentElement.scrollWidth - 390);
   check(overflow <= 0, `the page scrolls sideways on a 390 px screen (${overflow} px too wide)`);
   await screenshot(phonePage, 'phone', 'a 390×844 phone screen after an (encrypted) backup: the lock and "encrypted", one column, full-width buttons, no sideways scrolling');
 
@@ -813,6 +835,105 @@ async function main(state) {
   await phoneDialog.waitFor({ state: 'detached' });
   check(phoneErrors.length === 0, `errors in the page: ${phoneErrors.join('; ')}`);
   await phone.close();
+
+  // 11. named keys with roles: each role's page shows only what it may do ---------------------------
+  await server.stop();
+  const roleKeys = Object.fromEntries(['viewer', 'operator', 'admin'].map((r) => [r, `e2e-${r}-${randomBytes(8).toString('hex')}`]));
+  const adminDigest = createHash('sha256').update(roleKeys.admin).digest('hex');
+  await server.start({
+    BACKUPD_API_KEYS: `e2e-viewer:viewer:${roleKeys.viewer},e2e-operator:operator:${roleKeys.operator},e2e-admin:admin:sha256:${adminDigest}`,
+  });
+  const refused = await fetch(`${server.base}/api/backup`, { method: 'POST', headers: { 'X-API-Key': roleKeys.viewer } });
+  checkEqual([refused.status, (await refused.json()).detail], [403, 'Role viewer may not start a backup'], 'POST /api/backup with the viewer key');
+
+  /** Every control the role rules hide or show, on the page with one backup listed. */
+  const controls = (p) => {
+    const item = p.locator('.backup-item').first();
+    return {
+      'Create backup': p.getByRole('button', { name: 'Create backup', exact: true }),
+      'Start drill': p.getByRole('button', { name: /^(Start drill|Drill running…)$/ }),
+      'Send test': p.getByTestId('notify-test'),
+      Pin: item.getByRole('button', { name: /^(Pin|Unpin) the backup from/ }),
+      'Restore…': item.getByRole('button', { name: /^Restore the backup from/ }),
+      Download: item.getByRole('link', { name: /^Download the backup from/ }),
+      Delete: item.getByRole('button', { name: /^Delete the backup from/ }),
+      'the restore panel': p.getByRole('heading', { name: 'Restore from a backup', exact: true }),
+      'Save schedule': p.getByRole('button', { name: 'Save schedule', exact: true }),
+      'the audit panel': p.getByTestId('audit'),
+    };
+  };
+  const mayShow = { viewer: [], operator: ['Create backup', 'Start drill', 'Send test'], admin: 'all' };
+
+  /** Opens the page, types the role's key into the key form, waits until the page knows the role. */
+  async function openAs(role) {
+    const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 }, reducedMotion: 'reduce' });
+    const p = await ctx.newPage();
+    state.page = p;
+    const errors = pageErrorsGuard(p, role);
+    const whoami = p.waitForResponse((r) => new URL(r.url()).pathname === '/api/whoami' && r.ok(), { timeout: WAIT_MS });
+    await p.goto(`${server.base}/`);
+    const dialog = p.getByRole('dialog', { name: 'API key required' });
+    await dialog.waitFor({ timeout: WAIT_MS });
+    await dialog.getByLabel('API key').fill(roleKeys[role]);
+    await p.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'detached' });
+    checkEqual(await (await whoami).json(), { name: `e2e-${role}`, role, keys_configured: true }, `GET /api/whoami as the ${role}`);
+    await p.locator('.backup-item').first().waitFor({ timeout: WAIT_MS });
+    await p.getByTestId('schedule-words').waitFor({ timeout: WAIT_MS });
+    return { ctx, p, errors };
+  }
+
+  /** The role's controls are shown, the others are not (the page shows every control until /api/whoami answers). */
+  async function checkControls(p, role) {
+    const shown = [];
+    for (const [name, locator] of Object.entries(controls(p))) {
+      if (mayShow[role] === 'all' || mayShow[role].includes(name)) {
+        await locator.first().waitFor({ timeout: WAIT_MS });
+        shown.push(name);
+      } else {
+        await locator.first().waitFor({ state: 'hidden', timeout: 10_000 });
+        checkEqual(await locator.first().isVisible(), false, `"${name}" shown on the ${role}'s page`);
+      }
+    }
+    log(`${role}: shows ${shown.length ? shown.join(', ') : 'no action'}`);
+  }
+
+  const viewer = await openAs('viewer');
+  await checkControls(viewer.p, 'viewer');
+  await screenshot(viewer.p, 'role-viewer', 'a viewer key: the list, schedule, drills and notifications to read; no backup, restore, download, delete, pin, schedule change or audit');
+  check(viewer.errors.length === 0, `errors in the page: ${viewer.errors.join('; ')}`);
+  await viewer.ctx.close();
+
+  const operator = await openAs('operator');
+  await checkControls(operator.p, 'operator');
+  const itemsBefore = await operator.p.locator('.backup-item').count();
+  await operator.p.getByRole('button', { name: 'Create backup' }).click();
+  const operatorJob = operator.p.getByTestId('backup-job');
+  await operatorJob.waitFor();
+  const operatorStatuses = await watchStatus(operator.p, operatorJob.locator('.badge'), null, (s) => /completed|failed/i.test(s));
+  check(!/failed/i.test(operatorStatuses[operatorStatuses.length - 1]), `the operator's backup failed: ${operatorStatuses.join(' | ')}`);
+  await operator.p.locator('.backup-item').nth(itemsBefore).waitFor({ timeout: WAIT_MS });
+  checkEqual(await operatorJob.getByRole('link', { name: /Download/ }).count(), 0, 'a download link after the operator\'s backup');
+  await checkControls(operator.p, 'operator');
+  await screenshot(operator.p, 'role-operator', 'an operator key: Create backup (just used), Start drill and Send test; no restore, download, delete, pin, schedule change or audit');
+  check(operator.errors.length === 0, `errors in the page: ${operator.errors.join('; ')}`);
+  await operator.ctx.close();
+
+  const admin = await openAs('admin');
+  await checkControls(admin.p, 'admin');
+  const auditPanel = admin.p.getByTestId('audit');
+  const auditRow = (who, what, answer) =>
+    auditPanel.getByTestId('audit-entry').filter({ hasText: who }).filter({ hasText: what }).filter({ hasText: new RegExp(`${answer}$`) });
+  await auditRow('e2e-operator', 'start a backup POST /api/backup', '202').first().waitFor({ timeout: WAIT_MS });
+  await auditRow('e2e-viewer', 'start a backup POST /api/backup', '403').first().waitFor({ timeout: WAIT_MS });
+  const auditRows = await auditPanel.getByTestId('audit-entry').count();
+  check(auditRows >= 2, `audit rows on the admin's page: ${auditRows}`);
+  const adminHtml = await admin.p.content();
+  for (const [role, key] of Object.entries(roleKeys)) check(!adminHtml.includes(key), `the ${role} key is on the page`);
+  check(!adminHtml.includes(adminDigest), 'the admin key\'s SHA-256 is on the page');
+  await screenshot(admin.p, 'role-admin', `an admin key: every action, the restore panel, the schedule form and the audit panel (${auditRows} rows: the operator's backup, the viewer's refused one)`);
+  check(admin.errors.length === 0, `errors in the page: ${admin.errors.join('; ')}`);
+  await admin.ctx.close();
 }
 
 async function cleanup(state) {

@@ -3,11 +3,16 @@ import { useCallback, useEffect, useState } from 'react';
 import type { ApiKeyPromptReason } from './api';
 import { setApiKeyPrompt } from './api';
 import { ApiKeyDialog } from './components/ApiKeyDialog';
+import { AuditPanel } from './components/AuditPanel';
 import { AutomaticBackupsPanel } from './components/AutomaticBackupsPanel';
+import { BackupChart } from './components/BackupChart';
 import { BackupList } from './components/BackupList';
 import { CreateBackupPanel } from './components/CreateBackupPanel';
 import { DrillsPanel } from './components/DrillsPanel';
+import { HealthLine } from './components/HealthLine';
+import { NotificationsCard } from './components/NotificationsCard';
 import { RestorePanel } from './components/RestorePanel';
+import { useCan } from './hooks/useWhoAmI';
 
 interface PendingPrompt {
   reason: ApiKeyPromptReason;
@@ -16,6 +21,7 @@ interface PendingPrompt {
 
 export function App() {
   const [prompt, setPrompt] = useState<PendingPrompt | null>(null);
+  const canRestore = useCan('restore'); // what the key's role may use (docs/rest-api.md#roles)
   const [deletedIds, setDeletedIds] = useState<ReadonlySet<string>>(() => new Set());
 
   // The API client asks here for a key when the server answers 401.
@@ -44,11 +50,15 @@ export function App() {
         </div>
       </header>
       <main id="main" className="page">
+        <HealthLine />
         <CreateBackupPanel deletedIds={deletedIds} />
         <BackupList onDeleted={(id) => setDeletedIds((prev) => new Set(prev).add(id))} />
-        <RestorePanel />
+        {canRestore ? <RestorePanel /> : null}
         <AutomaticBackupsPanel />
         <DrillsPanel />
+        <BackupChart />
+        <NotificationsCard />
+        <AuditPanel />
       </main>
       {prompt ? (
         <ApiKeyDialog reason={prompt.reason} onSubmit={(key) => answer(key)} onCancel={() => answer(null)} />

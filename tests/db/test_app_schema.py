@@ -21,7 +21,7 @@ import pytest
 from backupd.cli import main
 from backupd.config import Settings
 from backupd.db.connection import connect
-from backupd.db.migrations import apply_migrations
+from backupd.db.migrations import apply_migrations, migration_files
 from backupd.jobs import reap_orphaned_jobs
 from tests.support.api import ApiServer, poll
 from tests.support.database import create_database, drop_database, url_for_database
@@ -247,7 +247,8 @@ def test_migrate_creates_only_schema_backupd(app_url: str, env: Path, capsys: py
         before = everything(conn)
         code, out, err = cli(capsys, "--database-url", app_url, "migrate")
         assert (code, err) == (0, ""), err
-        assert out.startswith("applied 1 migration(s): 0001_backupd_schema.sql")
+        names = [path.name for path in migration_files()]  # 0001_backupd_schema.sql first
+        assert out.startswith(f"applied {len(names)} migration(s): {', '.join(names)}")
         assert everything(conn) == before  # no demo table, no ALTER of the application's job tables
         assert conn.execute("SELECT count(*) FROM backupd.backup_jobs").fetchone()[0] == 0
         code, out, _ = cli(capsys, "--database-url", app_url, "migrate")
@@ -405,7 +406,7 @@ def test_api_never_reads_the_applications_job_rows(app_url: str, env: Path, tmp_
                     "INSERT INTO backup_jobs (id, status) VALUES ('0190aaaa-0000-7000-8000-000000000003', 'pending')"
                 )  # the application starts a job while backupd serves
                 app_jobs = rows(conn, ("backup_jobs", "restore_jobs"))
-                assert reap_orphaned_jobs(server.services.store, server.services.archives) == []
+                assert reap_orphaned_jobs(server.services.jobs, server.services.archives) == []
                 pruned = client.post("/api/backup/prune?dry_run=false")
                 assert pruned.status_code == 200 and [k["id"] for k in pruned.json()["kept"]] == [job["id"]]
                 restore = client.post(f"/api/backup/{job['id']}/restore", json={})
@@ -512,7 +513,7 @@ def test_old_installation_moves_into_schema_backupd(empty_database_url: str) -> 
             "INSERT INTO drill_runs (id, backup_id, status) VALUES"
             " ('0190bbbb-0000-7000-8000-000000000003', '0190bbbb-0000-7000-8000-000000000001', 'passed')"
         )
-        assert apply_migrations(conn) == ["0001_backupd_schema.sql"]
+        assert apply_migrations(conn) == [path.name for path in migration_files()]
         assert conn.execute("SELECT id::text, status::text, trigger, pinned FROM backupd.backup_jobs").fetchall() == [
             ("0190bbbb-0000-7000-8000-000000000001", "completed", "schedule", True)
         ]

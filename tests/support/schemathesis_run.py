@@ -5,9 +5,10 @@ else $BACKUPD_TEST_DATABASE_URL, else an embedded server started for the run) an
 data and backup directories are temporary. Nothing else is touched: schemathesis starts backups, deletes them and posts restores, so it
 must never see a database that matters.
 
-Two passes, each `st run --checks all` with a fixed seed and example count (reproducible, about a minute
-together): one without an API key (the Host/Origin checks of docs/rest-api.md apply) and one with a key
-(401 documented and enforced: schemathesis' `ignored_auth` check). Any finding fails the run.
+Four passes, each `st run --checks all` with a fixed seed and example count (reproducible): one without an
+API key (the Host/Origin checks of docs/rest-api.md apply) and one with a key of each role (CONTRACT §17:
+401 documented and enforced, schemathesis' `ignored_auth` check; 403 `Role … may not …` documented for
+what an operator or viewer may not do). Any finding fails the run.
 
     .venv/bin/python tests/support/schemathesis_run.py [--server-url URL] [--seed N] [--max-examples N] [-- ST ARGS]
 """
@@ -39,7 +40,10 @@ HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"
 SEED = 20260131
 MAX_EXAMPLES = 30
-API_KEY = "schemathesis-" + secrets.token_hex(8)
+API_KEY = "schemathesis-" + secrets.token_hex(8)  # BACKUPD_API_KEY: the admin named `default`
+VIEWER_KEY = "schemathesis-viewer-" + secrets.token_hex(8)
+OPERATOR_KEY = "schemathesis-operator-" + secrets.token_hex(8)
+ROLE_KEYS = f"st-viewer:viewer:{VIEWER_KEY},st-operator:operator:{OPERATOR_KEY}"  # BACKUPD_API_KEYS (CONTRACT §17)
 LOOPBACK = "127.0.0.1,localhost"
 
 
@@ -112,7 +116,8 @@ def backupd_serve(database_url: str, drill_url: str, workdir: Path, api_key: str
         BACKUPD_DRILL_DATABASE_URL=drill_url,
     )
     if api_key:
-        env["BACKUPD_API_KEY"] = api_key
+        env["BACKUPD_API_KEY"] = API_KEY
+        env["BACKUPD_API_KEYS"] = ROLE_KEYS
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server_log = open(workdir / f"serve-{port}.log", "w+")  # noqa: SIM115 - outlives the yield; closed in finally
@@ -204,8 +209,14 @@ def main(argv: list[str] | None = None) -> int:
 
     failed = []
     with tempfile.TemporaryDirectory(prefix="backupd-st-") as tmp, postgres_server(args.server_url) as server:
-        for label, key in (("without an API key", None), ("with an API key", API_KEY)):
-            workdir = Path(tmp) / ("keyed" if key else "open")
+        passes = (
+            ("without an API key", None, "open"),
+            ("with an admin API key", API_KEY, "admin"),
+            ("with an operator API key", OPERATOR_KEY, "operator"),  # 403 for what it may not do, documented
+            ("with a viewer API key", VIEWER_KEY, "viewer"),
+        )
+        for label, key, name in passes:
+            workdir = Path(tmp) / name
             workdir.mkdir()
             with throwaway_database(server) as database_url, throwaway_database(server) as drill_url:
                 log(

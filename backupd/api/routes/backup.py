@@ -12,9 +12,9 @@ import anyio
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from fastapi.responses import Response
 
-from ...db.locks import try_operation_lock
+from ...db.locks import OperationLock, try_operation_lock
 from ...errors import BusyError
-from ...ids import uuid7
+from ...jobs.launch import launch_job
 from ...store import NotFound
 from ..deps import Services, get_services
 from ..download import archive_response
@@ -37,6 +37,16 @@ log = logging.getLogger("backupd.api")
 router = APIRouter(prefix="/api/backup", tags=["backup"])
 
 BUSY_DETAIL = "Another backup or restore is already running"
+
+
+async def operation_lock_or_409(services: Services) -> OperationLock:
+    """The operation lock for the job this request starts; 409 while another backup or restore holds it."""
+    try:
+        return await anyio.to_thread.run_sync(try_operation_lock, services.database_url)
+    except BusyError:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=BUSY_DETAIL) from None
+
+
 NOT_FOUND_DOC = "Backup job not found: {job_id}"
 BINARY = {"type": "string", "format": "binary"}
 # Starlette's FileResponse answers a malformed Range header of a locally stored archive in text/plain.
@@ -77,18 +87,17 @@ async def start_backup(
     services: Services = Depends(get_services),
 ) -> BackupJobStartResponse:
     """Create a backup job and run it in the background; poll GET /api/backup/{job_id}."""
-    try:
-        lock = await anyio.to_thread.run_sync(try_operation_lock, services.database_url)
-    except BusyError:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=BUSY_DETAIL) from None
-    job_id = uuid7()
-    try:
-        await anyio.to_thread.run_sync(lock.hold_job, job_id)
-        await anyio.to_thread.run_sync(services.store.create_backup_job, job_id, len(services.settings.tables))
-        services.runner.start_backup(job_id, services.archives.new_archive(job_id), lock)
-    except BaseException:
-        await anyio.to_thread.run_sync(lock.close)
-        raise
+    lock = await operation_lock_or_409(services)
+    launched = await anyio.to_thread.run_sync(
+        launch_job,
+        lock,
+        lambda job_id: services.jobs.create_backup_job(job_id, len(services.settings.tables)),
+        lambda job_id, _row: services.runner.start_backup(
+            job_id, services.archives.new_archive(job_id), lock, full=body is not None and body.full
+        ),
+    )
+    assert launched is not None  # create_backup_job always answers a row
+    job_id, _ = launched
     return BackupJobStartResponse(
         job_id=job_id,
         status=BackupJobStatus.PENDING,
@@ -100,7 +109,7 @@ async def start_backup(
 def list_backups(services: Services = Depends(get_services)) -> BackupListResponse:
     """Completed backups whose archive is still in the store, newest first."""
     present = {o.name for o in services.archives.list()}
-    rows = [r for r in services.store.list_completed_backups() if services.object_name(r) in present]
+    rows = [r for r in services.jobs.list_completed_backups() if services.object_name(r) in present]
     items = [backup_list_item(r) for r in rows]
     return BackupListResponse(backups=items, total=len(items))
 
@@ -112,7 +121,7 @@ def list_backups(services: Services = Depends(get_services)) -> BackupListRespon
     responses=error_responses({404: NOT_FOUND_DOC}),
 )
 def get_backup_job(job_id: str, services: Services = Depends(get_services)) -> BackupJobResponse:
-    row = services.store.get("backup", job_id)
+    row = services.jobs.get("backup", job_id)
     if row is None:
         raise not_found(job_id)
     return backup_job_response(row)
@@ -145,7 +154,7 @@ def get_backup_job(job_id: str, services: Services = Depends(get_services)) -> B
     },
 )
 def download_backup(job_id: str, request: Request, services: Services = Depends(get_services)) -> Response:
-    row = services.store.get("backup", job_id)
+    row = services.jobs.get("backup", job_id)
     if row is None:
         raise not_found(job_id)
     if row["status"] != BackupJobStatus.COMPLETED:
@@ -168,11 +177,11 @@ def download_backup(job_id: str, request: Request, services: Services = Depends(
     responses=error_responses({404: NOT_FOUND_DOC, 409: "Backup job is still running (status: {status})"}),
 )
 def delete_backup(job_id: str, services: Services = Depends(get_services)) -> BackupDeleteResponse:
-    row = services.store.get("backup", job_id)
+    row = services.jobs.get("backup", job_id)
     if row is None:
         raise not_found(job_id)
-    if not services.store.delete_backup_job(str(row["id"])):  # only finished jobs are deleted
-        again = services.store.get("backup", job_id)
+    if not services.jobs.delete_backup_job(str(row["id"])):  # only finished jobs are deleted
+        again = services.jobs.get("backup", job_id)
         if again is None:
             raise not_found(job_id)
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"Backup job is still running (status: {again['status']})")

@@ -10,19 +10,23 @@ from __future__ import annotations
 import functools
 import os
 import zipfile
+from collections.abc import Collection
 from contextlib import suppress
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 
 from ...age import MAGIC as AGE_MAGIC
 from ...age import AgeKeys, is_encrypted
-from ...archive import ArchiveReader, Manifest
-from ...db.locks import try_operation_lock
-from ...errors import ArchiveError, BackupdError, BusyError
+from ...archive import ArchiveReader, ArchiveSource, Manifest
+from ...db.locks import OperationLock
+from ...errors import ArchiveError, BackupdError
 from ...ids import uuid7
-from ...jobs import RestoreRequest
+from ...jobs import RestoreRequest, restores_what_it_holds
+from ...jobs.launch import launch_job
 from ...store import NotFound
 from ...store.directory import ArchiveFile
 from ..deps import Services, get_services
@@ -34,7 +38,7 @@ from ..schemas import (
     RestoreOptions,
 )
 from ..upload import UploadInvalid, UploadTooLarge, declared_too_large, receive_upload
-from .backup import BUSY_DETAIL
+from .backup import BUSY_DETAIL, operation_lock_or_409
 
 router = APIRouter(prefix="/api/backup", tags=["backup"])
 
@@ -110,6 +114,15 @@ def _cleanup(*paths: Path) -> None:
             p.unlink(missing_ok=True)
 
 
+RESTORE_JOB_LINKS = {  # OpenAPI links: a client (and schemathesis' stateful phase) polls the new job
+    "GetRestoreJob": {
+        "operationRef": "#/paths/~1api~1backup~1restore~1{job_id}/get",
+        "parameters": {"job_id": "$response.body#/job_id"},
+        "description": "Poll the job",
+    }
+}
+
+
 @router.post(
     "/restore",
     status_code=status.HTTP_202_ACCEPTED,
@@ -117,15 +130,7 @@ def _cleanup(*paths: Path) -> None:
     summary="Start a restore from an uploaded archive",
     openapi_extra={"requestBody": UPLOAD_BODY},
     responses={
-        202: {
-            "links": {
-                "GetRestoreJob": {
-                    "operationRef": "#/paths/~1api~1backup~1restore~1{job_id}/get",
-                    "parameters": {"job_id": "$response.body#/job_id"},
-                    "description": "Poll the job",
-                }
-            }
-        },
+        202: {"links": RESTORE_JOB_LINKS},
         **error_responses(
             {
                 400: f"{NOT_A_ZIP_DETAIL} / the reason the archive is unusable (no readable manifest, unsupported"
@@ -141,11 +146,8 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
     limit = services.settings.max_upload_bytes
     if declared_too_large(request, limit):
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=f"Upload exceeds the limit of {limit} bytes")
-    try:
-        lock = await anyio.to_thread.run_sync(try_operation_lock, services.database_url)
-    except BusyError:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=BUSY_DETAIL) from None
-    job_id = uuid7()
+    lock = await operation_lock_or_409(services)
+    job_id = uuid7()  # before the job exists: the upload is spooled under its name
     uploads = services.uploads_dir
     partial = uploads / f".upload-{job_id}.partial"
     final = uploads / f"{job_id}.zip"
@@ -167,20 +169,16 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
         check_tables(options, list(manifest.contents))
         os.replace(partial, final)
-        await anyio.to_thread.run_sync(lock.hold_job, job_id)
-        await anyio.to_thread.run_sync(
-            functools.partial(
-                services.store.create_restore_job,
-                job_id,
-                len(options.tables or manifest.contents),
-                manifest.backup_id,
-                manifest.created_at,
-                dry_run=options.dry_run,
-                tables=options.tables,
-            )
-        )
-        services.runner.start_restore(
-            job_id, ArchiveFile(final, services.archives.keys), lock, upload=final, options=options
+        response = await _start_restore_job(
+            services,
+            lock,
+            ArchiveFile(final, services.archives.keys),
+            options,
+            manifest.contents,
+            manifest.backup_id,
+            manifest.created_at,
+            job_id=job_id,
+            upload=final,
         )
         handed_off = True
     finally:
@@ -188,11 +186,7 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(lock.close)
                 await anyio.to_thread.run_sync(_cleanup, partial, final)
-    return RestoreJobStartResponse(
-        job_id=job_id,
-        status=RestoreJobStatus.PENDING,
-        message=f"Restore job created. Use GET /api/backup/restore/{job_id} to track progress.",
-    )
+    return response
 
 
 @router.post(
@@ -201,15 +195,7 @@ async def start_restore(request: Request, services: Services = Depends(get_servi
     response_model=RestoreJobStartResponse,
     summary="Restore a saved backup from the store",
     responses={
-        202: {
-            "links": {
-                "GetRestoreJob": {
-                    "operationRef": "#/paths/~1api~1backup~1restore~1{job_id}/get",
-                    "parameters": {"job_id": "$response.body#/job_id"},
-                    "description": "Poll the job",
-                }
-            }
-        },
+        202: {"links": RESTORE_JOB_LINKS},
         **error_responses(
             {
                 400: "Backup job is not complete (status: {status}) / Tables not in the archive: {names}",
@@ -225,13 +211,13 @@ async def restore_saved_backup(
     """Restore a completed backup straight from the store (docs/restore-guarantees.md): optionally only some
     `tables`, as a `dry_run` that only reports `changes`, and (by default) after a safety backup."""
     options = RestoreRequest(**(body or RestoreOptions()).model_dump())
-    row = await anyio.to_thread.run_sync(services.store.get, "backup", job_id)
+    row = await anyio.to_thread.run_sync(services.jobs.get, "backup", job_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Backup job not found: {job_id}")
     if row["status"] != "completed":
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"Backup job is not complete (status: {row['status']})")
     manifest = row["manifest_json"] or {}
-    if options.tables is None and row.get("trigger") == "safety":  # it holds only the tables a restore replaced
+    if options.tables is None and restores_what_it_holds(row):
         options = RestoreRequest(list(manifest.get("contents", {})), options.safety_backup, options.dry_run)
     check_tables(options, list(manifest.get("contents", {})))
     name = services.object_name(row)
@@ -241,33 +227,47 @@ async def restore_saved_backup(
         await anyio.to_thread.run_sync(services.archives.info, name)
     except NotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Backup file not found in the store: {job_id}") from None
-    try:
-        lock = await anyio.to_thread.run_sync(try_operation_lock, services.database_url)
-    except BusyError:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=BUSY_DETAIL) from None
-    restore_id = uuid7()
-    try:
-        await anyio.to_thread.run_sync(lock.hold_job, restore_id)
-        await anyio.to_thread.run_sync(
-            functools.partial(
-                services.store.create_restore_job,
-                restore_id,
-                len(options.tables or manifest.get("contents", {})),
-                str(row["id"]),
-                row["created_at"],
-                dry_run=options.dry_run,
-                tables=options.tables,
-            )
+    lock = await operation_lock_or_409(services)
+    return await _start_restore_job(
+        services,
+        lock,
+        services.archives.archive(name),
+        options,
+        manifest.get("contents", {}),
+        str(row["id"]),
+        row["created_at"],
+    )
+
+
+async def _start_restore_job(
+    services: Services,
+    lock: OperationLock,
+    archive: ArchiveSource,
+    options: RestoreRequest,
+    archived_tables: Collection[str],
+    backup_id: str,
+    backup_created_at: datetime,
+    *,
+    job_id: str | None = None,
+    upload: Path | None = None,
+) -> RestoreJobStartResponse:
+    """launch_job for a restore: its row (which backup, how many tables), then the runner's thread."""
+
+    def create_row(job_id: str) -> dict[str, Any]:
+        count = len(options.tables or archived_tables)
+        return services.jobs.create_restore_job(
+            job_id, count, backup_id, backup_created_at, dry_run=options.dry_run, tables=options.tables
         )
-        services.runner.start_restore(restore_id, services.archives.archive(name), lock, options=options)
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(lock.close)
-        raise
+
+    def start(job_id: str, _row: dict[str, Any]) -> None:
+        services.runner.start_restore(job_id, archive, lock, upload=upload, options=options)
+
+    launched = await anyio.to_thread.run_sync(functools.partial(launch_job, lock, create_row, start, job_id=job_id))
+    assert launched is not None  # create_row always answers a row
     return RestoreJobStartResponse(
-        job_id=restore_id,
+        job_id=launched[0],
         status=RestoreJobStatus.PENDING,
-        message=f"Restore job created. Use GET /api/backup/restore/{restore_id} to track progress.",
+        message=f"Restore job created. Use GET /api/backup/restore/{launched[0]} to track progress.",
     )
 
 
@@ -278,7 +278,7 @@ async def restore_saved_backup(
     responses=error_responses({404: "Restore job not found: {job_id}"}),
 )
 def get_restore_job(job_id: str, services: Services = Depends(get_services)) -> RestoreJobResponse:
-    row = services.store.get("restore", job_id)
+    row = services.jobs.get("restore", job_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Restore job not found: {job_id}")
     return restore_job_response(row)

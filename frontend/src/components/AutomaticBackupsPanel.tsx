@@ -1,5 +1,6 @@
 import { useSchedule } from '../hooks/useAutomation';
 import { useRefreshBackupList } from '../hooks/useJob';
+import { useCan } from '../hooks/useWhoAmI';
 import type { RetentionPolicy } from '../types/backup';
 import { formatDateTime } from '../utils/format';
 import { statusWord } from '../utils/jobStatus';
@@ -20,6 +21,7 @@ function retentionInWords(r: RetentionPolicy): string {
 export function AutomaticBackupsPanel() {
   const schedule = useSchedule();
   const data = schedule.data;
+  const canEdit = useCan('editSchedule');
 
   // A new scheduled backup, or its new status, appears in the list without a reload.
   const last = data?.last_scheduled_backup;
@@ -74,7 +76,7 @@ export function AutomaticBackupsPanel() {
         </>
       ) : null}
 
-      {data ? <ScheduleForm current={data} /> : null}
+      {data && canEdit ? <ScheduleForm current={data} /> : null}
     </section>
   );
 }

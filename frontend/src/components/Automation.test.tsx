@@ -35,6 +35,7 @@ const LIST: BackupListResponse = {
       download_url: `/api/backup/${BACKUP_ID}/download`,
       trigger: 'schedule',
       pinned: false,
+      encrypted: false,
     },
   ],
   total: 1,

@@ -1,3 +1,4 @@
+import { useCan } from '../hooks/useWhoAmI';
 import type { BackupListItem } from '../types/backup';
 import { formatBytes, formatDateTime } from '../utils/format';
 import { DownloadLink } from './DownloadLink';
@@ -21,6 +22,7 @@ export function BackupItem({ backup, restoreDisabled, pinning, onPin, onRestore,
   const created = formatDateTime(backup.created_at);
   const trigger = backup.trigger ?? 'manual';
   const completed = backup.status === 'completed';
+  const admin = useCan('restore'); // pin, restore, download and delete are the admin's (docs/rest-api.md#roles)
   return (
     <li className="backup-item" data-backup-id={backup.id}>
       <div className="backup-info">
@@ -44,6 +46,7 @@ export function BackupItem({ backup, restoreDisabled, pinning, onPin, onRestore,
         </span>
       </div>
       <div className="backup-actions">
+        {admin ? (
         <button
           type="button"
           className="button button-pin"
@@ -54,7 +57,8 @@ export function BackupItem({ backup, restoreDisabled, pinning, onPin, onRestore,
         >
           {backup.pinned ? 'Unpin' : 'Pin'}
         </button>
-        {completed ? (
+        ) : null}
+        {completed && admin ? (
           <button
             type="button"
             className="button"
@@ -65,13 +69,14 @@ export function BackupItem({ backup, restoreDisabled, pinning, onPin, onRestore,
             Restore…
           </button>
         ) : null}
-        {completed ? (
+        {completed && admin ? (
           <DownloadLink jobId={backup.id} href={backup.download_url} ariaLabel={`Download the backup from ${created}`}>
             Download
           </DownloadLink>
-        ) : (
+        ) : completed ? null : (
           <span className={`badge badge-${backup.status}`}>{backup.status}</span>
         )}
+        {admin ? (
         <button
           type="button"
           className="button button-danger-outline"
@@ -80,7 +85,9 @@ export function BackupItem({ backup, restoreDisabled, pinning, onPin, onRestore,
         >
           Delete
         </button>
+        ) : null}
       </div>
     </li>
   );
 }
+

@@ -2,6 +2,7 @@ import { useState } from 'react';
 
 import { useCreateBackup } from '../hooks/useBackup';
 import { isBusy, useJob } from '../hooks/useJob';
+import { useCan } from '../hooks/useWhoAmI';
 import type { BackupJob } from '../types/backup';
 import { formatBytes, formatDateTime } from '../utils/format';
 import { DEFAULT_TABLES_IN_WORDS } from '../utils/tables';
@@ -18,6 +19,7 @@ export function CreateBackupPanel({ deletedIds }: CreateBackupPanelProps) {
   const [jobId, setJobId] = useState<string | null>(null);
   const job = useJob('backup', jobId, { starting: create.isPending });
   const busy = isBusy(job.phase);
+  const canBackUp = useCan('backup');
   const showJob = !!jobId && !deletedIds.has(jobId);
 
   return (
@@ -29,6 +31,7 @@ export function CreateBackupPanel({ deletedIds }: CreateBackupPanelProps) {
       <button
         type="button"
         className="button button-primary"
+        hidden={!canBackUp}
         disabled={busy}
         onClick={() => {
           create.reset();
@@ -57,6 +60,7 @@ export function CreateBackupPanel({ deletedIds }: CreateBackupPanelProps) {
 
 /** A completed backup: when and how large, what it warned about, and its download. */
 function BackupOutcome({ data }: { data: BackupJob }) {
+  const canDownload = useCan('download');
   return (
     <>
       <p className="message message-success">
@@ -69,9 +73,11 @@ function BackupOutcome({ data }: { data: BackupJob }) {
           ))}
         </ul>
       ) : null}
-      <DownloadLink jobId={data.id} className="button">
-        Download backup
-      </DownloadLink>
+      {canDownload ? (
+        <DownloadLink jobId={data.id} className="button">
+          Download backup
+        </DownloadLink>
+      ) : null}
     </>
   );
 }

@@ -2,6 +2,7 @@ import { useState } from 'react';
 
 import { useDrills, useSchedule, useStartDrill } from '../hooks/useAutomation';
 import { useBackupList } from '../hooks/useBackup';
+import { useCan } from '../hooks/useWhoAmI';
 import type { DrillResult } from '../types/backup';
 import { formatDateTime } from '../utils/format';
 import { isActive, statusWord } from '../utils/jobStatus';
@@ -21,6 +22,7 @@ export function DrillsPanel() {
   const schedule = useSchedule();
   const backups = useBackupList();
   const start = useStartDrill();
+  const canDrill = useCan('drill');
   const [chosen, setChosen] = useState('');
 
   const history = drills.data?.drills ?? [];
@@ -56,6 +58,7 @@ export function DrillsPanel() {
       ) : null}
 
       <form
+        hidden={!canDrill}
         className="drill-form"
         onSubmit={(e) => {
           e.preventDefault();

@@ -29,6 +29,10 @@ export function backupJob(status: BackupJobStatus, overrides: Partial<BackupJob>
         }
       : null,
     error_message: status === 'failed' ? 'disk full' : null,
+    trigger: 'manual',
+    pinned: false,
+    encrypted: false,
+    warnings: [],
     ...overrides,
   };
 }
@@ -51,6 +55,10 @@ export function restoreJob(status: RestoreJobStatus, overrides: Partial<RestoreJ
     completed_at: done || status === 'failed' ? '2026-11-26T11:00:09Z' : null,
     items_restored: done ? { events: 200, alerts: 40, settings: 5 } : null,
     error_message: status === 'failed' ? 'Checksum mismatch for events: expected aa, got bb' : null,
+    dry_run: false,
+    tables: null,
+    safety_backup_id: null,
+    changes: null,
     ...overrides,
   };
 }

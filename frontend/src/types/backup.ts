@@ -38,13 +38,13 @@ export interface BackupJob {
   file_size_bytes: number | null;
   manifest: BackupManifest | null;
   error_message: string | null;
-  /** backupd additions (CONTRACT §9, §10); absent from servers that predate them. */
-  trigger?: BackupTrigger;
-  pinned?: boolean;
+  /** backupd additions (CONTRACT §9, §10). */
+  trigger: BackupTrigger;
+  pinned: boolean;
   /** Stored age-encrypted (`….zip.age`); its download is the encrypted bytes. */
-  encrypted?: boolean;
+  encrypted: boolean;
   /** What the backup noticed but did not fail on, e.g. a table referencing one outside the set. */
-  warnings?: string[];
+  warnings: string[];
 }
 
 export interface BackupListItem {
@@ -53,9 +53,9 @@ export interface BackupListItem {
   file_size_bytes: number;
   status: BackupJobStatus;
   download_url: string | null;
-  trigger?: BackupTrigger;
-  pinned?: boolean;
-  encrypted?: boolean;
+  trigger: BackupTrigger;
+  pinned: boolean;
+  encrypted: boolean;
 }
 
 export interface BackupListResponse {
@@ -82,14 +82,14 @@ export interface RestoreJob {
   completed_at: string | null;
   items_restored: Record<string, number> | null;
   error_message: string | null;
-  /** backupd additions (CONTRACT §11); absent from servers that predate them. */
-  dry_run?: boolean;
+  /** backupd additions (CONTRACT §11). */
+  dry_run: boolean;
   /** The tables replaced; null means every table of the archive. */
-  tables?: string[] | null;
+  tables: string[] | null;
   /** A completed backup (trigger "safety") of the rows this restore replaced: restoring it undoes it. */
-  safety_backup_id?: string | null;
+  safety_backup_id: string | null;
   /** Per table, what the restore changes (or, for a dry run, would change). */
-  changes?: Record<string, TableChanges> | null;
+  changes: Record<string, TableChanges> | null;
 }
 
 /**
@@ -109,8 +109,8 @@ export interface TableChanges {
 
 /** Body of POST /api/backup/{id}/restore (and the upload's form fields); all optional. */
 export interface RestoreOptions {
-  /** Only these tables are replaced (each must be in the archive); omitted: all of them. */
-  tables?: string[];
+  /** Only these tables are replaced (each must be in the archive); omitted or null: all of them. */
+  tables?: string[] | null;
   /** Back up the tables being replaced first (server default: true). */
   safety_backup?: boolean;
   /** Validate and stage, report `changes`, change nothing. */
@@ -193,4 +193,35 @@ export interface DrillListResponse {
 export interface DrillStartResponse {
   drill_id: string;
   status: DrillStatus;
+}
+
+/** What a key may do (docs/rest-api.md#roles). */
+export type Role = 'viewer' | 'operator' | 'admin';
+
+/** GET /api/whoami. */
+export interface WhoAmIResponse {
+  name: string | null;
+  role: Role;
+  keys_configured: boolean;
+}
+
+/** One row of the audit trail (GET /api/audit). */
+export interface AuditEntryResponse {
+  id: number;
+  at: string;
+  key_name: string | null;
+  role: Role | null;
+  source: string;
+  client: string | null;
+  method: string;
+  path: string;
+  action: string;
+  target_id: string | null;
+  job_id: string | null;
+  status: number;
+}
+
+export interface AuditListResponse {
+  entries: AuditEntryResponse[];
+  next_before: number | null;
 }
