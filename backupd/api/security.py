@@ -143,7 +143,8 @@ def cross_origin(
 
 
 def is_api_path(path: str) -> bool:
-    return path == "/api" or path.startswith("/api/")
+    """The paths with data: /api/* and /metrics (the page itself and its assets hold none)."""
+    return path == "/api" or path.startswith("/api/") or path == "/metrics"
 
 
 class HostOriginMiddleware:

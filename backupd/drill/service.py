@@ -14,6 +14,7 @@ import builtins
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,8 +29,9 @@ from ..db.connection import connect, one_row
 from ..db.locks import OperationLock, job_lock_key
 from ..db.pool import ConnectionPool
 from ..errors import BackupdError, BusyError, one_line
-from ..ids import is_uuid, uuid7
+from ..ids import is_uuid
 from ..jobs import JobStore
+from ..jobs.launch import launch_job
 from ..store import Store
 
 log = logging.getLogger("backupd.drills")
@@ -116,6 +118,7 @@ class DrillStore:
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
+        self.on_finish: Callable[[str, dict[str, Any]], None] | None = None  # serve: the notifier (enqueues)
 
     def _one(self, query: str, params: list[Any]) -> dict[str, Any] | None:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -179,14 +182,18 @@ class DrillStore:
         )
 
     def finish(self, drill_id: str, status: str, tables: dict[str, Any], error: str | None) -> bool:
-        return (
-            self._one(
-                "UPDATE backupd.drill_runs SET status = %s, completed_at = now(), tables = %s, error_message = %s"
-                " WHERE id = %s AND status IN ('pending', 'running') RETURNING id",
-                [status, Jsonb(tables), error, drill_id],
-            )
-            is not None
+        row = self._one(
+            "UPDATE backupd.drill_runs SET status = %s, completed_at = now(), tables = %s, error_message = %s"
+            " WHERE id = %s AND status IN ('pending', 'running')"
+            " RETURNING id, status, trigger, error_message, started_at, completed_at",
+            [status, Jsonb(tables), error, drill_id],
         )
+        if row is not None and self.on_finish is not None:
+            try:
+                self.on_finish("drill", row)
+            except Exception:  # telling must never fail the drill
+                log.exception("could not report the end of drill %s", drill_id)
+        return row is not None
 
     def unfinished(self) -> builtins.list[dict[str, Any]]:  # `list` is the method here
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -231,17 +238,12 @@ class DrillService:
             raise DrillRefused(f"Backup job is not complete (status: {backup['status']})")
         self.check_target()
         lock = try_drill_lock(self.database_url)
-        drill_id = uuid7()
-        try:
-            lock.hold_job(drill_id)
-            row = self.store.create(drill_id, str(backup["id"]), trigger)
-            if row is None:
-                raise DrillRefused(f"Backup job is not complete or was removed: {backup['id']}")
-            self._spawn(row, lock)
-        except BaseException:
-            lock.close()
-            raise
-        return row
+        launched = launch_job(
+            lock, lambda drill_id: self.store.create(drill_id, str(backup["id"]), trigger), self._spawn_with(lock)
+        )
+        if launched is None:
+            raise DrillRefused(f"Backup job is not complete or was removed: {backup['id']}")
+        return launched[1]
 
     def start_scheduled(self, slot: datetime) -> dict[str, Any] | None:
         """The drill of a scheduled time, if this replica claims it (None: busy, claimed, no backup).
@@ -251,21 +253,14 @@ class DrillService:
             lock = try_drill_lock(self.database_url)
         except BusyError:
             return None
-        drill_id = uuid7()
-        try:
-            lock.hold_job(drill_id)
-            row = self.store.claim_scheduled(slot, drill_id)
-            if row is None:
-                lock.close()
-                return None
-            self._spawn(row, lock)
-        except BaseException:
-            lock.close()
-            raise
-        return row
+        launched = launch_job(lock, lambda drill_id: self.store.claim_scheduled(slot, drill_id), self._spawn_with(lock))
+        return None if launched is None else launched[1]
 
-    def _spawn(self, row: dict[str, Any], lock: OperationLock) -> None:
-        drill_id = str(row["id"])
+    def _spawn_with(self, lock: OperationLock) -> Callable[[str, dict[str, Any]], None]:
+        """launch_job's last step: the drill's thread, which owns `lock` until the drill ends."""
+        return lambda drill_id, row: self._spawn(drill_id, row, lock)
+
+    def _spawn(self, drill_id: str, row: dict[str, Any], lock: OperationLock) -> None:
         thread = threading.Thread(
             target=self._run,
             args=(drill_id, str(row["backup_id"]), lock),

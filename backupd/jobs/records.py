@@ -9,6 +9,8 @@ from the pool for a moment (db.pool), never an engine's connection.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 from psycopg.rows import dict_row
@@ -19,10 +21,26 @@ from ..db.locks import JOB_LOCK_CLASS
 from ..db.pool import ConnectionPool
 from ..ids import is_uuid
 
+log = logging.getLogger("backupd.jobs")
+
 JobKind = Literal["backup", "restore"]
 _TABLES: dict[str, str] = {"backup": "backupd.backup_jobs", "restore": "backupd.restore_jobs"}
 _ENUMS: dict[str, str] = {"backup": "backupd.backup_job_status", "restore": "backupd.restore_job_status"}
 FINAL_STATUSES = ("completed", "failed")
+# What JobStore.on_finish is given of a finished row.
+_FINISHED: dict[str, str] = {
+    "backup": "id, status::text AS status, error_message, started_at, completed_at, trigger",
+    "restore": "id, status::text AS status, error_message, started_at, completed_at, dry_run",
+}
+
+
+def restores_what_it_holds(row: dict[str, Any] | None) -> bool:
+    """Whether restoring this backup with no table list restores exactly the tables it holds.
+
+    True for a safety backup: it holds only the tables its restore replaced, so undoing that restore
+    must not touch (or demand) the rest of the configured set. Every other backup restores the set.
+    """
+    return row is not None and row.get("trigger") == "safety"
 
 
 class JobStore:
@@ -30,6 +48,15 @@ class JobStore:
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
+        # Told of every job this store finishes, with its row (serve: the notifier, which only enqueues).
+        self.on_finish: Callable[[str, dict[str, Any]], None] | None = None
+
+    def _finished(self, kind: JobKind, row: dict[str, Any] | None) -> None:
+        if row is not None and self.on_finish is not None:
+            try:
+                self.on_finish(kind, row)
+            except Exception:  # telling must never fail the job
+                log.exception("could not report the end of %s job %s", kind, row.get("id"))
 
     def _one(self, query: str, params: list[Any]) -> dict[str, Any] | None:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -141,13 +168,14 @@ class JobStore:
         )
 
     def complete_backup(self, job_id: str, *, file_path: str, size_bytes: int, manifest: dict[str, Any]) -> None:
-        self._one(
+        row = self._one(
             "UPDATE backupd.backup_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
             " completed_tables = total_tables, current_step = 'Backup complete',"
             " file_path = %s, file_size_bytes = %s, manifest_json = %s, error_message = NULL"
-            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
+            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING " + _FINISHED["backup"],
             [file_path, size_bytes, Jsonb(manifest), job_id],
         )
+        self._finished("backup", row)
 
     def complete_restore(
         self,
@@ -158,11 +186,11 @@ class JobStore:
         dry_run: bool = False,
     ) -> None:
         """A dry run ends `completed` with current_step 'Dry run complete' and no items_restored."""
-        self._one(
+        row = self._one(
             "UPDATE backupd.restore_jobs SET status = 'completed', completed_at = now(), progress_percent = 100,"
             " completed_tables = total_tables, current_step = %s,"
             " items_restored = %s, changes = %s, error_message = NULL"
-            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
+            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING " + _FINISHED["restore"],
             [
                 "Dry run complete" if dry_run else "Restore complete",
                 None if items_restored is None else Jsonb(items_restored),
@@ -170,17 +198,17 @@ class JobStore:
                 job_id,
             ],
         )
+        self._finished("restore", row)
 
     def fail(self, kind: JobKind, job_id: str, message: str) -> bool:
         """Mark an unfinished job failed; False when it had finished already."""
-        return (
-            self._one(
-                f"UPDATE {_TABLES[kind]} SET status = 'failed', completed_at = now(), error_message = %s"
-                " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING id",
-                [message, job_id],
-            )
-            is not None
+        row = self._one(
+            f"UPDATE {_TABLES[kind]} SET status = 'failed', completed_at = now(), error_message = %s"
+            " WHERE id = %s AND status NOT IN ('completed', 'failed') RETURNING " + _FINISHED[kind],
+            [message, job_id],
         )
+        self._finished(kind, row)
+        return row is not None
 
     def unfinished_jobs(self) -> list[tuple[JobKind, dict[str, Any]]]:
         found: list[tuple[JobKind, dict[str, Any]]] = []

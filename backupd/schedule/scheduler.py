@@ -38,6 +38,7 @@ from ..drill.service import DrillRefused, DrillService, DrillStore
 from ..errors import BusyError, one_line
 from ..ids import uuid7
 from ..jobs import JobRunner, JobStore
+from ..jobs.launch import launch_job
 from ..retention.apply import PruneResult, prune
 from ..store import Store
 from .clock import Clock, clock_from_env
@@ -83,6 +84,8 @@ class Scheduler:
         self.replica_id = uuid7()  # recorded with the times this replica saw pass (schedule.WAITING)
         self._seen_until: datetime | None = None  # the clock at the last look that recorded what passed
         self._behind = False  # said that backups fall behind the schedule (once until none waits)
+        # Told of scheduled backup times that will never get a backup of their own (serve: the notifier).
+        self.on_missed: Callable[[Sequence[datetime], str], None] | None = None
 
     def start(self) -> Scheduler:
         self._thread.start()
@@ -159,6 +162,7 @@ class Scheduler:
                         describe(skipped),
                         MAX_WAITING,
                     )
+                    self._missed(skipped, f"{MAX_WAITING} later scheduled times were already waiting for the runner")
         self._seen_until = now
         waiting = self.schedules.waiting(schedule)
         if len(waiting) > 1 and not self._behind:
@@ -196,17 +200,26 @@ class Scheduler:
                 describe(missed),
                 slot.isoformat(),
             )
+            self._missed(missed, f"no replica was running; the backup for {slot.isoformat()} stands for them")
+
+    def _missed(self, times: Sequence[datetime], reason: str) -> None:
+        if self.on_missed is not None:
+            try:
+                self.on_missed(times, reason)
+            except Exception:  # telling must never stop the scheduler
+                log.exception("could not report missed scheduled backups")
 
     def start_scheduled_backup(self, lock: OperationLock, times: Sequence[datetime], spec: str) -> str | None:
         """With the runner's lock, start the oldest of `times` no replica started yet; its job id. The job
         owns the lock from then on; closed here when nothing starts."""
-        job_id = uuid7()
-        lock.hold_job(job_id)
-        slot = self._claim_oldest(times, job_id, spec)
-        if slot is None:
-            lock.close()
+        launched = launch_job(
+            lock,
+            lambda job_id: self._claim_oldest(times, job_id, spec),
+            lambda job_id, _slot: self.runner.start_backup(job_id, self.archives.new_archive(job_id), lock),
+        )
+        if launched is None:
             return None
-        self.runner.start_backup(job_id, self.archives.new_archive(job_id), lock)
+        job_id, slot = launched
         waiting = len([t for t in times if t > slot])
         log.info(
             "scheduled backup %s for %s started%s",

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import io
 import os
+import queue
+import re
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -38,8 +41,8 @@ class _ReadableFile(io.RawIOBase):
     """obstore's seekable reader as a raw file that zipfile and io.BufferedReader accept
     (its read() returns obstore.Bytes, which zipfile cannot use)."""
 
-    def __init__(self, reader: ReadableFile) -> None:
-        self._reader = reader
+    def __init__(self, reader: ReadableFile, where: str = "") -> None:
+        self._reader, self._where = reader, where
 
     def readable(self) -> bool:
         return True
@@ -48,14 +51,14 @@ class _ReadableFile(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        with _errors("read"):
+        with _errors("read", self._where, os_errors=True):
             data = self._reader.read(len(buffer))
         n = len(data)
         memoryview(buffer)[:n] = memoryview(data)
         return n
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        with _errors("read"):
+        with _errors("read", self._where, os_errors=True):
             return self._reader.seek(offset, whence)
 
     def tell(self) -> int:
@@ -67,18 +70,108 @@ class _ReadableFile(io.RawIOBase):
         super().close()
 
 
+_URL = re.compile(r"https?://[^/\s?]+")
+_OS_MESSAGE = re.compile(r'message: "([^"]+)"')  # the OS error in obstore's debug text ("Connection refused")
+_NO_ANSWER = ("error sending request", "tcp connect error", "kind: connect", "kind: timeout", "timed out", "dns error")
+
+
+def _no_answer(text: str) -> str | None:
+    """Why the store did not answer at all (no HTTP response: refused, timed out, unresolvable), else None.
+
+    obstore's first line of such an error is the request it gave up on ("Error performing DELETE
+    …?uploadId=… - HTTP error: error sending request"), which reads like a failed request, not an outage."""
+    low = text.lower().replace("retry_timeout", "")  # obstore's settings, named in every message
+    if not any(marker in low for marker in _NO_ANSWER):
+        return None
+    found = _OS_MESSAGE.search(text)
+    if found:
+        return found.group(1).lower()
+    if "timeout" in low or "timed out" in low:
+        return "timed out"
+    return "could not connect" if "connect" in low else "no response (error sending request)"
+
+
 @contextmanager
-def _errors(action: str, where: str = "") -> Iterator[None]:
-    """obstore's errors as ours: one NotFound, one StoreError with the first line of the reason."""
+def _errors(action: str, where: str = "", *, os_errors: bool = False) -> Iterator[None]:
+    """obstore's errors as ours: one NotFound, one StoreError naming the store when it did not answer, else
+    with the first line of the reason. `os_errors`: obstore's readers raise OSError for a failed request
+    (nothing local happens there); elsewhere an OSError is local and left alone."""
+    caught: tuple[type[BaseException], ...] = (
+        (obstore.exceptions.BaseError, OSError) if os_errors else (obstore.exceptions.BaseError,)
+    )
     try:
         yield
     except BackupdError:
         raise  # raised by our own iterator during a put: not the store's fault
     except FileNotFoundError as exc:
         raise NotFound(f"not found: {where}" if where else "not found") from exc
-    except obstore.exceptions.BaseError as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    except caught as exc:
+        text = str(exc).strip()
+        first = (text.splitlines() or [type(exc).__name__])[0]
+        cause = _no_answer(text)
+        if cause is not None:
+            url = _URL.search(text)
+            store = url.group(0) if url else "S3"
+            of = f" ({action} of {where})" if where else f" ({action})"
+            raise StoreError(f"store {store} did not answer: {cause}{of}") from exc
+        if action == "upload" and "uploadId=" in first:
+            raise StoreError(f"S3 upload failed, and so did aborting it: {first}") from exc
         raise StoreError(f"S3 {action} failed: {first}") from exc
+
+
+_PUMP_DEPTH = 4  # chunks waiting between the producing thread and the upload
+
+
+@contextmanager
+def _pumped(chunks: Iterator[bytes]) -> Iterator[Iterator[bytes]]:
+    """`chunks`, produced on a thread of their own and handed to the upload through a small queue.
+
+    obstore pulls an upload's chunks from inside its async runtime, and an obstore call made while
+    producing a chunk (a backup copying reused parts from the previous archive in this same store)
+    would start a runtime inside that runtime, which obstore refuses with a panic. On a thread of its
+    own the producer may call the store freely; memory stays bounded by the queue.
+    """
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_PUMP_DEPTH)
+    stop = threading.Event()
+
+    def offer(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not offer(("chunk", chunk)):
+                    return
+            offer(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer(("error", exc))
+
+    def consume() -> Iterator[bytes]:
+        while True:
+            kind, value = handoff.get()
+            if kind == "chunk":
+                yield value
+            elif kind == "end":
+                return
+            else:
+                raise value
+
+    producer = threading.Thread(target=produce, name="backupd-s3-upload-producer", daemon=True)
+    producer.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        producer.join()
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 class S3ArchiveStore(Store):
@@ -123,11 +216,11 @@ class S3ArchiveStore(Store):
                 size += len(chunk)
                 yield chunk
 
-        with _errors("upload", self.location(name)):
+        with _errors("upload", self.location(name)), _pumped(counted()) as pumped:
             obstore.put(
                 self._store,
                 name,
-                counted(),
+                pumped,
                 use_multipart=True,
                 chunk_size=PART_BYTES,
                 max_concurrency=UPLOADS_IN_FLIGHT,
@@ -137,7 +230,7 @@ class S3ArchiveStore(Store):
     def open(self, name: str) -> BinaryIO:
         with _errors("read", self.location(name)):
             reader = obstore.open_reader(self._store, name, buffer_size=READ_BUFFER_BYTES)
-        return io.BufferedReader(_ReadableFile(reader), buffer_size=READ_BUFFER_BYTES)
+        return io.BufferedReader(_ReadableFile(reader, self.location(name)), buffer_size=READ_BUFFER_BYTES)
 
     def info(self, name: str) -> ObjectInfo:
         with _errors("head", self.location(name)):
