@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from ..errors import ArchiveError
+from ..errors import ArchiveError, one_line
 from .manifest import (
     MANIFEST_NAME,
     MAX_MANIFEST_BYTES,
@@ -27,7 +27,7 @@ from .manifest import (
     Manifest,
     manifest_from_bytes,
 )
-from .writer import MemberDigest, deflate_lib
+from .writer import MemberDigest, RawMember, deflate_lib
 
 
 class ArchiveSource(Protocol):
@@ -46,6 +46,7 @@ class ArchiveReader:
     def __init__(self, source: Path | str | ArchiveSource) -> None:
         self.source = Path(source) if isinstance(source, (str, os.PathLike)) else source
         self._file: BinaryIO | None = None
+        self._rows_checksums: dict[str, str] = {}
         try:
             self._file = self._open()
             self._zip = zipfile.ZipFile(self._file)
@@ -109,8 +110,17 @@ class ArchiveReader:
             raise ArchiveError("manifest.json inflates beyond its declared size (possible zip bomb)")
         return manifest_from_bytes(raw)
 
+    def _members_of(self, key: str) -> list[str]:
+        """A table's members in order: its parts (1.1) or the one `<table>.jsonl`."""
+        parts = self.manifest.contents[key].parts
+        return [key + MEMBER_SUFFIX] if parts is None else [p.name for p in parts]
+
     def _check_members(self) -> None:
-        expected = {key + MEMBER_SUFFIX for key in self.manifest.contents}
+        claimed = [name for key in self.manifest.contents for name in self._members_of(key)]
+        expected = set(claimed)
+        if len(expected) != len(claimed):
+            twice = sorted(n for n in expected if claimed.count(n) > 1)[0]
+            raise ArchiveError(f"invalid manifest: member {twice} belongs to two tables")
         present = set(self._infos) - {MANIFEST_NAME}
         missing = sorted(expected - present)
         if missing:
@@ -119,10 +129,10 @@ class ArchiveReader:
         if unexpected:
             raise ArchiveError(f"unexpected member in archive: {unexpected[0]}")
         for key, entry in self.manifest.contents.items():
-            info = self._infos[key + MEMBER_SUFFIX]
-            if entry.bytes is not None and info.file_size != entry.bytes:
+            size = self.declared_bytes(key)
+            if entry.bytes is not None and size != entry.bytes:
                 raise ArchiveError(
-                    f"size of {key} in the ZIP directory ({info.file_size}) differs from the manifest ({entry.bytes})"
+                    f"size of {key} in the ZIP directory ({size}) differs from the manifest ({entry.bytes})"
                 )
 
     @property
@@ -132,7 +142,7 @@ class ArchiveReader:
         return [key for key in order if key in self.manifest.contents]
 
     def declared_bytes(self, key: str) -> int:
-        return self._infos[key + MEMBER_SUFFIX].file_size
+        return sum(self._infos[name].file_size for name in self._members_of(key))
 
     def total_declared_bytes(self) -> int:
         return sum(self.declared_bytes(key) for key in self.manifest.contents)
@@ -145,25 +155,87 @@ class ArchiveReader:
         inflates past its declared size rather than inflating a bomb to the end.
         """
         entry = self.manifest.contents[key]
-        info = self._infos[key + MEMBER_SUFFIX]
-        budget = info.file_size if entry.bytes is None else min(entry.bytes, info.file_size)
-        digest = MemberDigest(count_lines)
-        last = b""
-        try:
-            for chunk in self._inflate(info, budget, chunk_size):
-                digest.update(chunk)
-                last = chunk
-                yield chunk
-        except (zlib.error, deflate_lib.error, EOFError, OSError) as exc:
-            raise ArchiveError(f"member {info.filename} is corrupted: {exc}") from exc
-        if digest.bytes != budget:
-            raise ArchiveError(f"member {info.filename} is truncated: {digest.bytes} of {budget} bytes")
-        if digest.bytes and not last.endswith(b"\n"):
-            raise ArchiveError(f"member {info.filename} does not end with a newline")
-        if digest.checksum != entry.checksum:
-            raise ArchiveError(f"Checksum mismatch for {key}: expected {entry.checksum}, got {digest.checksum}")
-        if count_lines and digest.lines != entry.count:
-            raise ArchiveError(f"Row count mismatch for {key}: expected {entry.count}, got {digest.lines}")
+        # (member, its checksum, its row count): the table's one member, or each of its parts (1.1)
+        # (a table of one part read whole is checked as in 1.0: by the table's own checksum and count)
+        whole = entry.parts is None or (len(entry.parts) == 1 and entry.checksum_of != "parts")
+        pieces = [(key + MEMBER_SUFFIX, entry.checksum, entry.count)] if whole else []
+        pieces += [] if whole else [(p.name, p.checksum, p.count) for p in entry.parts or []]
+        left = entry.bytes  # the whole table's budget, when the manifest states it
+        table = MemberDigest(False)  # the rows as one stream (what `checksum` is of, unless of parts)
+        lines = 0
+        for name, checksum, count in pieces:
+            info = self._infos[name]
+            budget = info.file_size if left is None else min(left, info.file_size)
+            digest = MemberDigest(count_lines)
+            last = b""
+            try:
+                for chunk in self._inflate(info, budget, chunk_size):
+                    digest.update(chunk)
+                    table.update(chunk)
+                    last = chunk
+                    yield chunk
+            except (zlib.error, deflate_lib.error, EOFError) as exc:
+                raise ArchiveError(f"member {info.filename} is corrupted: {exc}") from exc
+            except OSError as exc:  # the disk or the store failed, not the archive (issue 24)
+                raise ArchiveError(f"member {info.filename} could not be read: {one_line(exc)}") from exc
+            if digest.bytes != budget:
+                raise ArchiveError(f"member {info.filename} is truncated: {digest.bytes} of {budget} bytes")
+            if digest.bytes and not last.endswith(b"\n"):
+                raise ArchiveError(f"member {info.filename} does not end with a newline")
+            if digest.checksum != checksum:
+                what = key if len(pieces) == 1 else name
+                raise ArchiveError(f"Checksum mismatch for {what}: expected {checksum}, got {digest.checksum}")
+            if count_lines and digest.lines != count:
+                raise ArchiveError(f"Row count mismatch for {key}: expected {count}, got {digest.lines} in {name}")
+            left = None if left is None else left - digest.bytes
+            lines += digest.lines
+        if count_lines and lines != entry.count:
+            raise ArchiveError(f"Row count mismatch for {key}: expected {entry.count}, got {lines}")
+        if entry.parts is not None and entry.checksum_of != "parts" and table.checksum != entry.checksum:
+            raise ArchiveError(f"Checksum mismatch for {key}: expected {entry.checksum}, got {table.checksum}")
+        self._rows_checksums[key] = table.checksum
+
+    def rows_checksum(self, key: str) -> str:
+        """SHA-256 of the table's rows as one stream (what a backup that reads every row records as
+        its checksum): the manifest's, unless it is a checksum of parts; then the members are read."""
+        entry = self.manifest.contents[key]
+        if entry.checksum_of != "parts":
+            return entry.checksum
+        if key not in self._rows_checksums:
+            for _ in self.member_chunks(key):
+                pass
+        return self._rows_checksums[key]
+
+    def raw_member(self, name: str, chunk_size: int = READ_CHUNK_BYTES) -> RawMember:
+        """A member's deflate data as it is stored, to copy into another archive (a reused part),
+        read with ranged reads of the source; nothing is inflated, so its CRC-32 and SHA-256 are
+        checked where the copy is read (restore, verify, drill)."""
+        info = self._infos[name]
+        if info.compress_type != zipfile.ZIP_DEFLATED:
+            raise ArchiveError(f"member {name} is not deflated")
+
+        def chunks() -> Iterator[bytes]:
+            with self._open() as raw:
+                start = self._data_offset(raw, info)
+                raw.seek(start)
+                remaining = info.compress_size
+                while remaining > 0:
+                    block = raw.read(min(chunk_size, remaining))
+                    if not block:
+                        raise ArchiveError(f"member {name} is truncated")
+                    remaining -= len(block)
+                    yield block
+
+        return RawMember(chunks(), info.CRC, info.compress_size, info.file_size)
+
+    @staticmethod
+    def _data_offset(raw: BinaryIO, info: zipfile.ZipInfo) -> int:
+        raw.seek(info.header_offset)
+        header = raw.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise ArchiveError(f"member {info.filename} is corrupted: bad local header")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        return int(info.header_offset + 30 + name_len + extra_len)
 
     def _inflate(self, info: zipfile.ZipInfo, budget: int, chunk_size: int) -> Iterator[bytes]:
         """A member's bytes, inflated with zlib-ng (about twice zlib's speed) under a byte budget.
@@ -172,12 +244,7 @@ class ArchiveReader:
         local header and read here; the CRC-32 is checked at the end, as zipfile would.
         """
         with self._open() as raw:  # a file of its own: members are read by several threads at once
-            raw.seek(info.header_offset)
-            header = raw.read(30)
-            if len(header) != 30 or header[:4] != b"PK\x03\x04":
-                raise ArchiveError(f"member {info.filename} is corrupted: bad local header")
-            name_len, extra_len = struct.unpack("<HH", header[26:30])
-            raw.seek(info.header_offset + 30 + name_len + extra_len)
+            raw.seek(self._data_offset(raw, info))
             inflater = (
                 deflate_lib.decompressobj(-zlib.MAX_WBITS) if info.compress_type == zipfile.ZIP_DEFLATED else None
             )

@@ -3,21 +3,23 @@
 A module of its own because writing shares nothing with reading but the manifest and the digest:
 the backup engine streams each table's lines through a MemberDigest (which the reader reuses to
 check them) into `write_archive`, which deflates them (zlib-ng when available) and hands the ZIP
-to a file path or a store object (an ArchiveTarget).
+to a file path or a store object (an ArchiveTarget). The ZIP is laid out here (`zip_stream`, in
+stream-zip's ZIP_64 layout) so that a part reused from a previous archive can be copied as deflate
+data, never inflated or compressed again (docs/change-proportional-backups.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import stat
+import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol
-
-from stream_zip import ZIP_64, stream_zip
 
 from .manifest import READ_CHUNK_BYTES
 
@@ -61,9 +63,141 @@ class ArchiveTarget(Protocol):
     def write(self, chunks: Iterable[bytes]) -> int: ...
 
 
+@dataclass(frozen=True)
+class RawMember:
+    """A member whose deflate data is copied as it is (a part reused from a previous archive):
+    its CRC-32 and sizes are known, so it is written without inflating or compressing a byte."""
+
+    chunks: Iterable[bytes]
+    crc32: int
+    compressed_size: int
+    uncompressed_size: int
+
+
+MemberData = Iterable[bytes] | RawMember
+
+_LOCAL_HEADER = struct.Struct("<4sHHH4sIIIHH")
+_DATA_DESCRIPTOR = struct.Struct("<4sIQQ")
+_CENTRAL_HEADER = struct.Struct("<4sBBBBHH4sIIIHHHHHII")
+_ZIP64_LOCAL_EXTRA = struct.Struct("<2sHQQ")
+_ZIP64_CENTRAL_EXTRA = struct.Struct("<2sHQQQ")
+_UNIX_TIME_EXTRA = struct.Struct("<2sH1sl")
+_ZIP64_END = struct.Struct("<4sQHHIIQQQQ")
+_ZIP64_LOCATOR = struct.Struct("<4sIQI")
+_END = struct.Struct("<4sHHHHIIH")
+_FLAGS = 0x0008 | 0x0800  # sizes in a data descriptor after the data; UTF-8 names
+_DEFLATE = 8
+_MODE = stat.S_IFREG | 0o644
+
+
+def zip_stream(
+    members: Iterable[tuple[str, MemberData]],
+    *,
+    modified_at: datetime,
+    level: int = DEFAULT_COMPRESSION_LEVEL,
+    chunk_size: int = READ_CHUNK_BYTES,
+) -> Iterator[bytes]:
+    """A Zip64 ZIP of `members`, streamed: deflate members with data descriptors, laid out exactly as
+    stream-zip's ZIP_64 lays them out (same headers, extras and central directory), so archives read
+    the same with zipfile, stream-unzip and unzip. stream-zip cannot take a member's deflate data
+    as it is (it computes the CRC-32 from the uncompressed bytes), which a reused part needs.
+    Output comes in pieces of about `chunk_size` bytes."""
+    dos_time = _dos_time(modified_at)
+    unix_time = _UNIX_TIME_EXTRA.pack(b"UT", 5, b"\x01", int(modified_at.timestamp()))
+    central: list[bytes] = []
+    out = bytearray()
+    offset = 0
+    for name, data in members:
+        encoded = name.encode()
+        header_offset = offset
+        extra = _ZIP64_LOCAL_EXTRA.pack(b"\x01\x00", 16, 0, 0) + unix_time
+        out += _LOCAL_HEADER.pack(
+            b"PK\x03\x04", 45, _FLAGS, _DEFLATE, dos_time, 0, 0xFFFFFFFF, 0xFFFFFFFF, len(encoded), len(extra)
+        )
+        out += encoded + extra
+        offset += _LOCAL_HEADER.size + len(encoded) + len(extra)
+        if isinstance(data, RawMember):
+            crc, usize = data.crc32, data.uncompressed_size
+            csize = 0
+            for piece in data.chunks:
+                csize += len(piece)
+                out += piece
+                if len(out) >= chunk_size:
+                    yield bytes(out)
+                    out.clear()
+            if csize != data.compressed_size:
+                raise ValueError(
+                    f"member {name}: copied {csize} bytes of deflate data, expected {data.compressed_size}"
+                )
+        else:
+            crc = usize = csize = 0
+            compressor = deflate_lib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+            for piece in data:
+                usize += len(piece)
+                crc = deflate_lib.crc32(piece, crc)
+                packed = compressor.compress(piece)
+                csize += len(packed)
+                out += packed
+                if len(out) >= chunk_size:
+                    yield bytes(out)
+                    out.clear()
+            packed = compressor.flush()
+            csize += len(packed)
+            out += packed
+        offset += csize
+        out += _DATA_DESCRIPTOR.pack(b"PK\x07\x08", crc, csize, usize)
+        offset += _DATA_DESCRIPTOR.size
+        extra = _ZIP64_CENTRAL_EXTRA.pack(b"\x01\x00", 24, usize, csize, header_offset) + unix_time
+        central.append(
+            _CENTRAL_HEADER.pack(
+                b"PK\x01\x02",
+                45,
+                3,
+                45,
+                0,
+                _FLAGS,
+                _DEFLATE,
+                dos_time,
+                crc,
+                0xFFFFFFFF,
+                0xFFFFFFFF,
+                len(encoded),
+                len(extra),
+                0,
+                0,
+                0,
+                _MODE << 16,
+                0xFFFFFFFF,
+            )
+            + encoded
+            + extra
+        )
+        if len(out) >= chunk_size:
+            yield bytes(out)
+            out.clear()
+    directory_offset = offset
+    directory_size = sum(len(entry) for entry in central)
+    for entry in central:
+        out += entry
+    out += _ZIP64_END.pack(
+        b"PK\x06\x06", 44, 45, 45, 0, 0, len(central), len(central), directory_size, directory_offset
+    )
+    out += _ZIP64_LOCATOR.pack(b"PK\x06\x07", 0, directory_offset + directory_size, 1)
+    out += _END.pack(b"PK\x05\x06", 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    yield bytes(out)
+
+
+def _dos_time(when: datetime) -> bytes:
+    return struct.pack(
+        "<HH",
+        when.second // 2 | when.minute << 5 | when.hour << 11,
+        when.day | when.month << 5 | (when.year - 1980) << 9,
+    )
+
+
 def write_archive(
     target: Path | ArchiveTarget,
-    members: Iterable[tuple[str, Iterable[bytes]]],
+    members: Iterable[tuple[str, MemberData]],
     *,
     modified_at: datetime,
     level: int = DEFAULT_COMPRESSION_LEVEL,
@@ -71,14 +205,10 @@ def write_archive(
     """Stream `members` as a ZIP into `target` (a file path or a store object); return its size.
 
     `members` may be a generator: the manifest is produced last, after the table members were
-    consumed and hashed. Either way nothing appears under the final name unless complete.
+    consumed and hashed. Either way nothing appears under the final name unless complete. A member
+    is either its uncompressed chunks (deflated here) or a RawMember (deflate data copied as is).
     """
-    entries = ((name, modified_at, stat.S_IFREG | 0o644, ZIP_64, chunks) for name, chunks in members)
-    zipped = stream_zip(
-        entries,
-        chunk_size=READ_CHUNK_BYTES,
-        get_compressobj=lambda: deflate_lib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS),
-    )
+    zipped = zip_stream(members, modified_at=modified_at, level=level)
     if isinstance(target, Path):
         from ..store.directory import write_file
 

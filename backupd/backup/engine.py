@@ -8,11 +8,12 @@ import that snapshot and run COPY (SELECT row_to_json …) TO STDOUT over primar
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,23 @@ import psycopg
 from psycopg import sql
 
 from .. import ARCHIVE_FORMAT_VERSION, DEFAULT_TABLES, __version__
-from ..archive.manifest import MANIFEST_NAME, Manifest, ManifestColumn, ManifestTable
+from ..archive.manifest import (
+    MANIFEST_NAME,
+    MEMBER_SUFFIX,
+    Manifest,
+    ManifestColumn,
+    ManifestOrigin,
+    ManifestPart,
+    ManifestReuse,
+    ManifestTable,
+    part_names,
+    parts_checksum,
+)
+from ..archive.reader import ArchiveSource
 from ..archive.writer import (
     DEFAULT_COMPRESSION_LEVEL,
     ArchiveTarget,
+    MemberData,
     MemberDigest,
     write_archive,
 )
@@ -35,8 +49,19 @@ from ..errors import BackupdError
 from ..ids import uuid7
 from ..progress import MonotonicProgress, ProgressCallback
 from .pipeline import Cancelled, OrderedParts, PartSpool
+from .query import CHUNK_BYTES, export_query
+from .reuse import (
+    Horizon,
+    Previous,
+    horizon_for,
+    integer_key,
+    open_previous,
+    prove,
+    read_origin,
+    relfilenodes,
+    reusable_entry,
+)
 
-CHUNK_BYTES = 1024 * 1024
 PART_BYTES = 16 * 1024 * 1024  # split big tables into primary-key ranges of about this much JSON
 # Unread bytes one part may keep on local disk: with workers + 1 parts alive and 2 MiB segments,
 # a backup needs at most ~3 x (12 + 1 + 2) MiB of local disk whatever the archive's size
@@ -46,10 +71,6 @@ MAX_PARTS = 4096
 DEFAULT_WORKERS = 2
 LOCK_TIMEOUT = "30s"  # a restore's swap holds its locks briefly; wait for it, but not forever
 
-# CSV with quote and delimiter bytes that row_to_json never emits (it escapes every control
-# character), so each row arrives verbatim as one JSON line without COPY text-format escaping.
-COPY_OPTIONS = sql.SQL("WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')")
-
 
 @dataclass(frozen=True)
 class BackupResult:
@@ -57,53 +78,6 @@ class BackupResult:
     size_bytes: int
     manifest: Manifest
     seconds: float
-
-
-def export_query(
-    table: Table, where: sql.Composable | None = None, order_by: Sequence[str] | None = None
-) -> sql.Composed:
-    """COPY … TO STDOUT producing one JSON object per row, in primary-key order.
-
-    json/jsonb columns are cast to text so they travel as exact strings (see Column.carried_as_text).
-    Other arrays stay JSON arrays, except those with a lower bound other than 1 (which a JSON
-    array cannot carry): they travel as their PostgreSQL text (`"[0:2]={7,8,9}"`) in a JSON string,
-    which json_to_recordset reads back exactly. The check costs little per row: array_lower and
-    array_ndims, and array_dims with a regex only for multi-dimensional arrays. The row is built in
-    a LATERAL subquery (flattened by the planner) so the sort keys keep their own types even when
-    the JSON value is rewritten.
-    """
-    items = []
-    wrapped: set[str] = set()  # columns whose JSON value is not the column itself: sort by t.<column>
-    for col in table.columns:
-        ident = sql.Identifier(col.name)
-        if col.carried_as_text:
-            items.append(sql.SQL("t.{}::text AS {}").format(ident, ident))
-        elif col.is_array:
-            wrapped.add(col.name)
-            items.append(
-                sql.SQL(
-                    "CASE WHEN array_lower(t.{0}, 1) <> 1"
-                    " OR (array_ndims(t.{0}) > 1 AND array_dims(t.{0}) ~ '\\[(?!1:)')"
-                    " THEN to_json(t.{0}::text) ELSE to_json(t.{0}) END AS {0}"
-                ).format(ident)
-            )
-        else:
-            items.append(sql.SQL("t.{}").format(ident))
-    only = sql.SQL("") if table.partitioned else sql.SQL("ONLY ")  # a partitioned parent holds no rows itself
-    select = sql.SQL("SELECT row_to_json(r.*) FROM {}{} AS t CROSS JOIN LATERAL (SELECT {}) AS r").format(
-        only, table.ident, sql.SQL(", ").join(items)
-    )
-    if where is not None:
-        select += sql.SQL(" WHERE ") + where
-    keys = list(order_by) if order_by is not None else list(table.primary_key)
-    order: sql.Composable
-    if keys:
-        order = sql.SQL(", ").join(sql.SQL("t.{}" if k in wrapped else "r.{}").format(sql.Identifier(k)) for k in keys)
-    else:  # no primary key: order by the whole row so identical data still gives identical bytes
-        order = sql.SQL('row_to_json(r.*)::text COLLATE "C"')
-    # `r.*`, not `r`: a bare `r` would mean a column named r if the table has one (any name may exist).
-    select += sql.SQL(" ORDER BY ") + order
-    return sql.SQL("COPY ({}) TO STDOUT {}").format(select, COPY_OPTIONS)
 
 
 def _row(cursor: psycopg.Cursor[tuple[Any, ...]]) -> tuple[Any, ...]:
@@ -137,6 +111,8 @@ class Part:
     table: Table
     lower: int | None = None  # inclusive
     upper: int | None = None  # exclusive
+    name: str = ""  # its member: `<table>.jsonl` when the table has one part, else `<table>.000001.jsonl`, …
+    reuse: ManifestPart | None = None  # the previous backup's part this one copies (proved unchanged)
 
     def where(self) -> sql.Composable | None:
         if self.lower is None and self.upper is None:
@@ -166,6 +142,19 @@ def split_into_parts(conn: psycopg.Connection, table: Table, estimated_bytes: in
     lowers: list[int | None] = [None, *bounds]
     uppers: list[int | None] = [*bounds, None]
     return [Part(table, lo, up) for lo, up in zip(lowers, uppers, strict=True)]
+
+
+def subdivide(
+    table: Table, lower: int | None, upper: int | None, rows: int, low: int | None, high: int | None, row_bytes: float
+) -> list[Part]:
+    """A key range to read again, cut into pieces of about PART_BYTES between its lowest and highest
+    key (so a range that grew, the last one most often, does not grow without bound)."""
+    pieces = min(MAX_PARTS, max(1, -(-int(rows * row_bytes) // PART_BYTES)))
+    if pieces <= 1 or low is None or high is None or high <= low or not integer_key(table):
+        return [Part(table, lower, upper)]
+    step = -(-(high - low + 1) // pieces)
+    bounds = [low + i * step for i in range(1, pieces) if low + i * step <= high]
+    return [Part(table, lo, up) for lo, up in zip([lower, *bounds], [*bounds, upper], strict=True)]
 
 
 def outside_parents(conn: psycopg.Connection, tables: list[Table]) -> list[str]:
@@ -246,15 +235,63 @@ class _Snapshot:
     estimates: dict[int, int]  # table oid → rough JSON bytes
     sequences: dict[int, dict[str, int | None]]  # table oid → column → last value
     parts: dict[int, list[Part]]  # table oid → its key ranges, in order
+    origin: ManifestOrigin
+    relfilenodes: dict[int, int | None]
+    reuse_note: str | None = None  # why nothing of the previous backup could be reused
 
     @property
     def all_parts(self) -> list[Part]:
         return [p for t in self.tables for p in self.parts[t.oid]]
 
+    @property
+    def read_parts(self) -> list[Part]:
+        """The parts the workers read (the others are copied from the previous backup)."""
+        return [p for p in self.all_parts if p.reuse is None]
 
-def _take_snapshot(conn: psycopg.Connection, tables: Sequence[str]) -> _Snapshot:
+
+def _columns(table: Table) -> list[ManifestColumn]:
+    return [ManifestColumn.model_validate(c.manifest_entry()) for c in table.columns]
+
+
+def _plan_parts(
+    conn: psycopg.Connection,
+    table: Table,
+    estimate: int,
+    before: ManifestTable | None,
+    horizon: Horizon | None,
+) -> list[Part]:
+    """The table's parts: the previous backup's key ranges where it has usable ones (each proved
+    unchanged is reused, each other one read again, cut smaller when it grew), else new ranges."""
+    if before is None or horizon is None:
+        return split_into_parts(conn, table, estimate)
+    row_bytes = (before.bytes or 0) / before.count if before.count else 256.0
+    parts: list[Part] = []
+    for proof in prove(conn, table, before, horizon):
+        if proof.proved:
+            parts.append(Part(table, proof.lower, proof.upper, reuse=proof.part))
+        else:
+            parts += subdivide(table, proof.lower, proof.upper, proof.count, proof.min_key, proof.max_key, row_bytes)
+    return parts
+
+
+def _named(tables: list[Table], parts: dict[int, list[Part]]) -> dict[int, list[Part]]:
+    """Give every part its member name; a table whose part names would be another table's member
+    names (a table `a` in parts beside a table `a.000001`) is read as one part instead."""
+    members = {t.key + MEMBER_SUFFIX for t in tables}
+    named: dict[int, list[Part]] = {}
+    for table in tables:
+        planned = parts[table.oid]
+        names = part_names(table.key, len(planned))
+        if len(planned) > 1 and members & set(names):
+            planned, names = [Part(table)], part_names(table.key, 1)
+        named[table.oid] = [replace(part, name=name) for part, name in zip(planned, names, strict=True)]
+    return named
+
+
+def _take_snapshot(conn: psycopg.Connection, tables: Sequence[str], previous: Previous | None) -> _Snapshot:
     """Lock the set, fix and export the snapshot, and read the catalog under it (the first query
-    after the LOCK is describe_tables: it takes the snapshot)."""
+    after the LOCK is describe_tables: it takes the snapshot). With a previous backup, prove which
+    of its parts are unchanged (backup.reuse) and plan the rest."""
     names = [resolve_table(conn, name) for name in tables]  # autocommit: takes no snapshot
     begin_snapshot(conn, sql.SQL(", ").join(sql.Identifier(schema, rel) for _, schema, rel in names))
     described = describe_tables(conn, list(tables))  # first query: fixes the snapshot
@@ -264,14 +301,47 @@ def _take_snapshot(conn: psycopg.Connection, tables: Sequence[str]) -> _Snapshot
     server_version = _row(conn.execute("SHOW server_version"))[0]
     estimates = _estimated_bytes(conn, described)
     sequences = {t.oid: _sequence_values(conn, t) for t in described}
-    parts = {t.oid: split_into_parts(conn, t, estimates[t.oid]) for t in described}
-    return _Snapshot(snapshot_id, described, types, definitions, warnings, server_version, estimates, sequences, parts)
+    origin, xmax = read_origin(conn)
+    nodes = relfilenodes(conn, described)
+    horizon, note = None, None
+    if previous is not None:
+        horizon, note = horizon_for(
+            previous.manifest,
+            origin,
+            xmax,
+            server_version=server_version,
+            settings=dict(OUTPUT_SETTINGS),
+            types=types,
+        )
+    parts = {}
+    for t in described:
+        before = None
+        if previous is not None and horizon is not None:
+            before = reusable_entry(
+                previous.manifest.contents.get(t.key), t, definitions.get(t.key), _columns(t), nodes.get(t.oid)
+            )
+        parts[t.oid] = _plan_parts(conn, t, estimates[t.oid], before, horizon)
+    return _Snapshot(
+        snapshot_id,
+        described,
+        types,
+        definitions,
+        warnings,
+        server_version,
+        estimates,
+        sequences,
+        _named(described, parts),
+        origin,
+        nodes,
+        note,
+    )
 
 
 class _Members:
-    """The archive's members in order, for write_archive: one per table, streamed from the parts as
-    the workers spool them (hashed, line-counted, with progress), then the manifest, built from
-    those digests once every table member was consumed. `.manifest` is set when it is yielded."""
+    """The archive's members in order, for write_archive: one per part, each read part streamed
+    from its spool as the workers fill it (hashed, line-counted, with progress), each reused part
+    copied as deflate data from the previous archive; then the manifest, built from those digests
+    once every part was consumed. `.manifest` is set when it is yielded."""
 
     def __init__(
         self,
@@ -281,24 +351,57 @@ class _Members:
         *,
         backup_id: str,
         created_at: datetime,
+        previous: Previous | None = None,
     ) -> None:
         self._snapshot = snapshot
-        self._parts = parts  # (part, spool) in the snapshot's table order
+        self._parts = parts  # (part, spool) of the read parts, in the snapshot's table order
         self._tracker = tracker
         self._backup_id = backup_id
         self._created_at = created_at
+        self._previous = previous
         self._total_estimate = sum(snapshot.estimates.values()) or 1
         self._contents: dict[str, ManifestTable] = {}
+        self._reuse = ManifestReuse()
         self.manifest: Manifest | None = None
 
-    def __iter__(self) -> Iterator[tuple[str, Iterator[bytes]]]:
+    def __iter__(self) -> Iterator[tuple[str, MemberData]]:
         done_estimate = 0
         for index, table in enumerate(self._snapshot.tables):
-            digest = MemberDigest()
-            self._report(100 * done_estimate / self._total_estimate, table, index)
-            yield table.member_name, self._chunks(table, digest, done_estimate, index)
-            done_estimate += self._snapshot.estimates[table.oid]
-            self._contents[table.key] = self._entry(table, digest)
+            rows = MemberDigest(count_lines=False)  # the table's rows as one stream
+            entries: list[ManifestPart] = []
+            size = 0
+            planned = self._snapshot.parts[table.oid]
+            estimate = self._snapshot.estimates[table.oid]
+            for number, part in enumerate(planned):
+                within = estimate * number / len(planned)
+                self._report(100 * (done_estimate + within) / self._total_estimate, table, index)
+                if part.reuse is not None:
+                    assert self._previous is not None
+                    raw = self._previous.reader.raw_member(part.reuse.name)
+                    yield part.name, raw
+                    entries.append(part.reuse.model_copy(update={"name": part.name, "reused": True}))
+                    size += raw.uncompressed_size
+                    self._reuse.parts_reused += 1
+                    self._reuse.rows_reused += part.reuse.count
+                    continue
+                digest = MemberDigest()
+                edges = _Edges()
+                yield part.name, self._chunks(part, digest, rows, edges)
+                entries.append(
+                    ManifestPart(
+                        name=part.name,
+                        first=edges.key(table, first=True),
+                        last=edges.key(table, first=False),
+                        count=digest.lines,
+                        checksum=digest.checksum,
+                        reused=False,
+                    )
+                )
+                size += digest.bytes
+                self._reuse.parts_read += 1
+                self._reuse.rows_read += digest.lines
+            done_estimate += estimate
+            self._contents[table.key] = self._entry(table, entries, rows, size)
         self.manifest = self._build_manifest()
         self._tracker.report("running", 99, "Writing manifest", len(self._snapshot.tables))
         yield MANIFEST_NAME, iter([self.manifest.to_json_bytes()])
@@ -306,31 +409,33 @@ class _Members:
     def _report(self, percent: float, table: Table, index: int) -> None:
         self._tracker.report("running", percent, f"Exporting {table.key}", index)
 
-    def _chunks(self, table: Table, digest: MemberDigest, done_estimate: int, index: int) -> Iterator[bytes]:
-        """The table's parts read back in order; their row counts must add up to the lines written."""
-        rows = 0
-        estimate = self._snapshot.estimates[table.oid]
-        for _ in self._snapshot.parts[table.oid]:
-            part, spool = next(self._parts)
-            assert part.table is table
-            for chunk in spool.chunks(CHUNK_BYTES):
-                digest.update(chunk)
-                within = min(digest.bytes, estimate * 0.99)
-                self._report(100 * (done_estimate + within) / self._total_estimate, table, index)
-                yield chunk
-            rows += spool.rows
-        if rows != digest.lines:
-            raise BackupdError(f"{table.key}: {rows} rows exported but {digest.lines} lines written")
+    def _chunks(self, part: Part, digest: MemberDigest, rows: MemberDigest, edges: _Edges) -> Iterator[bytes]:
+        """A read part's bytes from its spool; its row count must equal the lines written."""
+        spooled, spool = next(self._parts)
+        assert spooled is part
+        for chunk in spool.chunks(CHUNK_BYTES):
+            digest.update(chunk)
+            rows.update(chunk)
+            edges.see(chunk)
+            yield chunk
+        if spool.rows != digest.lines:
+            raise BackupdError(f"{part.table.key}: {spool.rows} rows exported but {digest.lines} lines written")
 
-    def _entry(self, table: Table, digest: MemberDigest) -> ManifestTable:
+    def _entry(self, table: Table, parts: list[ManifestPart], rows: MemberDigest, size: int) -> ManifestTable:
+        reused = any(p.reused for p in parts)
         return ManifestTable(
-            count=digest.lines,
-            checksum=digest.checksum,
-            bytes=digest.bytes,
-            columns=[ManifestColumn.model_validate(c.manifest_entry()) for c in table.columns],
+            count=sum(p.count for p in parts),
+            checksum=parts_checksum([p.checksum for p in parts]) if reused else rows.checksum,
+            bytes=size,
+            columns=_columns(table),
             primary_key=list(table.primary_key),
             sequences=self._snapshot.sequences[table.oid] or None,
             definition=self._snapshot.definitions.get(table.key),
+            parts=parts,
+            checksum_of="parts" if reused else "rows",
+            part_bounds=[p.lower for p in self._snapshot.parts[table.oid][1:] if p.lower is not None] or None,
+            oid=table.oid,
+            relfilenode=self._snapshot.relfilenodes.get(table.oid),
         )
 
     def _build_manifest(self) -> Manifest:
@@ -346,7 +451,45 @@ class _Members:
             settings=dict(OUTPUT_SETTINGS),
             types=snapshot.types or None,
             warnings=snapshot.warnings or None,
+            origin=snapshot.origin,
+            reuse=self._reuse,
+            reused_from=self._previous.manifest.backup_id if self._reuse.parts_reused and self._previous else None,
+            reuse_note=snapshot.reuse_note,
         )
+
+
+class _Edges:
+    """The first and last line of a part's bytes as they stream past (for its first and last key)."""
+
+    __slots__ = ("first", "head", "last")
+
+    def __init__(self) -> None:
+        self.head = bytearray()  # bytes up to the first newline
+        self.first: bytes | None = None
+        self.last = bytearray()  # bytes after the last newline but one
+
+    def see(self, chunk: bytes) -> None:
+        if self.first is None:
+            end = chunk.find(b"\n")
+            if end < 0:
+                self.head += chunk
+            else:
+                self.first = bytes(self.head) + chunk[:end]
+        cut = chunk.rfind(b"\n", 0, len(chunk) - 1)
+        if cut < 0:
+            if self.last.endswith(b"\n"):
+                self.last.clear()
+            self.last += chunk
+        else:
+            self.last[:] = chunk[cut + 1 :]
+
+    def key(self, table: Table, *, first: bool) -> list[Any] | None:
+        """The primary key of the first or last row, as a JSON array of its columns' values."""
+        line = self.first if first else bytes(self.last).rstrip(b"\n")
+        if not line or not table.primary_key:
+            return None
+        row = json.loads(line)
+        return [row[column] for column in table.primary_key]
 
 
 def _cancel_workers(pool: OrderedParts[Part, psycopg.Connection], workers: list[psycopg.Connection]) -> None:
@@ -368,6 +511,8 @@ def create_backup(
     level: int = DEFAULT_COMPRESSION_LEVEL,
     workers: int = DEFAULT_WORKERS,
     spool_dir: Path | None = None,
+    previous: Path | ArchiveSource | None = None,
+    full: bool = False,
 ) -> BackupResult:
     """Write an archive of `tables` to `output` (a file, or a store object) from one consistent snapshot.
 
@@ -375,6 +520,10 @@ def create_backup(
     (PostgreSQL's row_to_json is the slowest step, and it runs on the server's cores). Parts wait
     in unlinked files in `spool_dir` (default: beside a file output, else in memory, which is
     what an encrypted backup needs: no plain byte on disk), at most SPOOL_LIMIT bytes each.
+
+    `previous` (the previous completed backup of the set, normally found by backup.reuse.find_previous)
+    lets the parts this snapshot proves unchanged be copied from it instead of read
+    (docs/change-proportional-backups.md); `full` reads every row whatever `previous` is.
     """
     started = time.monotonic()
     backup_id = backup_id or uuid7()
@@ -385,16 +534,21 @@ def create_backup(
     if spool_dir is not None:
         spool_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
+        before, note = (None, None) if previous is None or full else open_previous(previous)
+        if before is not None:
+            stack.callback(before.close)
         conn = stack.enter_context(connect(database_url, application_name="backupd-backup"))
-        snapshot = _take_snapshot(conn, tables)
-        all_parts = snapshot.all_parts
-        worker_count = max(1, min(workers, len(all_parts)))
+        snapshot = _take_snapshot(conn, tables, before)
+        if note is not None:
+            snapshot = replace(snapshot, reuse_note=note)
+        all_parts = snapshot.read_parts
+        worker_count = min(max(1, workers), len(all_parts))
         worker_conns = [stack.enter_context(_open_worker(database_url, snapshot.id)) for _ in range(worker_count)]
         pool: OrderedParts[Part, psycopg.Connection] = OrderedParts(
             all_parts, worker_conns, _produce_part, spool_dir=spool_dir, spool_limit=SPOOL_LIMIT
         )
         tracker = MonotonicProgress(progress, len(snapshot.tables))
-        members = _Members(snapshot, pool.parts(), tracker, backup_id=backup_id, created_at=created_at)
+        members = _Members(snapshot, pool.parts(), tracker, backup_id=backup_id, created_at=created_at, previous=before)
         pool.start()
         try:
             size = write_archive(output, members, modified_at=created_at, level=level)

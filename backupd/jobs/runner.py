@@ -46,6 +46,14 @@ class RestoreRequest:
     dry_run: bool = False
 
 
+def reuse_text(reuse: dict[str, int]) -> str:
+    """`reused 12 parts (1,200,000 rows), read 2 parts (13,000 rows)` (a manifest's `reuse`)."""
+    return (
+        f"reused {reuse['parts_reused']} parts ({reuse['rows_reused']:,} rows),"
+        f" read {reuse['parts_read']} parts ({reuse['rows_read']:,} rows)"
+    )
+
+
 def record_backup(
     store: JobStore,
     lock: OperationLock,
@@ -137,9 +145,12 @@ class JobRunner:
     after_backup: Callable[[str], None] | None = None
     _threads: dict[str, threading.Thread] = field(default_factory=dict)
 
-    def start_backup(self, job_id: str, target: StoredArchive, lock: OperationLock) -> None:
-        """Run create_backup into a store object for a pending job; `lock` is released when the job ends."""
-        self._spawn(job_id, self._run_backup, job_id, target, lock)
+    def start_backup(self, job_id: str, target: StoredArchive, lock: OperationLock, *, full: bool = False) -> None:
+        """Run create_backup into a store object for a pending job; `lock` is released when the job ends.
+
+        The parts the new snapshot proves unchanged since the previous completed backup in the
+        store are copied from it (docs/change-proportional-backups.md); `full` reads every row."""
+        self._spawn(job_id, self._run_backup, job_id, target, lock, full)
 
     def start_restore(
         self,
@@ -165,8 +176,9 @@ class JobRunner:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not any(t.is_alive() for t in self._threads.values())
 
-    def _run_backup(self, job_id: str, target: StoredArchive, lock: OperationLock) -> None:
+    def _run_backup(self, job_id: str, target: StoredArchive, lock: OperationLock, full: bool = False) -> None:
         from ..backup.engine import create_backup
+        from ..backup.reuse import find_previous
 
         try:
             self.store.mark_started("backup", job_id, "running", file_path=target.location)
@@ -178,6 +190,8 @@ class JobRunner:
                 backup_id=job_id,
                 spool_dir=None if target.encrypted else self.spool_dir,  # encrypted: parts wait in memory
                 progress=ProgressWriter(self.store, "backup", job_id, {"running": "running"}),
+                previous=None if full else find_previous(self.store, target.store),
+                full=full,
             )
             self.store.complete_backup(
                 job_id,
@@ -185,8 +199,14 @@ class JobRunner:
                 size_bytes=result.size_bytes,
                 manifest=result.manifest.model_dump(mode="json", exclude_none=True, by_alias=True),
             )
+            reuse = result.manifest.reuse
             log.info(
-                "backup %s completed: %s (%d bytes, %.1fs)", job_id, target.location, result.size_bytes, result.seconds
+                "backup %s completed: %s (%d bytes, %.1fs; %s)",
+                job_id,
+                target.location,
+                result.size_bytes,
+                result.seconds,
+                "no reuse figures" if reuse is None else reuse_text(reuse.model_dump()),
             )
             if self.after_backup is not None:
                 try:  # the backup is complete: nothing after this may fail it (or delete its archive)
