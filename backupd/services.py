@@ -20,10 +20,10 @@ from .db.connection import connect, resolve_database_url
 from .db.migrations import apply_migrations, ensure_schema
 from .db.pool import ConnectionPool
 from .drill.service import DrillService
-from .jobs import JobRunner, JobStore, recover_interrupted_jobs
+from .jobs import JobRecords, JobRunner, recover_interrupted_jobs
 from .notify import Notifier, build_notifier
 from .schedule.scheduler import Scheduler, build_automation
-from .schedule.settings import ScheduleStore
+from .schedule.settings import ScheduleRecords
 from .store import Store
 
 
@@ -34,7 +34,7 @@ class LocalServices:
     settings: Settings
     database_url: str
     pool: ConnectionPool
-    jobs: JobStore
+    jobs: JobRecords
     archives: Store
 
     @property
@@ -53,7 +53,7 @@ class Services(LocalServices):
 
     runner: JobRunner
     # Built after the runner (they hand it work): automatic backups, retention, drills (docs/operations.md).
-    schedules: ScheduleStore = field(init=False)
+    schedules: ScheduleRecords = field(init=False)
     drills: DrillService = field(init=False)
     scheduler: Scheduler = field(init=False)
     notifier: Notifier = field(init=False)  # told of finished jobs, missed times, staleness (CONTRACT §15)
@@ -65,7 +65,7 @@ def open_local(settings: Settings, database_url: str) -> Iterator[LocalServices]
     ensure_schema(database_url)
     pool = ConnectionPool(database_url)
     try:
-        yield LocalServices(settings, database_url, pool, JobStore(pool), settings.open_store())
+        yield LocalServices(settings, database_url, pool, JobRecords(pool), settings.open_store())
     finally:
         pool.close()
 
@@ -79,7 +79,7 @@ def open_services(settings: Settings) -> Services:
     with connect(url, application_name="backupd-migrate") as conn:
         apply_migrations(conn)
     pool = ConnectionPool(url)
-    jobs = JobStore(pool)
+    jobs = JobRecords(pool)
     archives = settings.open_store()
     runner = JobRunner(jobs, url, tuple(settings.tables), spool_dir=settings.spool_dir, archives=archives)
     services = Services(settings, url, pool, jobs, archives, runner)

@@ -142,6 +142,7 @@ def backup_list_item(row: dict[str, Any]) -> BackupListItem:
         trigger=row.get("trigger") or BackupTrigger.MANUAL,
         pinned=bool(row.get("pinned")),
         encrypted=(row.get("file_path") or "").endswith(".age"),
+        reuse=(row.get("manifest_json") or {}).get("reuse") if row["status"] == "completed" else None,
     )
 
 

@@ -68,6 +68,15 @@ class BackupContentInfo(ApiModel):
     checksum: str = Field(..., description="SHA256 checksum of the JSON file")
 
 
+class BackupReuse(ApiModel):
+    """What a backup copied from the previous one and what it read (docs/change-proportional-backups.md)."""
+
+    parts_reused: int = Field(..., ge=0, description="Parts copied from the previous backup, proved unchanged")
+    rows_reused: int = Field(..., ge=0, description="Rows in those parts")
+    parts_read: int = Field(..., ge=0, description="Parts read from the database")
+    rows_read: int = Field(..., ge=0, description="Rows in those parts")
+
+
 class BackupManifest(ApiModel):
     """Manifest file stored inside backup ZIP."""
 
@@ -81,6 +90,7 @@ class BackupManifest(ApiModel):
         default_factory=dict,
         description="Map of content type to info (events, alerts, cameras, etc.)",
     )
+    reuse: BackupReuse | None = Field(None, description="Parts and rows reused and read (format 1.1; null before)")
 
 
 # =============================================================================
@@ -169,6 +179,7 @@ class BackupListItem(ApiModel):
     trigger: BackupTrigger = Field(BackupTrigger.MANUAL, description="What started the backup")
     pinned: bool = Field(False, description="A pinned backup is never removed by retention")
     encrypted: bool = Field(False, description="Stored age-encrypted (.zip.age, docs/operations.md)")
+    reuse: BackupReuse | None = Field(None, description="Parts and rows reused and read; null when not recorded")
 
 
 class BackupListResponse(ApiModel):

@@ -32,7 +32,7 @@ from ..errors import BackupdError, one_line
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..jobs.records import JobStore
+    from ..jobs.records import JobRecords
     from ..store import Store, StoredArchive
 
 log = logging.getLogger("backupd.backup")
@@ -100,7 +100,7 @@ def open_previous(source: Path | ArchiveSource) -> tuple[Previous | None, str | 
     return Previous(reader, str(source)), None
 
 
-def find_previous(jobs: JobStore, archives: Store) -> StoredArchive | None:
+def find_previous(jobs: JobRecords, archives: Store) -> StoredArchive | None:
     """The newest completed backup (job row) whose archive is still in the store."""
     present = {o.name for o in archives.archives()}
     for row in jobs.list_completed_backups():

@@ -12,7 +12,7 @@ from datetime import datetime
 from ..audit import audited_command
 from ..db.locks import operation_lock
 from ..retention.apply import PruneResult, prune
-from ..schedule.settings import ScheduleStore
+from ..schedule.settings import ScheduleRecords
 from ..services import open_local
 from ._common import database_url_from
 
@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     settings, url = database_url_from(args)
     with open_local(settings, url) as local:  # the schedule tables, when the service never ran on this database
-        config = ScheduleStore(local.pool, settings).config()
+        config = ScheduleRecords(local.pool, settings).config()
         action = "dry-run a prune" if args.dry_run else "prune backups"  # audited as the OS user (CONTRACT §17)
         with operation_lock(url), audited_command(url, "prune", action):  # no backup or restore meanwhile
             result = prune(local.pool, local.archives, config.policy, config.timezone, dry_run=args.dry_run)

@@ -19,7 +19,7 @@ from ..archive import ArchiveReader
 from ..audit import audited_command
 from ..db.locks import operation_lock
 from ..db.pool import ConnectionPool
-from ..jobs import JobStore, restores_what_it_holds, take_safety_backup
+from ..jobs import JobRecords, restores_what_it_holds, take_safety_backup
 from ..restore.changes import TableChanges
 from ..restore.engine import restore_from_backup
 from ..services import open_local
@@ -75,7 +75,7 @@ def _backup_row(url: str, backup_id: str) -> dict[str, Any] | None:
     """The job row of an archive's backup, when this database recorded one (an empty database has no job tables)."""
     pool = ConnectionPool(url)
     try:
-        return JobStore(pool).get("backup", backup_id)
+        return JobRecords(pool).get("backup", backup_id)
     except psycopg.errors.UndefinedTable:
         return None
     finally:

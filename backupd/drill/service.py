@@ -30,7 +30,7 @@ from ..db.locks import OperationLock, job_lock_key
 from ..db.pool import ConnectionPool
 from ..errors import BackupdError, BusyError, one_line
 from ..ids import is_uuid
-from ..jobs import JobStore
+from ..jobs import JobRecords
 from ..jobs.launch import launch_job
 from ..store import Store
 
@@ -113,7 +113,7 @@ def _reachable(url: str) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-class DrillStore:
+class DrillRecords:
     """SQL on drill_runs."""
 
     def __init__(self, pool: ConnectionPool) -> None:
@@ -211,8 +211,8 @@ class DrillService:
 
     database_url: str
     drill_url: str | None
-    store: DrillStore
-    jobs: JobStore
+    store: DrillRecords
+    jobs: JobRecords
     archives: Store
     tables: tuple[str, ...]
     _threads: dict[str, threading.Thread] = field(default_factory=dict)

@@ -4,7 +4,7 @@ the recovery of jobs whose process died (`recovery.py`). The connection pool the
 borrow from is the database layer's (`backupd.db.pool`)."""
 
 from .progress import ProgressWriter
-from .records import JobKind, JobStore, restores_what_it_holds
+from .records import JobKind, JobRecords, restores_what_it_holds
 from .recovery import INTERRUPTED_MESSAGE, JobReaper, Recovery, reap_orphaned_jobs, recover_interrupted_jobs
 from .runner import JobRunner, RestoreRequest, record_backup, take_safety_backup
 
@@ -12,8 +12,8 @@ __all__ = [
     "INTERRUPTED_MESSAGE",
     "JobKind",
     "JobReaper",
+    "JobRecords",
     "JobRunner",
-    "JobStore",
     "ProgressWriter",
     "Recovery",
     "RestoreRequest",

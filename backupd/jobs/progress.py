@@ -13,7 +13,7 @@ import time
 import psycopg
 
 from ..progress import Progress
-from .records import JobKind, JobStore
+from .records import JobKind, JobRecords
 
 log = logging.getLogger("backupd.jobs")
 
@@ -28,7 +28,9 @@ class ProgressWriter:
     chunks costs a few row updates a second, not one per chunk.
     """
 
-    def __init__(self, store: JobStore, kind: JobKind, job_id: str, phase_status: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, store: JobRecords, kind: JobKind, job_id: str, phase_status: dict[str, str] | None = None
+    ) -> None:
         self.store, self.kind, self.job_id = store, kind, job_id
         self.phase_status = phase_status or {}
         self._last: tuple[str, str, int] | None = None

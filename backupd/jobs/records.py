@@ -1,4 +1,4 @@
-"""The job tables, backupd.backup_jobs and backupd.restore_jobs, as SQL: one class, JobStore.
+"""The job tables, backupd.backup_jobs and backupd.restore_jobs, as SQL: one class, JobRecords.
 
 Why apart from the runner: the API's routes, retention, the drills, the CLI and start-up
 recovery read and write job rows without running any job, and the rules that keep a row
@@ -27,7 +27,7 @@ JobKind = Literal["backup", "restore"]
 _TABLES: dict[str, str] = {"backup": "backupd.backup_jobs", "restore": "backupd.restore_jobs"}
 _ENUMS: dict[str, str] = {"backup": "backupd.backup_job_status", "restore": "backupd.restore_job_status"}
 FINAL_STATUSES = ("completed", "failed")
-# What JobStore.on_finish is given of a finished row.
+# What JobRecords.on_finish is given of a finished row.
 _FINISHED: dict[str, str] = {
     "backup": "id, status::text AS status, error_message, started_at, completed_at, trigger",
     "restore": "id, status::text AS status, error_message, started_at, completed_at, dry_run",
@@ -43,7 +43,7 @@ def restores_what_it_holds(row: dict[str, Any] | None) -> bool:
     return row is not None and row.get("trigger") == "safety"
 
 
-class JobStore:
+class JobRecords:
     """CRUD on backup_jobs / restore_jobs. Rows come back as dicts keyed by column name."""
 
     def __init__(self, pool: ConnectionPool) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..db.locks import job_lock_key, try_operation_lock
 from ..errors import BusyError, one_line
 from ..store import Store
-from .records import JobStore
+from .records import JobRecords
 
 log = logging.getLogger("backupd.jobs")
 
@@ -34,7 +34,7 @@ class Recovery:
     aborted_uploads: int = 0
 
 
-def reap_orphaned_jobs(store: JobStore, archives: Store | None = None) -> list[str]:
+def reap_orphaned_jobs(store: JobRecords, archives: Store | None = None) -> list[str]:
     """Mark failed every unfinished job whose owner is gone; return their ids.
 
     Each running job's process holds an advisory lock keyed by the job id (taken before its row
@@ -63,7 +63,7 @@ def reap_orphaned_jobs(store: JobStore, archives: Store | None = None) -> list[s
     return failed
 
 
-def recover_interrupted_jobs(store: JobStore, database_url: str, archives: Store, uploads_dir: Path) -> Recovery:
+def recover_interrupted_jobs(store: JobRecords, database_url: str, archives: Store, uploads_dir: Path) -> Recovery:
     """Start-up recovery: fail jobs of dead processes, then, if no job runs anywhere, remove what
     interrupted writes left (partial files, unfinished multipart uploads, stale uploads)."""
     failed = reap_orphaned_jobs(store, archives)
@@ -92,7 +92,7 @@ def recover_interrupted_jobs(store: JobStore, database_url: str, archives: Store
 class JobReaper:
     """A daemon thread that runs reap_orphaned_jobs every `interval` seconds (replicas, §8)."""
 
-    def __init__(self, store: JobStore, archives: Store, interval: float = REAP_INTERVAL) -> None:
+    def __init__(self, store: JobRecords, archives: Store, interval: float = REAP_INTERVAL) -> None:
         self._store, self._archives, self._interval = store, archives, interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="backupd-reaper", daemon=True)

@@ -29,7 +29,7 @@ from ..errors import BackupdError, RestoreError, one_line
 from ..progress import ProgressCallback
 from ..store import Store, StoredArchive
 from .progress import ProgressWriter
-from .records import JobKind, JobStore
+from .records import JobKind, JobRecords
 
 if TYPE_CHECKING:
     from ..backup.engine import BackupResult
@@ -55,7 +55,7 @@ def reuse_text(reuse: dict[str, int]) -> str:
 
 
 def record_backup(
-    store: JobStore,
+    store: JobRecords,
     lock: OperationLock,
     backup_id: str,
     target: StoredArchive,
@@ -93,7 +93,7 @@ def record_backup(
 
 
 def take_safety_backup(
-    store: JobStore,
+    store: JobRecords,
     archives: Store,
     database_url: str,
     lock: OperationLock,
@@ -136,7 +136,7 @@ def take_safety_backup(
 class JobRunner:
     """Starts engine runs in threads and records their outcome in the job tables."""
 
-    store: JobStore
+    store: JobRecords
     database_url: str
     tables: tuple[str, ...]
     spool_dir: Path | None = None  # local scratch space of backups (see backup.SPOOL_LIMIT)

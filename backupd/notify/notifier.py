@@ -88,7 +88,7 @@ class Notifier:
         return bool(self.targets)
 
     def job_finished(self, kind: str, row: dict[str, Any]) -> None:
-        """A backup, restore or drill ended (its row as it is now); called by the job stores."""
+        """A backup, restore or drill ended (its row as it is now); called by the job and drill records."""
         keep = ("id", "status", "trigger", "dry_run", "error_message", "completed_at")
         self._put(("job", (kind, {k: row.get(k) for k in keep})))
 

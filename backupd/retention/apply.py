@@ -4,7 +4,7 @@ The decision is retention.plan's; this module reads the completed backups, marks
 job reads, and removes what the plan says: the job row first (so nobody is offered a backup whose
 archive is going), then the object. Each removal re-checks, under a row lock, that the backup is
 still there, still unpinned and still not being read by a drill that started meanwhile (drills
-take a share lock on the backup's row when they start, see drills.DrillStore.create).
+take a share lock on the backup's row when they start, see drills.DrillRecords.create).
 
 Callers hold the operation lock (after a backup, `backupd prune`, `POST /api/backup/prune`), so
 no backup or restore runs meanwhile; drills do not take it, hence the re-check.

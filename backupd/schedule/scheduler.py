@@ -34,16 +34,16 @@ from datetime import datetime
 from ..config import Settings
 from ..db.locks import OperationLock, try_operation_lock
 from ..db.pool import ConnectionPool
-from ..drill.service import DrillRefused, DrillService, DrillStore
+from ..drill.service import DrillRecords, DrillRefused, DrillService
 from ..errors import BusyError, one_line
 from ..ids import uuid7
-from ..jobs import JobRunner, JobStore
+from ..jobs import JobRecords, JobRunner
 from ..jobs.launch import launch_job
 from ..retention.apply import PruneResult, prune
 from ..store import Store
 from .clock import Clock, clock_from_env
 from .cron import Schedule
-from .settings import BACKUP, COUNTED, DRILL, ScheduleConfig, ScheduleStore, describe
+from .settings import BACKUP, COUNTED, DRILL, ScheduleConfig, ScheduleRecords, describe
 
 log = logging.getLogger("backupd.scheduler")
 
@@ -58,7 +58,7 @@ class Scheduler:
         self,
         *,
         database_url: str,
-        schedules: ScheduleStore,
+        schedules: ScheduleRecords,
         runner: JobRunner,
         archives: Store,
         tables: tuple[str, ...],
@@ -262,18 +262,18 @@ def build_automation(
     settings: Settings,
     database_url: str,
     pool: ConnectionPool,
-    jobs: JobStore,
+    jobs: JobRecords,
     runner: JobRunner,
     archives: Store,
     clock: Clock | None = None,
-) -> tuple[ScheduleStore, DrillService, Scheduler]:
+) -> tuple[ScheduleRecords, DrillService, Scheduler]:
     """What `serve` adds to the job runner: schedule settings, drills, the scheduler, retention after
     each completed backup. Raises InvalidSchedule for a bad BACKUPD_SCHEDULE/TIMEZONE/DRILL_SCHEDULE."""
     clock = clock or clock_from_env()
-    schedules = ScheduleStore(pool, settings, clock)
+    schedules = ScheduleRecords(pool, settings, clock)
     schedules.config()  # a bad environment value stops start-up with the reason
     drills = DrillService(
-        database_url, settings.drill_database_url, DrillStore(pool), jobs, archives, tuple(settings.tables)
+        database_url, settings.drill_database_url, DrillRecords(pool), jobs, archives, tuple(settings.tables)
     )
 
     def apply_retention() -> PruneResult:

@@ -122,7 +122,7 @@ def validate_changes(body: Any) -> dict[str, Any]:
     return changes
 
 
-class ScheduleStore:
+class ScheduleRecords:
     """The schedule tables (SQL only; the scheduler and the API decide what to do with them)."""
 
     def __init__(self, pool: ConnectionPool, settings: Settings, clock: Clock | None = None) -> None:

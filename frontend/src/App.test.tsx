@@ -20,6 +20,7 @@ const LISTED: BackupListResponse = {
       trigger: 'manual',
       pinned: false,
       encrypted: false,
+      reuse: null,
     },
   ],
   total: 1,
@@ -58,6 +59,20 @@ describe('backup list', () => {
     const link = within(item).getByRole('link', { name: /Download the backup from/ });
     expect(link.getAttribute('href')).toBe(`/api/backup/${BACKUP_ID}/download`);
     expect(within(item).getByRole('button', { name: /Delete the backup from/ })).toBeTruthy();
+  });
+
+  it('says how much of a backup was reused from the previous one, and nothing for a full read', async () => {
+    const [first] = LISTED.backups;
+    const reused = { ...first, reuse: { parts_reused: 30, rows_reused: 900000, parts_read: 5, rows_read: 12345 } };
+    stubFetch(() => json({ backups: [reused], total: 1 }));
+    renderApp();
+    const item = await screen.findByRole('listitem');
+    expect(within(item).getByTestId('reuse').textContent).toBe('reused 30 of 35 parts (12,345 rows read)');
+    cleanup();
+    stubFetch(() => json({ backups: [{ ...first, reuse: { ...reused.reuse, parts_reused: 0 } }], total: 1 }));
+    renderApp();
+    const full = await screen.findByRole('listitem');
+    expect(within(full).queryByTestId('reuse')).toBeNull();
   });
 
   it('deletes only after confirmation; Escape cancels', async () => {

@@ -353,7 +353,7 @@ def test_parallel_parts_give_the_same_bytes_as_one_stream(
     db: psycopg.Connection, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Splitting a table into key ranges read by several connections must not change a byte."""
-    import backupd.backup.engine as backup_module
+    import backupd.backup.parts as backup_module
 
     fill_small_app_data(db, events=3000)
     db.execute("DELETE FROM events WHERE id BETWEEN 1000 AND 1800")  # a gap: some ranges are empty

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from backupd.archive import verify_archive
-from backupd.backup import engine as backup_engine
+from backupd.backup import parts as backup_parts
 from backupd.backup.engine import create_backup
 from backupd.drill.run import run_drill
 from backupd.export import iter_events
@@ -138,7 +138,7 @@ def test_parallel_parts_with_a_key_named_r(
     """The parent's primary key is `r`: the key-range split and ORDER BY must use the column."""
     odd_db.execute(f"INSERT INTO {PARENT} SELECT g, 'p' || g, NULL, NULL FROM generate_series(3, 3000) g")
     one = create_backup(database_url, tmp_path / "one.zip", tables=TABLES, workers=1)
-    monkeypatch.setattr(backup_engine, "PART_BYTES", 4096)
+    monkeypatch.setattr(backup_parts, "PART_BYTES", 4096)
     many = create_backup(database_url, tmp_path / "many.zip", tables=TABLES, workers=2)
     assert one.manifest.contents[KEYS[0]].checksum == many.manifest.contents[KEYS[0]].checksum
     assert one.manifest.contents[KEYS[1]].checksum == many.manifest.contents[KEYS[1]].checksum

@@ -14,7 +14,7 @@ from backupd.db.pool import ConnectionPool
 from backupd.errors import ArchiveError, one_line
 from backupd.jobs import (
     INTERRUPTED_MESSAGE,
-    JobStore,
+    JobRecords,
     ProgressWriter,
     recover_interrupted_jobs,
 )
@@ -25,7 +25,7 @@ from backupd.store.directory import DirectoryStore
 @pytest.fixture
 def store(database_url: str):
     pool = ConnectionPool(database_url)
-    yield JobStore(pool)
+    yield JobRecords(pool)
     pool.close()
 
 
@@ -37,7 +37,7 @@ def _row(db: psycopg.Connection, table: str, job_id: str) -> tuple:
     ).fetchone()
 
 
-def test_progress_never_decreases_and_stays_below_100(store: JobStore, db: psycopg.Connection) -> None:
+def test_progress_never_decreases_and_stays_below_100(store: JobRecords, db: psycopg.Connection) -> None:
     job_id = str(uuid.uuid4())
     store.create_backup_job(job_id, 8)
     store.mark_started("backup", job_id, "running")
@@ -58,7 +58,7 @@ def test_progress_never_decreases_and_stays_below_100(store: JobStore, db: psyco
     assert _row(db, "backupd.backup_jobs", job_id)[:2] == ("completed", 100)
 
 
-def test_restore_status_only_moves_forward(store: JobStore, db: psycopg.Connection) -> None:
+def test_restore_status_only_moves_forward(store: JobRecords, db: psycopg.Connection) -> None:
     job_id = str(uuid.uuid4())
     store.create_restore_job(job_id, 8, "b" * 100, None)
     assert db.execute("SELECT backup_id FROM backupd.restore_jobs").fetchone()[0] == "b" * 64
@@ -75,7 +75,7 @@ def test_restore_status_only_moves_forward(store: JobStore, db: psycopg.Connecti
     assert status == "failed" and message.startswith("Checksum mismatch")
 
 
-def test_progress_writer_throttles(store: JobStore, db: psycopg.Connection, monkeypatch) -> None:
+def test_progress_writer_throttles(store: JobRecords, db: psycopg.Connection, monkeypatch) -> None:
     job_id = str(uuid.uuid4())
     store.create_backup_job(job_id, 2)
     store.mark_started("backup", job_id, "running")
@@ -110,7 +110,7 @@ def test_error_messages_are_one_line() -> None:
 
 def test_pool_replaces_broken_connections(database_url: str, pg_server_url: str) -> None:
     pool = ConnectionPool(database_url)
-    store = JobStore(pool)
+    store = JobRecords(pool)
     assert store.get("backup", str(uuid.uuid4())) is None
     with psycopg.connect(pg_server_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'backupd-jobs'")
@@ -219,7 +219,7 @@ def test_restart_marks_interrupted_jobs_failed_and_removes_partial_files(
 
 
 def test_recovery_leaves_jobs_of_a_live_process_alone(
-    store: JobStore, db: psycopg.Connection, database_url: str, tmp_path: Path
+    store: JobRecords, db: psycopg.Connection, database_url: str, tmp_path: Path
 ) -> None:
     """A job whose process still runs (it holds the job's lock) is left alone; the others are failed,
     and nothing on disk is touched while any job runs anywhere."""

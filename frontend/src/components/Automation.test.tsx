@@ -36,6 +36,7 @@ const LIST: BackupListResponse = {
       trigger: 'schedule',
       pinned: false,
       encrypted: false,
+      reuse: null,
     },
   ],
   total: 1,

@@ -44,6 +44,16 @@ export function BackupItem({ backup, restoreDisabled, pinning, onPin, onRestore,
           ) : null}
           {backup.encrypted ? <EncryptedBadge /> : null}
         </span>
+        {backup.reuse && backup.reuse.parts_reused > 0 ? (
+          <span
+            className="backup-reuse"
+            data-testid="reuse"
+            title="Parts proved unchanged were copied from the previous backup; the rest was read"
+          >
+            reused {backup.reuse.parts_reused} of {backup.reuse.parts_reused + backup.reuse.parts_read} parts (
+            {backup.reuse.rows_read.toLocaleString()} rows read)
+          </span>
+        ) : null}
       </div>
       <div className="backup-actions">
         {admin ? (

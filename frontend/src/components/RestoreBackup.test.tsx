@@ -25,6 +25,7 @@ const LIST: BackupListResponse = {
       trigger: 'manual',
       pinned: false,
       encrypted: true,
+      reuse: null,
     },
     {
       id: PLAIN_ID,
@@ -35,6 +36,7 @@ const LIST: BackupListResponse = {
       trigger: 'schedule',
       pinned: false,
       encrypted: false,
+      reuse: null,
     },
   ],
   total: 2,

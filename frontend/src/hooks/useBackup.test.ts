@@ -106,6 +106,7 @@ describe('useBackupList', () => {
           trigger: 'manual',
           pinned: false,
           encrypted: false,
+          reuse: null,
         },
       ],
       total: 1,

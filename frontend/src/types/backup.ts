@@ -11,12 +11,21 @@ export interface BackupContentInfo {
   checksum: string;
 }
 
+/** What a backup copied from the previous one (proved unchanged) and what it read (archive format 1.1). */
+export interface BackupReuse {
+  parts_reused: number;
+  rows_reused: number;
+  parts_read: number;
+  rows_read: number;
+}
+
 export interface BackupManifest {
   backup_id: string;
   version: string;
   created_at: string; // ISO datetime
   app_version: string | null;
   contents: Record<string, BackupContentInfo>;
+  reuse: BackupReuse | null;
 }
 
 // Backup job
@@ -56,6 +65,7 @@ export interface BackupListItem {
   trigger: BackupTrigger;
   pinned: boolean;
   encrypted: boolean;
+  reuse: BackupReuse | null;
 }
 
 export interface BackupListResponse {

@@ -695,6 +695,8 @@ export interface components {
              * @default false
              */
             pinned: boolean;
+            /** @description Parts and rows reused and read; null when not recorded */
+            reuse: components["schemas"]["BackupReuse"] | null;
             /** @description Job status */
             status: components["schemas"]["BackupJobStatus"];
             /**
@@ -745,11 +747,39 @@ export interface components {
              * @description Backup creation timestamp
              */
             created_at: string;
+            /** @description Parts and rows reused and read (format 1.1; null before) */
+            reuse: components["schemas"]["BackupReuse"] | null;
             /**
              * Version
              * @description Backup format version (e.g., '1.0')
              */
             version: string;
+        };
+        /**
+         * BackupReuse
+         * @description What a backup copied from the previous one and what it read (docs/change-proportional-backups.md).
+         */
+        BackupReuse: {
+            /**
+             * Parts Read
+             * @description Parts read from the database
+             */
+            parts_read: number;
+            /**
+             * Parts Reused
+             * @description Parts copied from the previous backup, proved unchanged
+             */
+            parts_reused: number;
+            /**
+             * Rows Read
+             * @description Rows in those parts
+             */
+            rows_read: number;
+            /**
+             * Rows Reused
+             * @description Rows in those parts
+             */
+            rows_reused: number;
         };
         /**
          * BackupTrigger
