@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     keep_monthly: int = Field(default=6, ge=0)
     drill_database_url: str | None = None
     drill_schedule: str = "off"
-    # Notifications (docs/operations.md, CONTRACT §15). URLs carry secrets: kept out of repr (and so of logs).
+    # Notifications (docs/operations.md). URLs carry secrets: kept out of repr (and so of logs).
     notify: str | None = Field(default=None, repr=False)  # comma-separated Apprise URLs
     stale_after: str = "36h"  # no completed backup for this long notifies once ('off' never)
     ping_url: str | None = Field(default=None, repr=False)  # GET after each scheduled backup, `…/fail` if it failed

@@ -56,7 +56,7 @@ class Services(LocalServices):
     schedules: ScheduleRecords = field(init=False)
     drills: DrillService = field(init=False)
     scheduler: Scheduler = field(init=False)
-    notifier: Notifier = field(init=False)  # told of finished jobs, missed times, staleness (CONTRACT §15)
+    notifier: Notifier = field(init=False)  # told of finished jobs, missed times, staleness (docs/operations.md)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Change-proportional backups (CONTRACT §14, issue 25), measured side by side with pg_dump in one run.
+"""Change-proportional backups (docs/change-proportional-backups.md), measured beside pg_dump in one run.
 
     python bench/reuse.py [--events N] [--repeat R] [--database-url URL] [--pg-jobs J] [--results PATH]
 

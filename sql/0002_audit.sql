@@ -1,4 +1,4 @@
--- The audit trail (CONTRACT §17, docs/rest-api.md): one row per state-changing request, download or
+-- The audit trail (docs/rest-api.md): one row per state-changing request, download or
 -- export (refused ones too), and per CLI restore, delete and prune. Never the key: its name only.
 -- Append-only: the API has no way to change or remove a row, and the trigger refuses UPDATE and DELETE.
 CREATE TABLE IF NOT EXISTS backupd.audit_log (

@@ -1,4 +1,4 @@
--- Notifications and pings (CONTRACT §15, docs/operations.md): an outbox, one row per event and target.
+-- Notifications and pings (docs/operations.md): an outbox, one row per event and target.
 --
 -- The primary key is what makes an event notify once however many replicas see it: each inserts its rows
 -- with ON CONFLICT DO NOTHING, as schedule_slots does for scheduled times. A replica's delivery thread

@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         reaper = JobReaper(services.jobs, services.archives).start()  # jobs of replicas that died
         scheduler = services.scheduler.start()  # automatic backups and drills (docs/operations.md)
-        notifier = services.notifier.start()  # notifications, pings, the stale alarm (CONTRACT §15)
+        notifier = services.notifier.start()  # notifications, pings, the stale alarm (docs/operations.md)
         try:
             yield
         finally:
@@ -69,12 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_tags=[
-            {"name": "backup", "description": "Backup and restore jobs (seed §3)"},
+            {"name": "backup", "description": "Backup and restore jobs (docs/rest-api.md)"},
             {"name": "export", "description": "Streamed event export"},
-            {"name": "schedule", "description": "Automatic backups and retention (CONTRACT §9)"},
-            {"name": "drills", "description": "Restore drills into a staging database (CONTRACT §9)"},
+            {"name": "schedule", "description": "Automatic backups and retention (docs/operations.md)"},
+            {"name": "drills", "description": "Restore drills into a staging database (docs/operations.md)"},
             {"name": "health", "description": "Liveness and database reachability"},
-            {"name": "access", "description": "Who is asking, and the audit trail (CONTRACT §17)"},
+            {"name": "access", "description": "Who is asking, and the audit trail (docs/rest-api.md)"},
         ],
     )
     # Declared for OpenAPI only when a key is configured; ApiKeyMiddleware does the checking.

@@ -1,4 +1,4 @@
-"""The audit middleware (CONTRACT §17): every audited request leaves one row in backupd.audit_log.
+"""The audit middleware (docs/rest-api.md): every audited request leaves one row in backupd.audit_log.
 
 Audited are the operations api.roles.RULES marks so: every state-changing request, archive downloads and
 event exports, whatever their answer (a refusal with 401, 403 or 409 too). The row names the key (never the

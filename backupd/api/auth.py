@@ -1,4 +1,4 @@
-"""X-API-Key authentication and roles (docs/rest-api.md, CONTRACT §12 and §17).
+"""X-API-Key authentication and roles (docs/rest-api.md).
 
 With keys configured (BACKUPD_API_KEYS, BACKUPD_API_KEY: api.keys), every /api/* request except
 /api/health, and GET /metrics, needs a valid key (401 otherwise), and the key's role must reach the

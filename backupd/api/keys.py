@@ -1,4 +1,4 @@
-"""Named API keys and their roles (CONTRACT §17, docs/configuration.md): who is asking.
+"""Named API keys and their roles (docs/rest-api.md, docs/configuration.md): who is asking.
 
 `BACKUPD_API_KEYS` is a comma-separated list of `name:role:key` entries; the key may be written as
 `sha256:<64 hex digits>`, the SHA-256 of the key, so the configuration need not hold the key itself.

@@ -1,4 +1,4 @@
-"""Who may do what (CONTRACT §17, docs/rest-api.md): the one rule table of the API.
+"""Who may do what (docs/rest-api.md): the one rule table of the API.
 
 Every operation is a (method, path template) pair; `RULES` gives each the smallest role that may use it,
 the words of its 403 (`Role viewer may not <action>`) and whether it is recorded in the audit trail.

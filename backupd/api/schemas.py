@@ -1,6 +1,6 @@
 """Pydantic schemas of the REST API: the API design's `backend/api/schemas/backup.py`, field for field.
 
-The web UI and outside clients are written against these shapes (docs/rest-api.md, docs/rest-api.md), so
+The web UI and outside clients are written against these shapes (docs/rest-api.md), so
 names, types, defaults, descriptions and examples are copied verbatim from the API design. The few
 models after the API design's section (delete and health bodies) are backupd's own additions for
 endpoints whose bodies the API design gives only as literals.
@@ -415,7 +415,7 @@ class DrillListResponse(ApiModel):
 
 
 # =============================================================================
-# Keys, roles and the audit trail (CONTRACT §17)
+# Keys, roles and the audit trail (docs/rest-api.md)
 # =============================================================================
 
 
@@ -450,7 +450,7 @@ class AuditListResponse(ApiModel):
 
 
 # =============================================================================
-# Status and notifications (CONTRACT §15, docs/rest-api.md)
+# Status and notifications (docs/operations.md, docs/rest-api.md)
 # =============================================================================
 
 

@@ -40,7 +40,7 @@ class ManifestColumn(BaseModel):
 
 
 class ManifestPart(BaseModel):
-    """1.1: one part of a table, a member of its own (CONTRACT §14)."""
+    """1.1: one part of a table, a member of its own (docs/change-proportional-backups.md)."""
 
     name: str
     first: list[Any] | None = None  # the part's first and last primary key (null: no rows, or no key)

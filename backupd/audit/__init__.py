@@ -1,4 +1,4 @@
-"""The audit trail (CONTRACT §17): who changed, restored, downloaded or exported what, and the answer.
+"""The audit trail (docs/rest-api.md): who changed, restored, downloaded or exported what, and the answer.
 
 Rows live in `backupd.audit_log` (sql/0002_audit.sql), written by the API's audit middleware
 (api.audit) and by the CLI's restore, delete and prune; read by GET /api/audit. Append-only.

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     settings, url = database_url_from(args)
     with open_local(settings, url) as local:  # the schedule tables, when the service never ran on this database
         config = ScheduleRecords(local.pool, settings).config()
-        action = "dry-run a prune" if args.dry_run else "prune backups"  # audited as the OS user (CONTRACT §17)
+        action = "dry-run a prune" if args.dry_run else "prune backups"  # audited as the OS user (docs/rest-api.md)
         with operation_lock(url), audited_command(url, "prune", action):  # no backup or restore meanwhile
             result = prune(local.pool, local.archives, config.policy, config.timezone, dry_run=args.dry_run)
     for line in format_result(result, config.timezone, policy=config.policy.as_dict()):

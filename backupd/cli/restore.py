@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         if not confirm(question):
             return fail("restore cancelled")
     safety: list[str] = []
-    action = "dry-run a restore" if args.dry_run else "restore a backup"  # audited as the OS user (CONTRACT §17)
+    action = "dry-run a restore" if args.dry_run else "restore a backup"  # audited as the OS user (docs/rest-api.md)
     with (
         audited_command(url, "restore", action, target_id=manifest.backup_id),
         operation_lock(url) as lock,

@@ -1,4 +1,4 @@
-"""What GET /metrics and GET /api/status report (CONTRACT §15, docs/operations.md).
+"""What GET /metrics and GET /api/status report (docs/operations.md).
 
 Every value is read from the database (job rows, drills, the notification outbox, the schedule) or the
 store at the moment of the request (`values.py`), never from one process's memory, so every replica

@@ -1,4 +1,4 @@
-"""Notifications (CONTRACT §15, docs/operations.md): told once across replicas, never delaying a job.
+"""Notifications (docs/operations.md): told once across replicas, never delaying a job.
 
 A finished job, a scheduled backup that did not start, or no completed backup for BACKUPD_STALE_AFTER
 becomes an `Event` (`events.py`) with a key of its own (the job's id, the scheduled time, the last

@@ -1,4 +1,4 @@
-"""The events backupd tells people about, each with the key that makes it notify once (CONTRACT §15).
+"""The events backupd tells people about, each with the key that makes it notify once (docs/operations.md).
 
 | event | key | when |
 |---|---|---|

@@ -591,7 +591,7 @@ async function main(state) {
   checkEqual(counts(fingerprint(drillUrlObj.toString())), manifestCounts, 'rows in the staging database after the drill');
   await screenshotOf(drills, 'drill-passed', 'a restore drill of the saved backup: "Last verified restore: passed", and the history');
 
-  // 8b'. the health line and the notifications card (CONTRACT §15) ---------------------------------
+  // 8b'. the health line and the notifications card (docs/operations.md) ---------------------------------
   await page.reload();
   const health = page.getByTestId('health');
   await health.getByText(/Last drill passed/).waitFor({ timeout: WAIT_MS });

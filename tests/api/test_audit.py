@@ -1,4 +1,4 @@
-"""CONTRACT §17: the audit trail, through real HTTP on a real PostgreSQL.
+"""docs/rest-api.md: the audit trail, through real HTTP on a real PostgreSQL.
 
 Every state-changing request, download and export leaves one row (refused ones too) with the key's name,
 the ids it touched and the status answered; GET /api/audit (admin) pages through them newest first;

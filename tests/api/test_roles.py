@@ -1,4 +1,4 @@
-"""CONTRACT §17: named keys and roles, through real HTTP on a real PostgreSQL.
+"""docs/rest-api.md: named keys and roles, through real HTTP on a real PostgreSQL.
 
 The matrix takes every operation of the OpenAPI document (and every operation of the rule table the
 server has) and asks it with no key, a wrong key and a key of each role: 401 without a valid key, 403

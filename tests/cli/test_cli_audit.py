@@ -1,4 +1,4 @@
-"""CONTRACT §17: the CLI keeps full rights, but its restores and prunes are audited as the OS user."""
+"""docs/rest-api.md: the CLI keeps full rights, but its restores and prunes are audited as the OS user."""
 
 from __future__ import annotations
 

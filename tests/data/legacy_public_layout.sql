@@ -1,7 +1,7 @@
 -- backupd's layout before schema backupd existed (its migrations 0002-0004, as released): job, schedule
 -- and drill tables in public, recorded in public.backupd_migrations. Used by tests/test_app_schema.py.
 CREATE TABLE public.backupd_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
--- backupd's own job tables (seed §2). Never part of a backup, never touched by a restore.
+-- backupd's own job tables (docs/rest-api.md). Never part of a backup, never touched by a restore.
 DO $$ BEGIN
     CREATE TYPE backup_job_status AS ENUM ('pending', 'running', 'completed', 'failed');
 EXCEPTION WHEN duplicate_object THEN NULL; END $$;
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS restore_jobs (
 );
 CREATE INDEX IF NOT EXISTS idx_restore_jobs_status ON restore_jobs (status);
 CREATE INDEX IF NOT EXISTS idx_restore_jobs_created_at ON restore_jobs (created_at);
--- Automatic backups, retention, pinning and restore drills (CONTRACT §9). backupd's own tables:
+-- Automatic backups, retention, pinning and restore drills (docs/operations.md). backupd's own tables:
 -- never part of a backup, never touched by a restore. Idempotent like the others.
 
 -- Why a backup was made (manual: the API or page; schedule: the scheduler; safety: before a restore)
@@ -101,7 +101,7 @@ CREATE TABLE IF NOT EXISTS drill_runs (
 );
 CREATE INDEX IF NOT EXISTS idx_drill_runs_created_at ON drill_runs (created_at);
 CREATE INDEX IF NOT EXISTS idx_drill_runs_backup_id ON drill_runs (backup_id);
--- Restores of saved backups (CONTRACT §11): dry runs, table subsets, the safety backup, what changed.
+-- Restores of saved backups (docs/restore-guarantees.md): dry runs, table subsets, the safety backup, what changed.
 ALTER TABLE restore_jobs ADD COLUMN IF NOT EXISTS dry_run boolean NOT NULL DEFAULT false;
 ALTER TABLE restore_jobs ADD COLUMN IF NOT EXISTS tables text[];
 ALTER TABLE restore_jobs ADD COLUMN IF NOT EXISTS safety_backup_id uuid;

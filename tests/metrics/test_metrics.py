@@ -1,4 +1,4 @@
-"""GET /metrics and GET /api/status after known jobs: exact values, the same from every replica (CONTRACT §15)."""
+"""GET /metrics and GET /api/status after known jobs: exact values, the same from every replica (docs/operations.md)."""
 
 from __future__ import annotations
 

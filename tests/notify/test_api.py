@@ -1,5 +1,5 @@
 """POST /api/notify/test, BACKUPD_PING_URL after scheduled backups, missed scheduled times, and secrets that
-never show (CONTRACT §15), with real receivers."""
+never show (docs/operations.md), with real receivers."""
 
 from __future__ import annotations
 

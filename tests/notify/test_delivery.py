@@ -1,4 +1,4 @@
-"""Notifications through Apprise to a real json:// receiver (CONTRACT §15): failure, recovery, retries."""
+"""Notifications through Apprise to a real json:// receiver (docs/operations.md): failure, recovery, retries."""
 
 from __future__ import annotations
 

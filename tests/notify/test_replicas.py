@@ -1,4 +1,4 @@
-"""Two real `backupd serve` replicas on one database: each event notifies exactly once (CONTRACT §15)."""
+"""Two real `backupd serve` replicas on one database: each event notifies exactly once (docs/operations.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""mailto:// through a real SMTP server (aiosmtpd) on 127.0.0.1 (CONTRACT §15)."""
+"""mailto:// through a real SMTP server (aiosmtpd) on 127.0.0.1 (docs/operations.md)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ data and backup directories are temporary. Nothing else is touched: schemathesis
 must never see a database that matters.
 
 Four passes, each `st run --checks all` with a fixed seed and example count (reproducible): one without an
-API key (the Host/Origin checks of docs/rest-api.md apply) and one with a key of each role (CONTRACT §17:
+API key (the Host/Origin checks of docs/rest-api.md apply) and one with a key of each role (docs/rest-api.md:
 401 documented and enforced, schemathesis' `ignored_auth` check; 403 `Role … may not …` documented for
 what an operator or viewer may not do). Any finding fails the run.
 
@@ -43,7 +43,7 @@ MAX_EXAMPLES = 30
 API_KEY = "schemathesis-" + secrets.token_hex(8)  # BACKUPD_API_KEY: the admin named `default`
 VIEWER_KEY = "schemathesis-viewer-" + secrets.token_hex(8)
 OPERATOR_KEY = "schemathesis-operator-" + secrets.token_hex(8)
-ROLE_KEYS = f"st-viewer:viewer:{VIEWER_KEY},st-operator:operator:{OPERATOR_KEY}"  # BACKUPD_API_KEYS (CONTRACT §17)
+ROLE_KEYS = f"st-viewer:viewer:{VIEWER_KEY},st-operator:operator:{OPERATOR_KEY}"  # BACKUPD_API_KEYS (docs/rest-api.md)
 LOOPBACK = "127.0.0.1,localhost"
 
 

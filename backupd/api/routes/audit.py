@@ -1,4 +1,4 @@
-"""GET /api/whoami (any key) and GET /api/audit (admin): who is asking, and what was done (CONTRACT §17)."""
+"""GET /api/whoami (any key) and GET /api/audit (admin): who is asking, and what was done (docs/rest-api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /metrics, GET /api/status, POST /api/notify/test (CONTRACT §15, docs/rest-api.md).
+"""GET /metrics, GET /api/status, POST /api/notify/test (docs/operations.md, docs/rest-api.md).
 
 The values come from the database and the store at request time (backupd.metrics), so any replica
 answers the same; targets are named as `#1 json://host…`, never by their URLs.

@@ -1,5 +1,5 @@
 /**
- * Status and notifications (CONTRACT §15):
+ * Status and notifications (docs/operations.md):
  *
  *   GET  /api/status        last backup and drill, stale or not, notification targets and last error,
  *                           the recent backups (the chart)

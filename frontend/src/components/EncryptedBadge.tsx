@@ -10,7 +10,7 @@ export function LockIcon({ label }: { label: string }) {
   );
 }
 
-/** "🔒 encrypted" for a backup stored age-encrypted (`….zip.age`, CONTRACT §10). */
+/** "🔒 encrypted" for a backup stored age-encrypted (`….zip.age`, docs/operations.md). */
 export function EncryptedBadge() {
   return (
     <span

@@ -5,7 +5,7 @@ export interface SafetyBackupOptionProps {
   onChange: (checked: boolean) => void;
 }
 
-/** The "take a safety backup first" checkbox of the restore dialogs (on by default, CONTRACT §11). */
+/** The "take a safety backup first" checkbox of the restore dialogs (on by default, docs/restore-guarantees.md). */
 export function SafetyBackupOption({ checked, onChange }: SafetyBackupOptionProps) {
   const hintId = useId();
   return (

@@ -1,5 +1,5 @@
 /**
- * Automatic backups and restore drills (CONTRACT §9): the schedule (refreshed every 30 s: next
+ * Automatic backups and restore drills (docs/operations.md): the schedule (refreshed every 30 s: next
  * run, last result) and the drill history (every 2 s while a drill is pending or running).
  */
 

@@ -47,7 +47,7 @@ export interface BackupJob {
   file_size_bytes: number | null;
   manifest: BackupManifest | null;
   error_message: string | null;
-  /** backupd additions (CONTRACT §9, §10). */
+  /** backupd additions (docs/operations.md, §10). */
   trigger: BackupTrigger;
   pinned: boolean;
   /** Stored age-encrypted (`….zip.age`); its download is the encrypted bytes. */
@@ -92,7 +92,7 @@ export interface RestoreJob {
   completed_at: string | null;
   items_restored: Record<string, number> | null;
   error_message: string | null;
-  /** backupd additions (CONTRACT §11). */
+  /** backupd additions (docs/restore-guarantees.md). */
   dry_run: boolean;
   /** The tables replaced; null means every table of the archive. */
   tables: string[] | null;
@@ -141,7 +141,7 @@ export interface RestoreJobStartResponse {
 }
 
 // ---------------------------------------------------------------------------
-// Schedules, retention and restore drills (backupd additions, CONTRACT §9)
+// Schedules, retention and restore drills (backupd additions, docs/operations.md)
 // ---------------------------------------------------------------------------
 
 export interface RetentionPolicy {

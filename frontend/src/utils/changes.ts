@@ -1,5 +1,5 @@
 /**
- * What a restore changes, in plain words (CONTRACT §11's `changes`).
+ * What a restore changes, in plain words (docs/restore-guarantees.md's `changes`).
  *
  * The direction matters: `removed` counts live rows the backup does not have — rows added since
  * the backup, which the restore deletes; `added` counts rows of the backup that are no longer
