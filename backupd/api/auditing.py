@@ -9,7 +9,7 @@ status answered.
 The row is written just before the last part of the answer is sent, so a client that has its answer
 finds its row. Only the JSON answers of state-changing requests are kept (at most `CAPTURE_LIMIT` bytes)
 to find the job id; downloads and exports pass through untouched. A row that cannot be written costs a
-log line (audit.store), never the request.
+log line (audit.records), never the request.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..audit.store import AuditEntry, AuditStore
+from ..audit.records import AuditEntry, AuditRecords
 from .auth import identity_of
 from .roles import match_route
 from .security import SAFE_METHODS
@@ -106,4 +106,4 @@ class AuditMiddleware:
             target_id=target,
             job_id=job if job != target else None,
         )
-        AuditStore(services.pool).record(entry)
+        AuditRecords(services.pool).record(entry)

@@ -6,6 +6,6 @@ Rows live in `backupd.audit_log` (sql/0002_audit.sql), written by the API's audi
 
 from __future__ import annotations
 
-from .store import AuditEntry, AuditStore, audited_command, cli_user, record_cli
+from .records import AuditEntry, AuditRecords, audited_command, cli_user, record_cli
 
-__all__ = ["AuditEntry", "AuditStore", "audited_command", "cli_user", "record_cli"]
+__all__ = ["AuditEntry", "AuditRecords", "audited_command", "cli_user", "record_cli"]

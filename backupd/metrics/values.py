@@ -13,7 +13,7 @@ from datetime import datetime
 from psycopg.rows import dict_row
 
 from ..db.pool import ConnectionPool
-from ..notify.store import Freshness
+from ..notify.outbox import Freshness
 from ..store import Store
 
 RECENT_BACKUPS = 30  # finished backups the page's chart shows

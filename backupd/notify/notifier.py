@@ -3,7 +3,7 @@
 Why a thread of its own: a job that ends, or the scheduler that sees a time pass, must not wait on a
 database query, let alone on a mail server that does not answer. They call `job_finished` or
 `schedule_missed`, which append to an in-memory queue and return; the thread then decides (a success
-is worth telling only after a failure, which needs a query), records (once across replicas, store.py),
+is worth telling only after a failure, which needs a query), records (once across replicas, outbox.py),
 and sends with back-off. If the database is down the queue waits in memory (bounded) and is recorded
 once it answers; if a receiver is down the row is tried again after 2 s, 4 s, 8 s, … (at most every
 RETRY_MAX seconds) until it is delivered or GIVE_UP_AFTER old. The same thread looks every
@@ -26,7 +26,7 @@ from ..durations import seconds
 from ..errors import BackupdError, ConfigError, one_line
 from . import events
 from .events import Event
-from .store import Freshness, NotificationStore
+from .outbox import Freshness, Outbox
 from .targets import Target, parse_targets, ping_target, send_apprise, send_ping
 
 log = logging.getLogger("backupd.notify")
@@ -58,7 +58,7 @@ def stale_seconds(text: str) -> float | None:
 class Notifier:
     def __init__(
         self,
-        store: NotificationStore,
+        outbox: Outbox,
         targets: Sequence[Target],
         *,
         ping: Target | None = None,
@@ -69,7 +69,7 @@ class Notifier:
         retry_max: float = RETRY_MAX,
         give_up_after: float = GIVE_UP_AFTER,
     ) -> None:
-        self.store, self.targets, self.ping = store, list(targets), ping
+        self.outbox, self.targets, self.ping = outbox, list(targets), ping
         self.stale_after, self.stale_after_text = stale_after, stale_after_text
         self.poll_seconds, self.retry_base, self.retry_max = poll_seconds, retry_base, retry_max
         self.give_up_after = give_up_after
@@ -132,7 +132,7 @@ class Notifier:
         while time.monotonic() < deadline:
             with self._lock:
                 empty = not self._queue
-            if empty and self.store.undelivered() == 0:
+            if empty and self.outbox.undelivered() == 0:
                 return True
             time.sleep(0.05)
         return False
@@ -182,18 +182,18 @@ class Notifier:
             return found  # a safety backup's failure is its restore's, which is told
         if row.get("status") == "failed":
             found.append(events.job_failed(kind, row))
-        elif self.store.previous_outcome(kind, row) == "failed":
+        elif self.outbox.previous_outcome(kind, row) == "failed":
             found.append(events.job_recovered(kind, row))
         return found
 
     def _record(self, event: Event) -> None:
         targets = ["ping"] if event.event == "ping" else [t.id for t in self.targets]
-        if self.store.record(event, targets):
+        if self.outbox.record(event, targets):
             log.info("notification %s recorded", event.key)
             self._wake.set()
 
     def _check_stale(self) -> None:
-        fresh: Freshness = self.store.freshness()
+        fresh: Freshness = self.outbox.freshness()
         if fresh.stale(self.stale_after) and self.targets:
             self._record(events.stale(fresh.last_completed_at, fresh.since, self.stale_after_text))
 
@@ -203,19 +203,19 @@ class Notifier:
             by_id["ping"] = self.ping
         if not by_id:
             return
-        for row in self.store.lease(list(by_id), LEASE_SECONDS):
+        for row in self.outbox.lease(list(by_id), LEASE_SECONDS):
             target = by_id[row["target"]]
             if row["event"] == "ping":
                 error = send_ping(target, failed=row["body"] == "fail")
             else:
                 error = send_apprise(target, row["title"], row["body"])
             if error is None:
-                self.store.delivered(row["key"], row["target"])
+                self.outbox.delivered(row["key"], row["target"])
                 log.info("notification %s sent to %s (attempt %d)", row["key"], target.label, row["attempts"])
                 continue
             retry_in = min(self.retry_max, self.retry_base * 2 ** (row["attempts"] - 1))
             message = f"{target.label}: {error}"
-            if self.store.failed(row["key"], row["target"], message, retry_in, self.give_up_after):
+            if self.outbox.failed(row["key"], row["target"], message, retry_in, self.give_up_after):
                 log.warning("notification %s given up after %d attempts: %s", row["key"], row["attempts"], message)
             else:
                 log.warning(
@@ -230,7 +230,7 @@ class Notifier:
 def build_notifier(settings: Settings, pool: ConnectionPool) -> Notifier:
     """The notifier of BACKUPD_NOTIFY, BACKUPD_PING_URL and BACKUPD_STALE_AFTER (ConfigError when one is bad)."""
     return Notifier(
-        NotificationStore(pool),
+        Outbox(pool),
         parse_targets(settings.notify),
         ping=ping_target(settings.ping_url),
         stale_after=stale_seconds(settings.stale_after),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
 
-from ...audit.store import AuditStore
+from ...audit.records import AuditRecords
 from ..auth import identity_of
 from ..deps import Services, get_services
 from ..roles import Role
@@ -30,7 +30,7 @@ async def list_audit(
     before: int | None = Query(None, ge=1, le=2**63 - 1, description="Only entries with a smaller id (paging)"),
     services: Services = Depends(get_services),
 ) -> AuditListResponse:
-    rows = await anyio.to_thread.run_sync(AuditStore(services.pool).page, limit + 1, before)
+    rows = await anyio.to_thread.run_sync(AuditRecords(services.pool).page, limit + 1, before)
     entries = [AuditEntryResponse.model_validate(row) for row in rows[:limit]]
     next_before = entries[-1].id if len(rows) > limit else None
     return AuditListResponse(entries=entries, next_before=next_before)

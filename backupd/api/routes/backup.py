@@ -1,4 +1,4 @@
-"""Backup jobs: start, list, status, download, delete (docs/rest-api.md, docs/rest-api.md).
+"""Backup jobs: start, list, status, download, delete (docs/rest-api.md).
 
 Handlers that touch the database are plain `def` (FastAPI runs them in its thread pool) or
 await `anyio.to_thread`, so the event loop only ever waits on sockets.

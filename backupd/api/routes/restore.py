@@ -1,4 +1,4 @@
-"""Restore jobs: upload an archive and restore it; poll its status (docs/rest-api.md, docs/rest-api.md).
+"""Restore jobs: upload an archive and restore it; poll its status (docs/rest-api.md).
 
 Registered before the backup routes so `/api/backup/restore/...` is never read as a backup id.
 The upload is checked (a ZIP, a readable manifest of a supported version) before answering 202,

@@ -47,7 +47,7 @@ def metrics(services: Services = Depends(get_services)) -> Response:
         snapshot,
         next_backup=next_backup,
         stale_after=services.notifier.stale_after,
-        notify_undelivered=services.notifier.store.undelivered(),
+        notify_undelivered=services.notifier.outbox.undelivered(),
     )
     return Response(body, media_type=CONTENT_TYPE)
 
@@ -76,8 +76,8 @@ def get_status(services: Services = Depends(get_services)) -> StatusResponse:
             configured=notifier.configured,
             targets=[t.label for t in notifier.targets],
             ping_configured=notifier.ping is not None,
-            last_error=notifier.store.last_error(),
-            undelivered=notifier.store.undelivered(),
+            last_error=notifier.outbox.last_error(),
+            undelivered=notifier.outbox.undelivered(),
         ),
         timezone=config.timezone,
         next_backup_at=next_backup,

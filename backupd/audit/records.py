@@ -51,7 +51,7 @@ def _write(conn: psycopg.Connection[Any], entry: AuditEntry) -> None:
     conn.execute(_INSERT, entry.values())
 
 
-class AuditStore:
+class AuditRecords:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
 

@@ -48,7 +48,7 @@ class Freshness:
         return stale_after is not None and (self.now - self.since).total_seconds() > stale_after
 
 
-class NotificationStore:
+class Outbox:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
 

@@ -1,9 +1,9 @@
-"""Pydantic schemas of the REST API: the API design's `backend/api/schemas/backup.py`, field for field.
+"""Backups and restores: the API design's `backend/api/schemas/backup.py`, field for field.
 
 The web UI and outside clients are written against these shapes (docs/rest-api.md), so
 names, types, defaults, descriptions and examples are copied verbatim from the API design. The few
-models after the API design's section (delete and health bodies) are backupd's own additions for
-endpoints whose bodies the API design gives only as literals.
+models after the API design's section (delete, health and error bodies) are backupd's own additions
+for endpoints whose bodies the API design gives only as literals.
 """
 
 from __future__ import annotations
@@ -11,18 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum, auto
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from .roles import Role
-
-
-class ApiModel(BaseModel):
-    """Base of every schema: in the OpenAPI document every field of a *response* is required (the server
-    always sends it; nullable where it can be null), so a generated client never sees it as optional.
-    Request schemas are unchanged: a field with a default stays optional in a request body."""
-
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
-
+from .base import ApiModel
 
 # =============================================================================
 # Enums
@@ -302,205 +293,3 @@ class ErrorResponse(ApiModel):
     model_config = ConfigDict(json_schema_extra={"example": {"detail": "Backup job not found: 0194…"}})
 
     detail: str = Field(..., description="Why the request failed, in one line")
-
-
-# =============================================================================
-# Schedules, retention, pinning and drills (backupd additions, docs/operations.md)
-# =============================================================================
-
-
-class RetentionPolicy(ApiModel):
-    """restic's `forget --keep-*` meaning; all four at 0 keeps everything."""
-
-    keep_last: int = Field(default=7, ge=0, description="Keep the newest N backups")
-    keep_daily: int = Field(default=7, ge=0, description="Keep the newest backup of each of the last N days with one")
-    keep_weekly: int = Field(
-        default=4, ge=0, description="Keep the newest backup of each of the last N ISO weeks with one"
-    )
-    keep_monthly: int = Field(
-        default=6, ge=0, description="Keep the newest backup of each of the last N months with one"
-    )
-
-
-class ScheduledBackupSummary(ApiModel):
-    id: str = Field(..., description="Backup job id")
-    status: BackupJobStatus = Field(..., description="Job status")
-    created_at: datetime = Field(..., description="Job creation timestamp")
-
-
-class ScheduleResponse(ApiModel):
-    """Response of GET and PUT /api/schedule."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "schedule": "0 2 * * *",
-                "timezone": "UTC",
-                "next_run_at": "2026-03-02T02:00:00Z",
-                "last_scheduled_backup": None,
-                "retention": {"keep_last": 7, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 6},
-                "drill_schedule": "off",
-                "next_drill_at": None,
-                "drill_configured": False,
-            }
-        }
-    )
-
-    schedule: str = Field(..., description="Five-field cron expression in `timezone`, or 'off'")
-    timezone: str = Field(..., description="IANA time zone of the schedule and of the retention buckets")
-    next_run_at: datetime | None = Field(None, description="When the next scheduled backup starts (null when off)")
-    last_scheduled_backup: ScheduledBackupSummary | None = Field(None, description="The newest scheduled backup")
-    retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
-    drill_schedule: str = Field("off", description="Cron expression of automatic drills (BACKUPD_DRILL_SCHEDULE)")
-    next_drill_at: datetime | None = Field(None, description="When the next automatic drill starts")
-    drill_configured: bool = Field(False, description="Whether BACKUPD_DRILL_DATABASE_URL is set")
-
-
-class PruneKept(ApiModel):
-    id: str = Field(..., description="Backup id")
-    reasons: list[str] = Field(
-        ..., description="The rules that keep it: last, daily, weekly, monthly, newest, pinned, in use, no policy"
-    )
-
-
-class PruneResponse(ApiModel):
-    """Response of POST /api/backup/prune."""
-
-    kept: list[PruneKept] = Field(default_factory=list, description="Kept backups, newest first")
-    removed: list[str] = Field(default_factory=list, description="Removed backups (dry run: would be removed)")
-
-
-class DrillStatus(StrEnum):
-    PENDING = auto()
-    RUNNING = auto()
-    PASSED = auto()
-    FAILED = auto()
-
-
-class DrillTableResult(ApiModel):
-    expected_rows: int = Field(..., description="Rows in the archive")
-    restored_rows: int | None = Field(None, description="Rows found after the restore")
-    checksum_match: bool = Field(..., description="The re-exported data has the archive's SHA-256")
-
-
-class DrillTrigger(StrEnum):
-    """What started a drill (drill_runs.trigger's CHECK constraint)."""
-
-    MANUAL = auto()
-    SCHEDULE = auto()
-
-
-class DrillResult(ApiModel):
-    """One restore drill (GET /api/drills/{drill_id})."""
-
-    id: str = Field(..., description="Drill id")
-    backup_id: str = Field(..., description="The backup drilled")
-    status: DrillStatus = Field(..., description="pending, running, passed or failed")
-    trigger: DrillTrigger = Field(DrillTrigger.MANUAL, description="manual or schedule")
-    created_at: datetime | None = Field(None, description="When the drill was requested")
-    started_at: datetime | None = Field(None, description="When it started")
-    completed_at: datetime | None = Field(None, description="When it ended")
-    tables: dict[str, DrillTableResult] = Field(default_factory=dict, description="Per table comparison")
-    error_message: str | None = Field(None, description="Why it failed")
-
-
-class DrillStartResponse(ApiModel):
-    drill_id: str = Field(..., description="Poll GET /api/drills/{drill_id}")
-    status: DrillStatus = Field(DrillStatus.PENDING)
-
-
-class DrillListResponse(ApiModel):
-    drills: list[DrillResult] = Field(default_factory=list, description="Newest first")
-    total: int = Field(0, description="Number of drills in the history")
-
-
-# =============================================================================
-# Keys, roles and the audit trail (docs/rest-api.md)
-# =============================================================================
-
-
-class WhoAmIResponse(ApiModel):
-    """GET /api/whoami: the presented key's name and role (never the key)."""
-
-    name: str | None = Field(..., description="The key's name; null when no keys are configured")
-    role: Role = Field(..., description="The key's role; admin when no keys are configured")
-    keys_configured: bool = Field(..., description="False: the API needs no key (it answers loopback hosts only)")
-
-
-class AuditEntryResponse(ApiModel):
-    """One audited request or CLI command."""
-
-    id: int = Field(..., description="Increasing; pass the last one as `before` for the next page")
-    at: datetime = Field(..., description="When it was answered")
-    key_name: str | None = Field(..., description="The key's name (CLI: the OS user); null without a valid key")
-    role: Role | None = Field(..., description="The key's role; null without a valid key and for the CLI")
-    source: str = Field(..., description="api or cli")
-    client: str | None = Field(..., description="The client's address (CLI: the host name)")
-    method: str = Field(..., description="HTTP method, or CLI")
-    path: str = Field(..., description="The request path, or the CLI command")
-    action: str = Field(..., description="What was asked, in words")
-    target_id: str | None = Field(..., description="The backup, job or drill id the request named")
-    job_id: str | None = Field(..., description="The job the request started")
-    status: int = Field(..., description="The HTTP status answered (CLI: 0 done, 1 failed)")
-
-
-class AuditListResponse(ApiModel):
-    entries: list[AuditEntryResponse] = Field(..., description="Newest first")
-    next_before: int | None = Field(..., description="`before` of the next (older) page; null on the last page")
-
-
-# =============================================================================
-# Status and notifications (docs/operations.md, docs/rest-api.md)
-# =============================================================================
-
-
-class StatusBackup(ApiModel):
-    """A backup as the health line and the chart show it."""
-
-    id: str = Field(..., description="Backup job id")
-    status: BackupJobStatus = Field(..., description="completed or failed (the chart); completed (last_backup)")
-    trigger: BackupTrigger = Field(..., description="manual, schedule or safety")
-    created_at: datetime = Field(..., description="When it was requested")
-    completed_at: datetime | None = Field(..., description="When it ended")
-    age_seconds: float | None = Field(..., description="Seconds from completed_at to now (the database's clock)")
-    duration_seconds: float | None = Field(..., description="From start to end, in seconds")
-    size_bytes: int | None = Field(..., description="Archive size (null for a failed backup)")
-
-
-class StatusDrill(ApiModel):
-    id: str = Field(..., description="Drill id")
-    backup_id: str = Field(..., description="The backup drilled")
-    status: DrillStatus = Field(..., description="passed or failed")
-    completed_at: datetime | None = Field(..., description="When it ended")
-    error_message: str | None = Field(..., description="Why it failed")
-
-
-class NotifyStatus(ApiModel):
-    configured: bool = Field(..., description="Whether BACKUPD_NOTIFY names at least one target")
-    targets: list[str] = Field(
-        ..., description="The targets, by position and scheme (e.g. '#1 json://host…'): never a URL's secrets"
-    )
-    ping_configured: bool = Field(..., description="Whether BACKUPD_PING_URL is set")
-    last_error: str | None = Field(
-        ..., description="Why the latest delivery attempt failed; null when it succeeded or none was made"
-    )
-    undelivered: int = Field(..., description="Notifications and pings waiting for a retry")
-
-
-class StatusResponse(ApiModel):
-    """Response of GET /api/status: what the page's health line shows."""
-
-    last_backup: StatusBackup | None = Field(..., description="The newest completed backup of the table set")
-    last_drill: StatusDrill | None = Field(..., description="The newest finished restore drill")
-    stale: bool = Field(..., description="No backup of the table set completed within BACKUPD_STALE_AFTER")
-    stale_after: str = Field(..., description="BACKUPD_STALE_AFTER as configured ('off': never stale)")
-    notify: NotifyStatus
-    timezone: str = Field(..., description="The schedule's IANA time zone (times of the schedule are shown in it)")
-    next_backup_at: datetime | None = Field(..., description="When the next scheduled backup is due (null: off)")
-    recent_backups: list[StatusBackup] = Field(..., description="Finished backups, newest first (the chart)")
-
-
-class NotifyTestResponse(ApiModel):
-    """Response of POST /api/notify/test."""
-
-    queued: int = Field(..., description="Targets the test notification was queued for")
