@@ -13,10 +13,10 @@ import sys
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from ..archive import ArchiveReader
 from ..audit import audited_command
+from ..db.connection import describe_target
 from ..db.locks import operation_lock
 from ..db.pool import ConnectionPool
 from ..jobs import JobRecords, restores_what_it_holds, take_safety_backup
@@ -48,18 +48,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(run=run)
-
-
-def describe_target(url: str) -> str:
-    """host/dbname of a URL, without credentials (for prompts and reports)."""
-    try:
-        params = conninfo_to_dict(url)
-    except Exception:  # display only
-        return "the configured database"
-    host = str(params.get("host") or "localhost")
-    if host.startswith("/"):
-        host = "local socket"
-    return f"database {params.get('dbname') or '?'} on {host}"
 
 
 def confirm(question: str) -> bool:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import Row
 
 from ..config import Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 
 # Settings that change how values are rendered as text; pinned so archives are exact and deterministic.
 OUTPUT_SETTINGS: dict[str, str] = {
@@ -31,6 +31,34 @@ def first_line(exc: BaseException) -> str:
     """libpq messages span lines (DETAIL, HINT); users get one."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def describe_target(url: str) -> str:
+    """`database <name> on <host>` of a URL, without credentials (prompts, reports, outage messages)."""
+    try:
+        params = conninfo_to_dict(url)
+    except Exception:  # display only
+        return "the configured database"
+    host = str(params.get("host") or "localhost")
+    if host.startswith("/"):
+        host = "local socket"
+    port = f":{params['port']}" if params.get("port") and host != "local socket" else ""
+    return f"database {params.get('dbname') or '?'} on {host}{port}"
+
+
+# SQLSTATEs that mean the server went away, not that a statement failed: connection exceptions
+# (class 08), and the server shutting down or not yet accepting connections (57P01-57P03).
+_OUTAGE_STATES = ("57P01", "57P02", "57P03")
+
+
+def failure_message(exc: BaseException, database_url: str) -> str:
+    """What a job's row and notification say about `exc`: `errors.one_line`, except that a database
+    outage reads as one and names the server (`database app on db.example:5432 did not answer: …`)."""
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        if state is None or state.startswith("08") or state in _OUTAGE_STATES:
+            return f"{describe_target(database_url)} did not answer: {first_line(exc)}"
+    return one_line(exc)
 
 
 def resolve_database_url(settings: Settings) -> str:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from ..archive import ArchiveSource
+from ..db.connection import failure_message
 from ..db.locks import OperationLock
 from ..errors import BackupdError, RestoreError, one_line
 from ..progress import ProgressCallback
@@ -271,6 +272,6 @@ class JobRunner:
         else:
             log.exception("%s job %s failed unexpectedly", kind, job_id)
         try:
-            self.store.fail(kind, job_id, one_line(exc))
+            self.store.fail(kind, job_id, failure_message(exc, self.database_url))
         except psycopg.Error:
             log.exception("could not record the failure of %s job %s", kind, job_id)
