@@ -30,7 +30,9 @@ SELECT 'drill', status, count(*), max(completed_at) FROM backupd.drill_runs GROU
 _BACKUP_COLUMNS = (
     "id::text AS id, status::text AS status, trigger, created_at, started_at, completed_at,"
     " extract(epoch FROM completed_at - started_at)::float8 AS duration_seconds,"
-    " file_size_bytes AS size_bytes, error_message"
+    " file_size_bytes AS size_bytes, error_message,"
+    " (manifest_json->'reuse'->>'rows_reused')::bigint AS rows_reused,"
+    " (manifest_json->'reuse'->>'rows_read')::bigint AS rows_read"
 )
 
 
@@ -45,6 +47,8 @@ class BackupSummary:
     duration_seconds: float | None
     size_bytes: int | None
     error_message: str | None
+    rows_reused: int | None = None  # archive format 1.1: rows copied from the previous backup
+    rows_read: int | None = None  # and rows read from the database
 
 
 @dataclass(frozen=True)

@@ -124,8 +124,11 @@ def test_next_scheduled_backup_and_status_shape(make_server: Callable[..., ApiSe
         "age_seconds",
         "duration_seconds",
         "size_bytes",
+        "rows_reused",
+        "rows_read",
     }
     assert backup["id"] == job_id and backup["status"] == "completed" and backup["trigger"] == "manual"
+    assert backup["rows_reused"] == 0 and backup["rows_read"] > 0  # the first backup reads every row
     assert 0 <= backup["age_seconds"] < 60 and backup["duration_seconds"] >= 0 and backup["size_bytes"] > 0
     assert status["recent_backups"] == [backup] or status["recent_backups"][0]["id"] == job_id
 

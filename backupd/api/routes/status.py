@@ -30,6 +30,8 @@ def _backup(row: BackupSummary, now: datetime) -> StatusBackup:
         age_seconds=(now - row.completed_at).total_seconds() if row.completed_at else None,
         duration_seconds=row.duration_seconds,
         size_bytes=row.size_bytes,
+        rows_reused=row.rows_reused,
+        rows_read=row.rows_read,
     )
 
 

@@ -26,6 +26,8 @@ class StatusBackup(ApiModel):
     age_seconds: float | None = Field(..., description="Seconds from completed_at to now (the database's clock)")
     duration_seconds: float | None = Field(..., description="From start to end, in seconds")
     size_bytes: int | None = Field(..., description="Archive size (null for a failed backup)")
+    rows_reused: int | None = Field(..., description="Rows copied from the previous backup (null: not recorded)")
+    rows_read: int | None = Field(..., description="Rows read from the database (null: not recorded)")
 
 
 class StatusDrill(ApiModel):

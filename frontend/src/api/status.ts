@@ -19,6 +19,9 @@ export interface StatusBackup {
   age_seconds: number | null;
   duration_seconds: number | null;
   size_bytes: number | null;
+  /** Rows copied from the previous backup, proved unchanged, and rows read (null: not recorded). */
+  rows_reused: number | null;
+  rows_read: number | null;
 }
 
 export interface StatusDrill {

@@ -10,9 +10,22 @@ function seconds(value: number): string {
   return value < 10 ? `${value.toFixed(1)} s` : value < 120 ? `${Math.round(value)} s` : `${(value / 60).toFixed(1)} min`;
 }
 
+/** The share of a backup's rows copied from the previous backup (0 when it read everything or did not say). */
+export function reusedShare(b: StatusBackup): number {
+  const reused = b.rows_reused ?? 0;
+  const total = reused + (b.rows_read ?? 0);
+  return total > 0 ? reused / total : 0;
+}
+
+function reusedText(b: StatusBackup): string {
+  const share = reusedShare(b);
+  return share > 0 ? `; ${Math.round(share * 100)}% of the rows reused from the previous backup` : '';
+}
+
 /**
  * Recent backups, oldest on the left: bars are archive sizes (left scale), the line is how long each took
- * (right scale); a failed backup is a red mark on the axis. Inline SVG, no chart library.
+ * (right scale); the pale lower part of a bar is the share of its rows copied from the previous backup
+ * (proved unchanged) rather than read; a failed backup is a red mark on the axis. Inline SVG, no chart library.
  */
 export function Chart({ backups }: { backups: readonly StatusBackup[] }) {
   const points = [...backups].reverse();
@@ -62,7 +75,7 @@ export function Chart({ backups }: { backups: readonly StatusBackup[] }) {
           >
             <title>
               {formatDateTime(b.completed_at)}: {formatBytes(b.size_bytes)} in {seconds(b.duration_seconds ?? 0)} (
-              {b.trigger})
+              {b.trigger}){reusedText(b)}
             </title>
           </rect>
         ) : (
@@ -79,6 +92,22 @@ export function Chart({ backups }: { backups: readonly StatusBackup[] }) {
           </rect>
         ),
       )}
+      {points.map((b, i) => {
+        const share = reusedShare(b);
+        if (b.status !== 'completed' || share === 0) return null;
+        const height = Math.max(1, PAD.top + innerH - ySize(b.size_bytes ?? 0)) * share;
+        return (
+          <rect
+            key={`r-${b.id}`}
+            x={x(i) - barW / 2}
+            y={PAD.top + innerH - height}
+            width={barW}
+            height={height}
+            className="chart-bar-reused"
+            data-testid="chart-reused"
+          />
+        );
+      })}
       {line ? <polyline points={line} className="chart-line" fill="none" /> : null}
       {points.map((b, i) =>
         b.status === 'completed' && b.duration_seconds !== null ? (
@@ -97,6 +126,7 @@ export function BackupChart() {
       <h2 id="chart-heading">Recent backups</h2>
       <p className="hint">
         <span className="chart-key chart-key-size" aria-hidden="true" /> size{' '}
+        <span className="chart-key chart-key-reused" aria-hidden="true" /> share reused from the previous backup{' '}
         <span className="chart-key chart-key-duration" aria-hidden="true" /> duration, oldest on the left
       </p>
       <Chart backups={data.recent_backups} />

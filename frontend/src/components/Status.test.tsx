@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import type { StatusBackup, StatusResponse } from '../api/status';
 import { detail, json, routes, stubFetch } from '../test/fetchStub';
-import { BackupChart, Chart } from './BackupChart';
+import { BackupChart, Chart, reusedShare } from './BackupChart';
 import { formatAge, HealthLine, inZone } from './HealthLine';
 import { NotificationsCard } from './NotificationsCard';
 
@@ -18,6 +18,8 @@ const backup = (overrides: Partial<StatusBackup> = {}): StatusBackup => ({
   age_seconds: 7200,
   duration_seconds: 5,
   size_bytes: 2048,
+  rows_reused: null,
+  rows_read: null,
   ...overrides,
 });
 
@@ -127,6 +129,20 @@ describe('BackupChart', () => {
     expect(screen.getByTestId('backup-chart-svg').getAttribute('aria-label')).toBe(
       '1 completed and 1 failed backups; largest 2 KB, longest 5.0 s',
     );
+  });
+
+  it('shades the share of each bar reused from the previous backup', () => {
+    const reused = backup({ id: 'r1', rows_reused: 900, rows_read: 100 });
+    const read = backup({ id: 'r2', rows_reused: 0, rows_read: 1000 });
+    expect(reusedShare(reused)).toBeCloseTo(0.9);
+    expect(reusedShare(read)).toBe(0);
+    expect(reusedShare(backup())).toBe(0); // not recorded (an older backup)
+    render(<Chart backups={[reused, read, backup({ id: 'r3' })]} />);
+    const shaded = screen.getAllByTestId('chart-reused');
+    expect(shaded).toHaveLength(1);
+    const bar = screen.getAllByTestId('chart-bar')[2]; // oldest on the left: `reused` is drawn last
+    expect(Number(shaded[0].getAttribute('height'))).toBeCloseTo(Number(bar.getAttribute('height')) * 0.9);
+    expect(bar.textContent).toContain('90% of the rows reused from the previous backup');
   });
 
   it('says so when there is no backup', async () => {

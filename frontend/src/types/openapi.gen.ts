@@ -1301,6 +1301,16 @@ export interface components {
              */
             id: string;
             /**
+             * Rows Read
+             * @description Rows read from the database (null: not recorded)
+             */
+            rows_read: number | null;
+            /**
+             * Rows Reused
+             * @description Rows copied from the previous backup (null: not recorded)
+             */
+            rows_reused: number | null;
+            /**
              * Size Bytes
              * @description Archive size (null for a failed backup)
              */
