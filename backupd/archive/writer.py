@@ -110,12 +110,9 @@ def zip_stream(
     for name, data in members:
         encoded = name.encode()
         header_offset = offset
-        extra = _ZIP64_LOCAL_EXTRA.pack(b"\x01\x00", 16, 0, 0) + unix_time
-        out += _LOCAL_HEADER.pack(
-            b"PK\x03\x04", 45, _FLAGS, _DEFLATE, dos_time, 0, 0xFFFFFFFF, 0xFFFFFFFF, len(encoded), len(extra)
-        )
-        out += encoded + extra
-        offset += _LOCAL_HEADER.size + len(encoded) + len(extra)
+        local = _local_header(encoded, dos_time, unix_time)
+        out += local
+        offset += len(local)
         if isinstance(data, RawMember):
             crc, usize = data.crc32, data.uncompressed_size
             csize = 0
@@ -147,31 +144,7 @@ def zip_stream(
         offset += csize
         out += _DATA_DESCRIPTOR.pack(b"PK\x07\x08", crc, csize, usize)
         offset += _DATA_DESCRIPTOR.size
-        extra = _ZIP64_CENTRAL_EXTRA.pack(b"\x01\x00", 24, usize, csize, header_offset) + unix_time
-        central.append(
-            _CENTRAL_HEADER.pack(
-                b"PK\x01\x02",
-                45,
-                3,
-                45,
-                0,
-                _FLAGS,
-                _DEFLATE,
-                dos_time,
-                crc,
-                0xFFFFFFFF,
-                0xFFFFFFFF,
-                len(encoded),
-                len(extra),
-                0,
-                0,
-                0,
-                _MODE << 16,
-                0xFFFFFFFF,
-            )
-            + encoded
-            + extra
-        )
+        central.append(_central_entry(encoded, crc, csize, usize, header_offset, dos_time, unix_time))
         if len(out) >= chunk_size:
             yield bytes(out)
             out.clear()
@@ -185,6 +158,46 @@ def zip_stream(
     out += _ZIP64_LOCATOR.pack(b"PK\x06\x07", 0, directory_offset + directory_size, 1)
     out += _END.pack(b"PK\x05\x06", 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
     yield bytes(out)
+
+
+def _local_header(encoded: bytes, dos_time: bytes, unix_time: bytes) -> bytes:
+    """A member's local header as stream-zip's ZIP_64 writes it: sizes in the data descriptor."""
+    extra = _ZIP64_LOCAL_EXTRA.pack(b"\x01\x00", 16, 0, 0) + unix_time
+    header = _LOCAL_HEADER.pack(
+        b"PK\x03\x04", 45, _FLAGS, _DEFLATE, dos_time, 0, 0xFFFFFFFF, 0xFFFFFFFF, len(encoded), len(extra)
+    )
+    return header + encoded + extra
+
+
+def _central_entry(
+    encoded: bytes, crc: int, csize: int, usize: int, header_offset: int, dos_time: bytes, unix_time: bytes
+) -> bytes:
+    """A member's central directory entry, with its Zip64 sizes and offset."""
+    extra = _ZIP64_CENTRAL_EXTRA.pack(b"\x01\x00", 24, usize, csize, header_offset) + unix_time
+    return (
+        _CENTRAL_HEADER.pack(
+            b"PK\x01\x02",
+            45,
+            3,
+            45,
+            0,
+            _FLAGS,
+            _DEFLATE,
+            dos_time,
+            crc,
+            0xFFFFFFFF,
+            0xFFFFFFFF,
+            len(encoded),
+            len(extra),
+            0,
+            0,
+            0,
+            _MODE << 16,
+            0xFFFFFFFF,
+        )
+        + encoded
+        + extra
+    )
 
 
 def _dos_time(when: datetime) -> bytes:

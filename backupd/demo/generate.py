@@ -189,6 +189,37 @@ def _foreign_keys(conn: psycopg.Connection) -> list[tuple[tuple[str, str], str, 
     return [((schema, table), name, definition) for schema, table, name, definition in rows]
 
 
+def _zone_rows() -> list[tuple[object, ...]]:
+    """Two to four zones per camera: rectangles and polygons in normalised coordinates, varied names and colours."""
+    zones: list[tuple[object, ...]] = []
+    for i, c in enumerate(CAMERAS):
+        for z in range(2 + i % 3):
+            zone_type = ("entry_point", "driveway", "sidewalk", "yard", "other")[(i + z) % 5]
+            polygon = (i + z) % 3 == 0
+            x, y = 0.05 + 0.1 * z, 0.1 + 0.05 * i
+            points = (
+                [[x, y], [x + 0.3, y + 0.02], [x + 0.35, y + 0.4], [x + 0.1, y + 0.5], [x - 0.02, y + 0.3]]
+                if polygon
+                else [[x, y], [x + 0.3, y], [x + 0.3, y + 0.25], [x, y + 0.25]]
+            )
+            coordinates = {"points": [[round(a, 3), round(b, 3)] for a, b in points], "normalized": True}
+            name = ("Allée d'entrée", "Walkway", "Lawn", "Flower bed", "Gate area")[(i + z) % 5]
+            zones.append(
+                (
+                    f"{c.id}-{zone_type}-{z + 1}",
+                    c.id,
+                    f"{c.name}: {name}",
+                    zone_type,
+                    json.dumps(coordinates),
+                    "polygon" if polygon else "rectangle",
+                    ("#3B82F6", "#EF4444", "#10b981", "#F59E0B", "#8b5cf6")[(i + z) % 5],
+                    (i + z) % 7 != 6,
+                    z * 10 if z else 0,
+                )
+            )
+    return zones
+
+
 def _fill_small_tables(conn: psycopg.Connection) -> dict[str, int]:
     with conn.cursor() as cur:
         cur.executemany(
@@ -206,32 +237,7 @@ def _fill_small_tables(conn: psycopg.Connection) -> dict[str, int]:
                 for i, c in enumerate(CAMERAS)
             ],
         )
-        zones = []
-        for i, c in enumerate(CAMERAS):
-            for z in range(2 + i % 3):
-                zone_type = ("entry_point", "driveway", "sidewalk", "yard", "other")[(i + z) % 5]
-                polygon = (i + z) % 3 == 0
-                x, y = 0.05 + 0.1 * z, 0.1 + 0.05 * i
-                points = (
-                    [[x, y], [x + 0.3, y + 0.02], [x + 0.35, y + 0.4], [x + 0.1, y + 0.5], [x - 0.02, y + 0.3]]
-                    if polygon
-                    else [[x, y], [x + 0.3, y], [x + 0.3, y + 0.25], [x, y + 0.25]]
-                )
-                coordinates = {"points": [[round(a, 3), round(b, 3)] for a, b in points], "normalized": True}
-                name = ("Allée d'entrée", "Walkway", "Lawn", "Flower bed", "Gate area")[(i + z) % 5]
-                zones.append(
-                    (
-                        f"{c.id}-{zone_type}-{z + 1}",
-                        c.id,
-                        f"{c.name}: {name}",
-                        zone_type,
-                        json.dumps(coordinates),
-                        "polygon" if polygon else "rectangle",
-                        ("#3B82F6", "#EF4444", "#10b981", "#F59E0B", "#8b5cf6")[(i + z) % 5],
-                        (i + z) % 7 != 6,
-                        z * 10 if z else 0,
-                    )
-                )
+        zones = _zone_rows()
         cur.executemany(
             "INSERT INTO zones (id, camera_id, name, zone_type, coordinates, shape, color, enabled, priority)"
             " VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)",

@@ -68,93 +68,93 @@ def readd_unvalidated(conn: psycopg.Connection, carry: Carry, shadow: sql.Identi
             )
 
 
+class IndexRow(NamedTuple):
+    """One index of the live table and the constraint it backs, if any (the columns of _INDEX_ROWS)."""
+
+    name: str
+    definition: str  # pg_get_indexdef
+    constraint: str | None
+    contype: str | None  # p, u, x or None
+    deferrable: bool | None
+    deferred: bool | None
+    constraint_definition: str | None
+    clustered: bool
+    replica_identity: bool
+    valid: bool
+    tablespace: int
+    comment: str | None
+    constraint_comment: str | None
+    temporal: bool  # … WITHOUT OVERLAPS (18)
+
+
+# The longest builds first (the last one ends sooner), but the primary key before other B-trees:
+# the comparison of the restore's changes waits for it.
+_INDEX_ROWS = """
+SELECT ic.relname, pg_get_indexdef(i.indexrelid), con.conname, con.contype, con.condeferrable,
+       con.condeferred, pg_get_constraintdef(con.oid), i.indisclustered, i.indisreplident,
+       i.indisvalid, ic.reltablespace, obj_description(i.indexrelid, 'pg_class'),
+       obj_description(con.oid, 'pg_constraint'), {period}
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+                            AND con.contype IN ('p', 'u', 'x')
+WHERE i.indrelid = %s
+ORDER BY (SELECT amname FROM pg_am WHERE oid = ic.relam) = 'btree', NOT i.indisprimary,
+         pg_relation_size(i.indexrelid) DESC, ic.relname"""
+
+
 def carry_indexes(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) -> None:
+    """Every index of the live table, built on the shadow, with the constraints, clustering, replica
+    identity and comments that hang on them."""
     live_name = qualified_name(conn, carry.plan)
     period = "COALESCE(con.conperiod, false)" if conn.info.server_version >= 180000 else "false"
-    rows = catalog_rows(
-        conn,
-        f"""
-        SELECT ic.relname, pg_get_indexdef(i.indexrelid), con.conname, con.contype, con.condeferrable,
-               con.condeferred, pg_get_constraintdef(con.oid), i.indisclustered, i.indisreplident,
-               i.indisvalid, ic.reltablespace, obj_description(i.indexrelid, 'pg_class'),
-               obj_description(con.oid, 'pg_constraint'), {period}
-        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-        LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
-                                    AND con.contype IN ('p', 'u', 'x')
-        WHERE i.indrelid = %s
-        ORDER BY (SELECT amname FROM pg_am WHERE oid = ic.relam) = 'btree', NOT i.indisprimary,
-                 pg_relation_size(i.indexrelid) DESC, ic.relname""",
-        [carry.plan.table.oid],
-    )
-    # The longest builds first (the last one ends sooner), but the primary key before other B-trees:
-    # the comparison of the restore's changes waits for it.
-    schema = staging_schema(carry.plan.schema_index)
-    for (
-        name,
-        definition,
-        conname,
-        contype,
-        deferrable,
-        deferred,
-        condef,
-        clustered,
-        replident,
-        valid,
-        tablespace,
-        comment,
-        con_comment,
-        temporal,
-    ) in rows:
-        if not valid:
-            raise CannotCarry(f"index {name} of {carry.plan.key} is not valid")
-        if tablespace:
-            raise CannotCarry(f"index {name} of {carry.plan.key} is in a non-default tablespace")
-        index = sql.Identifier(schema, name)
-        if contype == "x":
-            carry.constraints.append(
-                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(shadow, sql.Identifier(conname), sql.SQL(condef))
+    for row in catalog_rows(conn, _INDEX_ROWS.format(period=period), [carry.plan.table.oid]):
+        _carry_index(carry, shadow, live_name, IndexRow(*row))
+
+
+def _carry_index(carry: Carry, shadow: sql.Identifier, live_name: str, ix: IndexRow) -> None:
+    if not ix.valid:
+        raise CannotCarry(f"index {ix.name} of {carry.plan.key} is not valid")
+    if ix.tablespace:
+        raise CannotCarry(f"index {ix.name} of {carry.plan.key} is in a non-default tablespace")
+    name = sql.Identifier(ix.name)
+
+    def add_constraint() -> Statement:
+        return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            shadow, sql.Identifier(ix.constraint or ""), sql.SQL(ix.constraint_definition or "")
+        )
+
+    if ix.contype == "x":
+        carry.constraints.append(add_constraint())
+    elif ix.temporal:  # … WITHOUT OVERLAPS (18): its GiST index cannot be built on its own first
+        carry.indexes.append(add_constraint())
+    else:
+        where = f"index {ix.name} of {carry.plan.key}"
+        carry.indexes.append(
+            sql.SQL(retarget(ix.definition, f" ON {live_name} USING ", f" ON {shadow.as_string(None)} USING ", where))
+        )
+    if ix.contype == "p":
+        carry.key_index = carry.indexes[-1]
+    if ix.contype in ("p", "u") and not ix.temporal:
+        kind = "PRIMARY KEY" if ix.contype == "p" else "UNIQUE"
+        timing = (" DEFERRABLE" + (" INITIALLY DEFERRED" if ix.deferred else "")) if ix.deferrable else ""
+        carry.constraints.append(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}{}").format(
+                shadow, sql.Identifier(ix.constraint or ""), sql.SQL(kind), name, sql.SQL(timing)
             )
-        elif temporal:  # … WITHOUT OVERLAPS (18): its GiST index cannot be built on its own first
-            carry.indexes.append(
-                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(shadow, sql.Identifier(conname), sql.SQL(condef))
+        )
+    if ix.clustered:
+        carry.finish.append(sql.SQL("ALTER TABLE {} CLUSTER ON {}").format(shadow, name))
+    if ix.replica_identity:
+        carry.finish.append(sql.SQL("ALTER TABLE {} REPLICA IDENTITY USING INDEX {}").format(shadow, name))
+    if ix.comment is not None:
+        index = sql.Identifier(staging_schema(carry.plan.schema_index), ix.name)
+        carry.finish.append(sql.SQL("COMMENT ON INDEX {} IS {}").format(index, sql.Literal(ix.comment)))
+    if ix.constraint_comment is not None and ix.constraint:
+        carry.finish.append(
+            sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
+                sql.Identifier(ix.constraint), shadow, sql.Literal(ix.constraint_comment)
             )
-            if contype == "p":
-                carry.key_index = carry.indexes[-1]
-        else:
-            carry.indexes.append(
-                sql.SQL(
-                    retarget(
-                        definition,
-                        f" ON {live_name} USING ",
-                        f" ON {shadow.as_string(None)} USING ",
-                        f"index {name} of {carry.plan.key}",
-                    )
-                )
-            )
-            if contype == "p":
-                carry.key_index = carry.indexes[-1]
-        if contype in ("p", "u") and not temporal:
-            kind = "PRIMARY KEY" if contype == "p" else "UNIQUE"
-            timing = (" DEFERRABLE" + (" INITIALLY DEFERRED" if deferred else "")) if deferrable else ""
-            carry.constraints.append(
-                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}{}").format(
-                    shadow, sql.Identifier(conname), sql.SQL(kind), sql.Identifier(name), sql.SQL(timing)
-                )
-            )
-        if clustered:
-            carry.finish.append(sql.SQL("ALTER TABLE {} CLUSTER ON {}").format(shadow, sql.Identifier(name)))
-        if replident:
-            carry.finish.append(
-                sql.SQL("ALTER TABLE {} REPLICA IDENTITY USING INDEX {}").format(shadow, sql.Identifier(name))
-            )
-        if comment is not None:
-            carry.finish.append(sql.SQL("COMMENT ON INDEX {} IS {}").format(index, sql.Literal(comment)))
-        if con_comment is not None and conname:
-            carry.finish.append(
-                sql.SQL("COMMENT ON CONSTRAINT {} ON {} IS {}").format(
-                    sql.Identifier(conname), shadow, sql.Literal(con_comment)
-                )
-            )
+        )
 
 
 class ForeignKeyRow(NamedTuple):
