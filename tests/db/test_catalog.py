@@ -74,7 +74,7 @@ def test_foreign_key_cycle_is_reported(db: psycopg.Connection) -> None:
 def test_migrations_are_idempotent(db: psycopg.Connection) -> None:
     assert apply_migrations(db) == []  # the template already ran them
     names = [r[0] for r in db.execute("SELECT name FROM backupd.migrations ORDER BY name")]
-    assert names == ["0001_backupd_schema.sql"]
+    assert names == ["0001_backupd_schema.sql", "0002_audit.sql", "0003_notifications.sql"]
     schema = db.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'backupd'::regnamespace").fetchone()
     assert apply_migrations(db) == []
     assert db.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'backupd'::regnamespace").fetchone() == schema
@@ -84,7 +84,7 @@ def test_migrate_from_scratch_twice(empty_database_url: str) -> None:
     from backupd.db.connection import connect
 
     with connect(empty_database_url) as conn:
-        assert apply_migrations(conn) == ["0001_backupd_schema.sql"]
+        assert apply_migrations(conn) == ["0001_backupd_schema.sql", "0002_audit.sql", "0003_notifications.sql"]
         assert apply_migrations(conn) == []
         assert conn.execute("SELECT to_regclass('backupd.restore_jobs') IS NOT NULL").fetchone()[0]
         # backupd's own schema only: no table of the application's schema
