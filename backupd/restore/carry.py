@@ -48,12 +48,12 @@ from .carry_base import (
     qualified_name,
 )
 from .carry_keys import carry_foreign_keys, carry_indexes, outside_foreign_keys, readd_unvalidated, relax_unvalidated
-from .shadows import StagedTable, staging_schema
+from .shadows import ShadowTable, staging_schema
 
 __all__ = ["CannotCarry", "Carry", "ForeignKeyPlan", "SetCarry", "plan_carry", "relax_unvalidated"]
 
 
-def plan_carry(conn: psycopg.Connection, plans: list[StagedTable]) -> SetCarry:
+def plan_carry(conn: psycopg.Connection, plans: list[ShadowTable]) -> SetCarry:
     """Read what each live table has; raises CannotCarry naming the first thing it cannot carry."""
     in_set = {p.table.oid: p for p in plans}
     tables = [_table_carry(conn, p, in_set) for p in plans]
@@ -76,7 +76,7 @@ class _LiveTable(NamedTuple):
     comment: str | None
 
 
-def _table_carry(conn: psycopg.Connection, plan: StagedTable, in_set: dict[int, StagedTable]) -> Carry:
+def _table_carry(conn: psycopg.Connection, plan: ShadowTable, in_set: dict[int, ShadowTable]) -> Carry:
     """One table's carry; its statements are listed in the order they run."""
     live = _live_table(conn, plan)
     _check_dependants(conn, plan)
@@ -107,7 +107,7 @@ def _table_carry(conn: psycopg.Connection, plan: StagedTable, in_set: dict[int, 
     return carry
 
 
-def _live_table(conn: psycopg.Connection, plan: StagedTable) -> _LiveTable:
+def _live_table(conn: psycopg.Connection, plan: ShadowTable) -> _LiveTable:
     """Read the live table's pg_class row; refuse the kinds of table a shadow cannot replace."""
     key = plan.key
     (
@@ -146,7 +146,7 @@ def _live_table(conn: psycopg.Connection, plan: StagedTable) -> _LiveTable:
     return _LiveTable(persistence, reloptions, toast_options, owner, acl, rls, force_rls, replident, comment)
 
 
-def _create_shadow(conn: psycopg.Connection, plan: StagedTable, live: _LiveTable) -> Statement:
+def _create_shadow(conn: psycopg.Connection, plan: ShadowTable, live: _LiveTable) -> Statement:
     """CREATE TABLE … LIKE the live table, with its options and autovacuum off while the rows load,
     then (if any) the drop of the constraints that are NOT VALID on the live table."""
     shadow = plan.typed
@@ -197,7 +197,7 @@ def _semicolons(parts: Sequence[sql.Composable]) -> list[sql.Composable]:
     return out
 
 
-def _check_dependants(conn: psycopg.Connection, plan: StagedTable) -> None:
+def _check_dependants(conn: psycopg.Connection, plan: ShadowTable) -> None:
     """Refuse anything that depends on the table (or its row type) and is not carried."""
     rows = catalog_rows(
         conn,
@@ -286,7 +286,7 @@ def _statistics(conn: psycopg.Connection, carry: Carry, shadow: sql.Identifier) 
         carry.statistics.append((qualified, staged, schema))
 
 
-def _views(conn: psycopg.Connection, plans: list[StagedTable]) -> list[Statement]:
+def _views(conn: psycopg.Connection, plans: list[ShadowTable]) -> list[Statement]:
     """Views that read the set's tables, to be re-created over the new ones (same OID, same
     privileges: CREATE OR REPLACE). Definitions are read with this session's search_path, which
     is the one they are replayed with."""

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .shadows import StagedTable
+from .shadows import ShadowTable
 
 # What the carry executes: psycopg runs an SQL or a Composed, not any Composable.
 Statement = sql.SQL | sql.Composed
@@ -36,7 +36,7 @@ class ForeignKeyPlan:
 class Carry:
     """What it takes to turn one table's loaded shadow into a full replacement."""
 
-    plan: StagedTable
+    plan: ShadowTable
     create: Statement = field(default_factory=lambda: sql.SQL(""))
     indexes: list[Statement] = field(default_factory=list)  # independent: built in parallel
     key_index: Statement | None = None  # the one of `indexes` behind the primary key
@@ -65,7 +65,7 @@ def catalog_rows(conn: psycopg.Connection, query: str, params: list[object]) -> 
     return conn.execute(query, params).fetchall()
 
 
-def qualified_name(conn: psycopg.Connection, plan: StagedTable) -> str:
+def qualified_name(conn: psycopg.Connection, plan: ShadowTable) -> str:
     """The live table's name as pg_get_indexdef/pg_get_triggerdef print it (always qualified)."""
     name: str = catalog_rows(
         conn, "SELECT quote_ident(%s) || '.' || quote_ident(%s)", [plan.table.schema, plan.table.name]

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from .carry_base import CannotCarry, Carry, ForeignKeyPlan, Statement, catalog_rows, qualified_name, retarget
-from .shadows import StagedTable, staging_schema
+from .shadows import ShadowTable, staging_schema
 
 _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 _MATCH = {"f": "MATCH FULL", "p": "MATCH PARTIAL", "s": "MATCH SIMPLE"}
@@ -233,7 +233,7 @@ def _plan(fk: ForeignKeyRow, table: sql.Composable, target: sql.Composable) -> F
     return ForeignKeyPlan(fk.name, table, add, fk.validated and fk.enforced)
 
 
-def carry_foreign_keys(conn: psycopg.Connection, carry: Carry, in_set: dict[int, StagedTable]) -> None:
+def carry_foreign_keys(conn: psycopg.Connection, carry: Carry, in_set: dict[int, ShadowTable]) -> None:
     """The table's own foreign keys, onto its shadow: a parent in the set is referenced as its shadow."""
     shadow = carry.plan.typed
     for fk in _fk_rows(conn, "con.conrelid = %s", [carry.plan.table.oid]):
@@ -252,7 +252,7 @@ def carry_foreign_keys(conn: psycopg.Connection, carry: Carry, in_set: dict[int,
 
 
 def outside_foreign_keys(
-    conn: psycopg.Connection, plans: list[StagedTable], in_set: dict[int, StagedTable]
+    conn: psycopg.Connection, plans: list[ShadowTable], in_set: dict[int, ShadowTable]
 ) -> tuple[list[tuple[sql.Composable, str, ForeignKeyPlan]], list[sql.Composable]]:
     """Keys of tables outside the set that reference a table in it: re-pointed at the new table by name."""
     oids = [p.table.oid for p in plans]

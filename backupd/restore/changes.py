@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from ..db.connection import ThreadConnections, connect, one_row
-from .shadows import StagedTable
+from .shadows import ShadowTable
 
 SPLIT_ROWS = 200_000  # tables with more rows than this are compared in key ranges, in parallel
 _INTEGER_KEYS = {"smallint", "integer", "bigint"}
@@ -39,15 +39,15 @@ class TableChanges:
         return dict(self.__dict__)
 
 
-def compare_all(database_url: str, plans: list[StagedTable], workers: int) -> dict[str, TableChanges]:
+def compare_all(database_url: str, plans: list[ShadowTable], workers: int) -> dict[str, TableChanges]:
     """table_changes of every plan, on `workers` connections."""
-    tasks: list[tuple[StagedTable, tuple[int, int] | None]] = []
+    tasks: list[tuple[ShadowTable, tuple[int, int] | None]] = []
     with connect(database_url, application_name="backupd-restore") as conn:
         for plan in sorted(plans, key=lambda p: -p.count):
             tasks += [(plan, r) for r in _key_ranges(conn, plan, workers)]
     conns = ThreadConnections(database_url, application_name="backupd-restore", setup=_merge_joins_only)
 
-    def run(task: tuple[StagedTable, tuple[int, int] | None]) -> tuple[str, TableChanges]:
+    def run(task: tuple[ShadowTable, tuple[int, int] | None]) -> tuple[str, TableChanges]:
         return task[0].key, table_changes(conns.get(), task[0], task[1])
 
     totals: dict[str, TableChanges] = {}
@@ -74,7 +74,7 @@ def _add(a: TableChanges, b: TableChanges) -> TableChanges:
     return TableChanges(*(x + y for x, y in zip(a.__dict__.values(), b.__dict__.values(), strict=True)))
 
 
-def _key_ranges(conn: psycopg.Connection, plan: StagedTable, parts: int) -> list[tuple[int, int] | None]:
+def _key_ranges(conn: psycopg.Connection, plan: ShadowTable, parts: int) -> list[tuple[int, int] | None]:
     """Key ranges [lo, hi) covering both sides, for a big table with one integer key; else [None]."""
     keys = plan.table.primary_key
     if (
@@ -100,7 +100,7 @@ def _key_ranges(conn: psycopg.Connection, plan: StagedTable, parts: int) -> list
 
 
 def table_changes(
-    conn: psycopg.Connection, plan: StagedTable, key_range: tuple[int, int] | None = None
+    conn: psycopg.Connection, plan: ShadowTable, key_range: tuple[int, int] | None = None
 ) -> TableChanges:
     """Compare the staged (typed) rows of `plan` with its live table (only keys in `key_range`)."""
     table = plan.table

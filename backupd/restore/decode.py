@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.adapt import Dumper
 
-from .shadows import StagedTable
+from .shadows import ShadowTable
 
 _INTEGERS = frozenset({"int2", "int4", "int8"})
 _NUMBERS = frozenset({"float4", "float8", "numeric"})  # JSON numbers, or "NaN"/"Infinity" strings
@@ -30,7 +30,7 @@ DecodeError = msgspec.MsgspecError
 class LineDecoder:
     """Decodes a piece of one table's JSON lines into rows in the order of its `copy_sql`."""
 
-    def __init__(self, staged: StagedTable, names: list[str], types: list[type]) -> None:
+    def __init__(self, staged: ShadowTable, names: list[str], types: list[type]) -> None:
         fields = [(f"c{i}", kind if kind is msgspec.Raw else kind | None) for i, kind in enumerate(types)]
         row = msgspec.defstruct("Row", fields, rename={f"c{i}": name for i, name in enumerate(names)}, gc=False)
         self.names = names
@@ -45,7 +45,7 @@ class LineDecoder:
         return [astuple(row) for row in self._decoder.decode_lines(piece)]
 
 
-def line_decoder(staged: StagedTable) -> LineDecoder | None:
+def line_decoder(staged: ShadowTable) -> LineDecoder | None:
     """A decoder for the table's lines, or None where only the server path carries its values
     exactly: arrays (JSON arrays), json/jsonb embedded as JSON (seed-style manifests), and
     column names msgspec cannot take."""

@@ -44,7 +44,7 @@ from .carry import CannotCarry, SetCarry, plan_carry, relax_unvalidated
 from .changes import TableChanges, compare_all
 from .loader import Loader, session_setup
 from .recreation import archive_set, drop_recreated, recreate_missing, table_set_for
-from .shadows import StagedTable
+from .shadows import ShadowTable
 from .swap import SwapOutcome, swap
 from .validate import validate_archive_set
 
@@ -160,7 +160,7 @@ def restore_from_backup(
 class _Run:
     """What staging and the swap produced (outcome None: a dry run)."""
 
-    plans: list[StagedTable]
+    plans: list[ShadowTable]
     changes: dict[str, TableChanges]
     staging_seconds: float
     carry: SetCarry | None
@@ -217,7 +217,7 @@ def _stage_and_swap(
 
 
 def _compare_when_loaded(
-    database_url: str, plans: list[StagedTable], workers: int, loader: Loader
+    database_url: str, plans: list[ShadowTable], workers: int, loader: Loader
 ) -> dict[str, TableChanges]:
     """`changes`, computed beside the last index builds, keys and ANALYZE: it only reads the
     rows, so it can start once they are all in and the primary keys it merges on are built."""
@@ -228,7 +228,7 @@ def _compare_when_loaded(
     return compare_all(database_url, plans, workers)
 
 
-def _plan_carry(conn: psycopg.Connection, plans: list[StagedTable]) -> tuple[SetCarry | None, str | None]:
+def _plan_carry(conn: psycopg.Connection, plans: list[ShadowTable]) -> tuple[SetCarry | None, str | None]:
     """Create the shadow tables: complete ones for the catalog swap when everything can be
     carried over, else bare typed ones for the in-place swap (the reason is logged)."""
     try:
@@ -269,7 +269,7 @@ def _drop_staging_quietly(conn: psycopg.Connection, database_url: str) -> None:
         pass
 
 
-def _after_commit(database_url: str, plans: list[StagedTable], carry: SetCarry | None, workers: int) -> None:
+def _after_commit(database_url: str, plans: list[ShadowTable], carry: SetCarry | None, workers: int) -> None:
     """After a catalog swap: validate the re-pointed foreign keys of tables outside the set (under
     a lock that lets their readers and writers through). After an in-place swap: ANALYZE, and
     VACUUM the deleted old rows. On parallel connections; failures here do not undo a committed

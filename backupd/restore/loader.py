@@ -30,7 +30,7 @@ from ..progress import MonotonicProgress
 from . import decode as rows
 from . import shadows as staging
 from .carry import CannotCarry, SetCarry
-from .shadows import StagedTable
+from .shadows import ShadowTable
 
 PROGRESS_INTERVAL = 0.2
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class Loader:
         self,
         database_url: str,
         reader: ArchiveReader,
-        plans: list[StagedTable],
+        plans: list[ShadowTable],
         carry: SetCarry | None,
         tracker: MonotonicProgress,
         workers: int,
@@ -228,7 +228,7 @@ class Loader:
 
     def _load(
         self,
-        plan: StagedTable,
+        plan: ShadowTable,
         piece: bytes,
         first_line: int,
         lines: int,
@@ -256,7 +256,7 @@ class Loader:
         finally:
             self._slots.release()
 
-    def _load_piece(self, conn: psycopg.Connection, plan: StagedTable, piece: bytes) -> int:
+    def _load_piece(self, conn: psycopg.Connection, plan: ShadowTable, piece: bytes) -> int:
         """Decoded here and COPied where the table allows; else (or for a piece that does not
         decode) typed by the server from the JSON."""
         decoder = self._decoders[plan.key]
@@ -270,14 +270,14 @@ class Loader:
         return conn.execute(staging.load_sql(plan), [piece]).rowcount
 
     def _bad_piece(
-        self, conn: psycopg.Connection, plan: StagedTable, piece: bytes, first_line: int, exc: psycopg.Error | None
+        self, conn: psycopg.Connection, plan: ShadowTable, piece: bytes, first_line: int, exc: psycopg.Error | None
     ) -> RestoreError:
         bad = staging.first_bad_line(conn, plan, piece)
         if bad is None:
             return RestoreError(f"{plan.key}: {exc.diag.message_primary or exc}" if exc else f"{plan.key}: rows lost")
         return RestoreError(f"{plan.key} line {first_line - 1 + bad[0]}: {bad[1]}")
 
-    def _loaded(self, plan: StagedTable) -> None:
+    def _loaded(self, plan: ShadowTable) -> None:
         """Called (under the lock) once all of a table's rows are in: queue its index builds."""
         plan.state = "loaded"
         carry = next((t for t in self.carry.tables if t.plan is plan), None) if self.carry else None
@@ -329,7 +329,7 @@ class Loader:
         tasks += [partial(self._analyze, p) for p in sorted(self.plans, key=lambda p: -p.declared_bytes)]
         self._run_all(pool, iter(tasks))
 
-    def _analyze(self, plan: StagedTable) -> None:
+    def _analyze(self, plan: ShadowTable) -> None:
         self._conn().execute(sql.SQL("ANALYZE {}").format(plan.typed))
 
     def _validate(self, table: sql.Composable, name: str) -> None:
@@ -344,7 +344,7 @@ class Loader:
             ) from exc
 
 
-def _same_privileges(conn: psycopg.Connection, plan: StagedTable) -> None:
+def _same_privileges(conn: psycopg.Connection, plan: ShadowTable) -> None:
     """The shadow's privileges (table and columns) must equal the live table's, exactly."""
     query = """
         SELECT (SELECT array_agg(a::text ORDER BY a::text) FROM unnest(c.relacl) a),

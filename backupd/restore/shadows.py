@@ -38,7 +38,7 @@ def old_schema(n: int) -> str:
 
 
 @dataclass(frozen=True)
-class StagedColumn:
+class ShadowColumn:
     """A column as it travels: its live definition and how the archive carries it."""
 
     column: Column
@@ -58,14 +58,14 @@ class StagedColumn:
 
 
 @dataclass
-class StagedTable:
+class ShadowTable:
     """One table of the set on its way through staging (mutable counters are filled by workers)."""
 
     index: int
     table: Table
     count: int  # rows the manifest declares
     declared_bytes: int
-    columns: list[StagedColumn]  # the archive's columns, in live order (generated ones included)
+    columns: list[ShadowColumn]  # the archive's columns, in live order (generated ones included)
     sequences: dict[str, int | None] = field(default_factory=dict)  # archived last_value per column
     schema_index: int = 0  # which staging/old schema pair this table uses
     state: str = "waiting"  # waiting | loading | loaded (for progress steps)
@@ -87,7 +87,7 @@ class StagedTable:
         return sql.Identifier(old_schema(self.schema_index), self.table.name)
 
 
-def assign_schemas(plans: list[StagedTable]) -> None:
+def assign_schemas(plans: list[ShadowTable]) -> None:
     order: dict[str, int] = {}
     for plan in plans:
         plan.schema_index = order.setdefault(plan.table.schema, len(order))
@@ -104,7 +104,7 @@ def drop_schemas(conn: psycopg.Connection) -> None:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
-def create_schemas(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
+def create_schemas(conn: psycopg.Connection, plans: list[ShadowTable]) -> None:
     for n in sorted({p.schema_index for p in plans}):
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging_schema(n))))
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(old_schema(n))))
@@ -123,7 +123,7 @@ def register_text_bytes(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(bytes, _TextBytesDumper)
 
 
-def load_sql(staged: StagedTable) -> sql.Composed:
+def load_sql(staged: ShadowTable) -> sql.Composed:
     """INSERT a piece's rows (one text parameter: its JSON lines) into the shadow.
 
     The server makes the lines one JSON array: a line cannot hold a raw newline (JSON escapes
@@ -148,7 +148,7 @@ def load_sql(staged: StagedTable) -> sql.Composed:
     ).format(shadow=staged.typed, names=names, overriding=overriding, values=values, record=record)
 
 
-def first_bad_line(conn: psycopg.Connection, staged: StagedTable, piece: bytes) -> tuple[int, str] | None:
+def first_bad_line(conn: psycopg.Connection, staged: ShadowTable, piece: bytes) -> tuple[int, str] | None:
     """(line within the piece, message) of the first line that fails alone; nothing is kept."""
     query = load_sql(staged)
     with conn.transaction(force_rollback=True):

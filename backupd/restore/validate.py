@@ -18,7 +18,7 @@ from ..archive import ArchiveReader, ManifestTable
 from ..db.catalog import Table, describe_tables
 from ..db.connection import one_row
 from ..errors import ArchiveError, RestoreError
-from .shadows import StagedColumn, StagedTable
+from .shadows import ShadowColumn, ShadowTable
 
 # The shadows need room for the typed rows and their indexes next to the live tables (until the
 # swap drops those). Refuse early rather than fill the server's disk halfway through.
@@ -28,7 +28,7 @@ DISK_MARGIN = 64 * 1024 * 1024
 
 def validate_archive_set(
     conn: psycopg.Connection, reader: ArchiveReader, names: list[str], only: Sequence[str] | None = None
-) -> list[StagedTable]:
+) -> list[ShadowTable]:
     archived = set(reader.manifest.contents)
     if only:  # a subset of the archive's tables: each must be in it; the others are left alone
         unknown = [t for t in only if t not in archived]
@@ -50,7 +50,7 @@ def validate_archive_set(
             + "; ".join(parts)
         )
     plans = [
-        StagedTable(
+        ShadowTable(
             index=i,
             table=table,
             count=reader.manifest.contents[table.key].count,
@@ -64,14 +64,14 @@ def validate_archive_set(
     return plans
 
 
-def compatible_columns(table: Table, entry: ManifestTable) -> list[StagedColumn]:
+def compatible_columns(table: Table, entry: ManifestTable) -> list[ShadowColumn]:
     """The archive's columns mapped onto the live table; a clear error for any difference.
 
     A live generated column may be absent from the archive (PostgreSQL recomputes it); anything
     else missing, extra, renamed or retyped would silently lose or invent data, so it is refused.
     """
     if entry.columns is None:  # a seed-style manifest without column info: trust the live table
-        return [StagedColumn(c, as_text=False) for c in table.columns]
+        return [ShadowColumn(c, as_text=False) for c in table.columns]
     archived = {c.name: c for c in entry.columns}
     if len(archived) != len(entry.columns):
         raise ArchiveError(f"invalid manifest: duplicate column in {table.key}")
@@ -81,7 +81,7 @@ def compatible_columns(table: Table, entry: ManifestTable) -> list[StagedColumn]
             raise RestoreError(
                 f"column mismatch in {table.key}: the archive has column {name!r}, the database table does not"
             )
-    staged: list[StagedColumn] = []
+    staged: list[ShadowColumn] = []
     for col in table.columns:
         arch = archived.get(col.name)
         if arch is None:
@@ -100,7 +100,7 @@ def compatible_columns(table: Table, entry: ManifestTable) -> list[StagedColumn]
         as_text = arch.encoding == "text"
         if as_text and not col.carried_as_text:
             raise ArchiveError(f"invalid manifest: {table.key}.{col.name} has text encoding but is not json")
-        staged.append(StagedColumn(col, as_text=as_text))
+        staged.append(ShadowColumn(col, as_text=as_text))
     return staged
 
 

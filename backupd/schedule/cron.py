@@ -80,14 +80,14 @@ def normalize(expression: str) -> str:
 
 
 @dataclass(frozen=True)
-class Schedule:
+class CronSchedule:
     """A validated expression (or `off`) in a time zone; every method takes and returns aware datetimes."""
 
     expression: str
     timezone: str
 
     @classmethod
-    def parse(cls, expression: str, timezone: str) -> Schedule:
+    def parse(cls, expression: str, timezone: str) -> CronSchedule:
         parse_timezone(timezone)
         return cls(normalize(expression), timezone.strip())
 

@@ -42,7 +42,7 @@ from ..jobs.launch import launch_job
 from ..retention.apply import PruneResult, prune
 from ..store import Store
 from .clock import Clock, clock_from_env
-from .cron import Schedule
+from .cron import CronSchedule
 from .settings import BACKUP, COUNTED, DRILL, ScheduleConfig, ScheduleRecords, describe
 
 log = logging.getLogger("backupd.scheduler")
@@ -141,7 +141,7 @@ class Scheduler:
                 self.drills.reap()
         return started
 
-    def _backup_tick(self, schedule: Schedule) -> str | None:
+    def _backup_tick(self, schedule: CronSchedule) -> str | None:
         """Record the scheduled times that passed since the last look, and start the oldest waiting
         one if the runner is free; the job id."""
         now = self.clock.now()
@@ -185,7 +185,7 @@ class Scheduler:
             lock.close()
             raise
 
-    def _catch_up(self, schedule: Schedule) -> None:
+    def _catch_up(self, schedule: CronSchedule) -> None:
         """The catch-up rule: the latest time due waits (once), standing for the times before it that no
         replica saw pass; the log names those."""
         slot = self.schedules.due(BACKUP, schedule)

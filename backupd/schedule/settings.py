@@ -33,7 +33,7 @@ from ..config import Settings
 from ..db.pool import ConnectionPool
 from ..retention.policy import Policy
 from .clock import Clock
-from .cron import InvalidSchedule, Schedule, normalize, parse_timezone
+from .cron import CronSchedule, InvalidSchedule, normalize, parse_timezone
 
 KEEPS = ("keep_last", "keep_daily", "keep_weekly", "keep_monthly")
 SETTABLE = ("schedule", "timezone", "retention")
@@ -59,8 +59,8 @@ def describe(times: Sequence[datetime]) -> str:
 class ScheduleConfig:
     """The settings in force: the environment's, overridden by what PUT /api/schedule stored."""
 
-    backup: Schedule
-    drill: Schedule
+    backup: CronSchedule
+    drill: CronSchedule
     policy: Policy
 
     @property
@@ -84,7 +84,7 @@ def config_from_settings(settings: Settings, overrides: dict[str, Any] | None = 
     expression = o.get("schedule") or _env_value("schedule", normalize, settings.schedule)
     drill = _env_value("drill_schedule", normalize, settings.drill_schedule)
     policy = Policy(**{k: int(o.get(k, getattr(settings, k))) for k in KEEPS})
-    return ScheduleConfig(Schedule(expression, timezone), Schedule(drill, timezone), policy)
+    return ScheduleConfig(CronSchedule(expression, timezone), CronSchedule(drill, timezone), policy)
 
 
 def validate_changes(body: Any) -> dict[str, Any]:
@@ -166,7 +166,7 @@ class ScheduleRecords:
 
     # -- scheduled times ----------------------------------------------------------------------
 
-    def since(self, kind: str, schedule: Schedule) -> datetime:
+    def since(self, kind: str, schedule: CronSchedule) -> datetime:
         """Since when `schedule` has been in force for `kind` (now, when it is new or changed). A change
         drops the backup times still waiting for the old schedule, with a warning."""
         row = self._one("SELECT spec, since FROM backupd.schedule_anchors WHERE kind = %s", [kind])
@@ -197,7 +197,7 @@ class ScheduleRecords:
         row = self._one("SELECT max(scheduled_for) AS t FROM backupd.schedule_slots WHERE kind = %s", [kind])
         return row["t"] if row else None
 
-    def due(self, kind: str, schedule: Schedule) -> datetime | None:
+    def due(self, kind: str, schedule: CronSchedule) -> datetime | None:
         """The catch-up rule: the latest scheduled time at or before now that came after the schedule was
         set and after the last time started, if any. Times missed while no replica looked collapse into
         it; the times a running replica sees pass are its scheduler's backlog, each started."""
@@ -212,7 +212,7 @@ class ScheduleRecords:
             return None
         return slot
 
-    def next_run(self, kind: str, schedule: Schedule) -> datetime | None:
+    def next_run(self, kind: str, schedule: CronSchedule) -> datetime | None:
         """A due time still waiting (for a busy runner), else the next time of the schedule."""
         if schedule.off:
             return None
@@ -240,7 +240,7 @@ class ScheduleRecords:
             ).fetchall()
         return sorted(row[0] for row in rows)
 
-    def waiting(self, schedule: Schedule) -> list[datetime]:
+    def waiting(self, schedule: CronSchedule) -> list[datetime]:
         """The scheduled backup times waiting to start, oldest first (of the schedule in force only)."""
         if schedule.off:
             return []
@@ -266,7 +266,7 @@ class ScheduleRecords:
             ).fetchall()
         return sorted(row[0] for row in rows)
 
-    def unstarted_before(self, kind: str, schedule: Schedule, slot: datetime, limit: int = 1000) -> list[datetime]:
+    def unstarted_before(self, kind: str, schedule: CronSchedule, slot: datetime, limit: int = 1000) -> list[datetime]:
         """The times `slot` stands for: the schedule's times before it that came after the schedule was
         set and after the last time started before it; at most `limit`, the oldest."""
         row = self._one(

@@ -13,7 +13,7 @@ from backupd.backup.engine import create_backup
 from backupd.db.catalog import describe_tables
 from backupd.restore.decode import DecodeError, line_decoder
 from backupd.restore.engine import restore_from_backup
-from backupd.restore.shadows import StagedColumn, StagedTable
+from backupd.restore.shadows import ShadowColumn, ShadowTable
 from tests.support.restore import copy_to_schema, differences
 
 SCALARS = r"""
@@ -62,10 +62,10 @@ INSERT INTO scalars (small, big, raw, amount, cents, f4, f8, span, ts, tstz, day
 """
 
 
-def staged(conn: psycopg.Connection, name: str) -> StagedTable:
+def staged(conn: psycopg.Connection, name: str) -> ShadowTable:
     table = describe_tables(conn, [name])[0]
-    columns = [StagedColumn(c, as_text=c.carried_as_text) for c in table.columns]
-    return StagedTable(index=0, table=table, count=0, declared_bytes=0, columns=columns)
+    columns = [ShadowColumn(c, as_text=c.carried_as_text) for c in table.columns]
+    return ShadowTable(index=0, table=table, count=0, declared_bytes=0, columns=columns)
 
 
 def member(archive: Path, key: str) -> bytes:

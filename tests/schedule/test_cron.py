@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backupd.schedule.cron import InvalidSchedule, Schedule, normalize, parse_timezone
+from backupd.schedule.cron import CronSchedule, InvalidSchedule, normalize, parse_timezone
 
 
 def utc(text: str) -> datetime:
@@ -18,7 +18,7 @@ def iso(times: list[datetime]) -> list[str]:
 
 
 def test_daily_in_utc() -> None:
-    s = Schedule.parse("0 2 * * *", "UTC")
+    s = CronSchedule.parse("0 2 * * *", "UTC")
     assert s.next_after(utc("2026-03-01T01:59:59Z")) == utc("2026-03-01T02:00:00Z")
     assert s.next_after(utc("2026-03-01T02:00:00Z")) == utc("2026-03-02T02:00:00Z")  # strictly after
     assert s.latest_at_or_before(utc("2026-03-01T02:00:00Z")) == utc("2026-03-01T02:00:00Z")
@@ -27,7 +27,7 @@ def test_daily_in_utc() -> None:
 
 def test_spring_forward_day_runs_0230_once() -> None:
     # Europe/Berlin, 2026-03-29: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist that day.
-    s = Schedule.parse("30 2 * * *", "Europe/Berlin")
+    s = CronSchedule.parse("30 2 * * *", "Europe/Berlin")
     runs = s.times_between(utc("2026-03-27T12:00:00Z"), utc("2026-03-31T12:00:00Z"))
     assert iso(runs) == [
         "2026-03-28T01:30Z",  # 02:30 CET
@@ -40,14 +40,14 @@ def test_spring_forward_day_runs_0230_once() -> None:
 
 def test_fall_back_day_runs_0230_once() -> None:
     # Europe/Berlin, 2026-10-25: 03:00 CEST goes back to 02:00 CET; 02:30 happens twice on the wall.
-    s = Schedule.parse("30 2 * * *", "Europe/Berlin")
+    s = CronSchedule.parse("30 2 * * *", "Europe/Berlin")
     runs = s.times_between(utc("2026-10-23T12:00:00Z"), utc("2026-10-27T12:00:00Z"))
     assert iso(runs) == ["2026-10-24T00:30Z", "2026-10-25T00:30Z", "2026-10-26T01:30Z", "2026-10-27T01:30Z"]
     assert s.latest_at_or_before(utc("2026-10-25T12:00:00Z")) == utc("2026-10-25T00:30:00Z")
 
 
 def test_hourly_across_dst_changes_in_new_york() -> None:
-    s = Schedule.parse("0 * * * *", "America/New_York")
+    s = CronSchedule.parse("0 * * * *", "America/New_York")
     # 2026-03-08: 02:00 EST -> 03:00 EDT: the local hour 2 does not exist; the day has 23 hourly runs.
     spring = s.times_between(utc("2026-03-08T05:00:00Z"), utc("2026-03-09T04:00:00Z"))
     assert len(spring) == 23
@@ -57,12 +57,14 @@ def test_hourly_across_dst_changes_in_new_york() -> None:
 
 
 def test_weekly_and_monthly() -> None:
-    assert Schedule.parse("15 3 * * 1", "UTC").next_after(utc("2026-03-04T00:00:00Z")) == utc("2026-03-09T03:15:00Z")
-    assert Schedule.parse("@monthly", "UTC").next_after(utc("2026-02-15T00:00:00Z")) == utc("2026-03-01T00:00:00Z")
+    assert CronSchedule.parse("15 3 * * 1", "UTC").next_after(utc("2026-03-04T00:00:00Z")) == utc(
+        "2026-03-09T03:15:00Z"
+    )
+    assert CronSchedule.parse("@monthly", "UTC").next_after(utc("2026-02-15T00:00:00Z")) == utc("2026-03-01T00:00:00Z")
 
 
 def test_off() -> None:
-    s = Schedule.parse("off", "UTC")
+    s = CronSchedule.parse("off", "UTC")
     assert s.off and s.next_after(utc("2026-03-01T00:00:00Z")) is None
     assert s.latest_at_or_before(utc("2026-03-01T00:00:00Z")) is None
     assert normalize(" OFF ") == "off"

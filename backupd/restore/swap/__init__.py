@@ -39,7 +39,7 @@ from ...db.connection import one_row
 from ...durations import duration_text, seconds
 from ...errors import RestoreError
 from ..carry import SetCarry
-from ..shadows import StagedTable
+from ..shadows import ShadowTable
 from .catalog import CatalogFallback, OldSnapshot, catalog_once
 from .in_place import in_place_once
 
@@ -67,7 +67,7 @@ class SwapOutcome:
 
 def swap(
     conn: psycopg.Connection,
-    plans: list[StagedTable],
+    plans: list[ShadowTable],
     carry: SetCarry | None,
     reason: str | None,
     lock_timeout: str | float,
@@ -126,7 +126,7 @@ def _back_off(attempt: int) -> None:
     time.sleep(random.uniform(0.005, min(MAX_BACKOFF, BACKOFF * 2**attempt)))
 
 
-def _lock_holders(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry) -> str:
+def _lock_holders(conn: psycopg.Connection, plans: list[ShadowTable], carry: SetCarry) -> str:
     """Who holds locks on the set now: 'writers', 'idle …' (a reader idle in its transaction),
     'readers …' or ''."""
     rows = conn.execute(
@@ -144,7 +144,7 @@ def _lock_holders(conn: psycopg.Connection, plans: list[StagedTable], carry: Set
 
 
 def _swap_in_place(
-    conn: psycopg.Connection, plans: list[StagedTable], lock_timeout: str | float, started: float, reason: str | None
+    conn: psycopg.Connection, plans: list[ShadowTable], lock_timeout: str | float, started: float, reason: str | None
 ) -> SwapOutcome:
     deadline = seconds(lock_timeout)
     attempt = 0

@@ -18,7 +18,7 @@ from ...db.catalog import outside_references
 from ...db.connection import one_row
 from ...errors import RestoreError
 from ..carry import SetCarry
-from ..shadows import StagedTable, old_schema
+from ..shadows import ShadowTable, old_schema
 from .outside import outside_dependants
 from .sequences import identity_sequence, raise_sequences
 
@@ -38,7 +38,7 @@ class _DroppedOnTrial(Exception):
 
 
 def catalog_once(
-    conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry, lock_wait: float, loaded_xid: str
+    conn: psycopg.Connection, plans: list[ShadowTable], carry: SetCarry, lock_wait: float, loaded_xid: str
 ) -> float:
     """One attempt. Readers that queue behind the ACCESS EXCLUSIVE locks this attempt holds start
     waiting after it began; all of its own lock waits end within `lock_wait` of its start, before
@@ -85,7 +85,7 @@ def _refuse_old_snapshots(conn: psycopg.Connection, loaded_xid: str) -> None:
         raise OldSnapshot(f"a transaction older than the restore's load is open (pid {row[0]})")
 
 
-def _move(conn: psycopg.Connection, plans: list[StagedTable], carry: SetCarry) -> None:
+def _move(conn: psycopg.Connection, plans: list[ShadowTable], carry: SetCarry) -> None:
     run = conn.execute
     for child, name, _ in carry.outside_fks:
         run(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(child, sql.Identifier(name)))

@@ -17,14 +17,14 @@ from psycopg import sql
 from ...db.catalog import ForeignKey, outside_references
 from ...db.connection import one_row
 from ...errors import RestoreError
-from ..shadows import StagedTable
+from ..shadows import ShadowTable
 from .outside import outside_dependants
 from .sequences import raise_sequences
 
 INSERT_BATCH_PAGES = 4096  # in-place: one INSERT per 32 MiB of shadow bounds the FK check queue
 
 
-def in_place_once(conn: psycopg.Connection, plans: list[StagedTable], lock_wait: float) -> float:
+def in_place_once(conn: psycopg.Connection, plans: list[ShadowTable], lock_wait: float) -> float:
     lock_list = sql.SQL(", ").join(p.table.ident for p in plans)
     try:
         with conn.transaction():
@@ -43,7 +43,7 @@ def in_place_once(conn: psycopg.Connection, plans: list[StagedTable], lock_wait:
     return time.monotonic() - locked
 
 
-def _replace_rows(conn: psycopg.Connection, plans: list[StagedTable]) -> None:
+def _replace_rows(conn: psycopg.Connection, plans: list[ShadowTable]) -> None:
     outside = outside_references(conn, [p.table for p in plans])
     outside_dependants(conn, plans, outside)
     merged = _merged_tables(plans, outside)
@@ -99,7 +99,7 @@ ORDER BY r.ev_class, r.rulename
 """
 
 
-def _ruled_tables(conn: psycopg.Connection, plans: list[StagedTable]) -> list[sql.Composable]:
+def _ruled_tables(conn: psycopg.Connection, plans: list[ShadowTable]) -> list[sql.Composable]:
     """The set's tables with an enabled rewrite rule (in the set's order)."""
     ruled = {row[0] for row in conn.execute(_ENABLED_RULES, [[p.table.oid for p in plans]])}
     return [p.table.ident for p in plans if p.table.oid in ruled]
@@ -209,7 +209,7 @@ def _restore_user_triggers(
             )
 
 
-def _merged_tables(plans: list[StagedTable], outside: list[ForeignKey]) -> set[int]:
+def _merged_tables(plans: list[ShadowTable], outside: list[ForeignKey]) -> set[int]:
     """Tables whose rows cannot all be deleted: referenced from outside the set (the deletes would
     cascade to, or be refused by, rows outside it), and (transitively) every table of the set they
     reference, for the same reason. These are merged by primary key instead."""
@@ -230,7 +230,7 @@ def _merged_tables(plans: list[StagedTable], outside: list[ForeignKey]) -> set[i
     return merged
 
 
-def _insert_sql(plan: StagedTable, only_new: bool) -> sql.Composed:
+def _insert_sql(plan: ShadowTable, only_new: bool) -> sql.Composed:
     cols = plan.table.insertable_columns
     names = sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)
     values = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c.name)) for c in cols)
@@ -245,11 +245,11 @@ def _insert_sql(plan: StagedTable, only_new: bool) -> sql.Composed:
     return query
 
 
-def _pk_match(plan: StagedTable) -> sql.Composable:
+def _pk_match(plan: ShadowTable) -> sql.Composable:
     return sql.SQL(" AND ").join(sql.SQL("l.{0} = s.{0}").format(sql.Identifier(k)) for k in plan.table.primary_key)
 
 
-def _update_sql(plan: StagedTable) -> sql.Composed | None:
+def _update_sql(plan: ShadowTable) -> sql.Composed | None:
     """Rewrite only rows whose text differs (exact, also for json, -0 and NaN)."""
     cols = [c for c in plan.table.insertable_columns if c.name not in plan.table.primary_key]
     if not cols:
@@ -263,7 +263,7 @@ def _update_sql(plan: StagedTable) -> sql.Composed | None:
     ).format(t=plan.table.own_rows, names=names, new=new, typed=plan.typed, match=_pk_match(plan), old=old)
 
 
-def _delete_missing_sql(plan: StagedTable) -> sql.Composed:
+def _delete_missing_sql(plan: ShadowTable) -> sql.Composed:
     return sql.SQL("DELETE FROM {} AS l WHERE NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})").format(
         plan.table.own_rows, plan.typed, _pk_match(plan)
     )

@@ -13,10 +13,10 @@ from psycopg import sql
 from ...db.catalog import ForeignKey
 from ...db.connection import one_row
 from ...errors import RestoreError
-from ..shadows import StagedTable
+from ..shadows import ShadowTable
 
 
-def outside_dependants(conn: psycopg.Connection, plans: list[StagedTable], outside: list[ForeignKey]) -> None:
+def outside_dependants(conn: psycopg.Connection, plans: list[ShadowTable], outside: list[ForeignKey]) -> None:
     """Refuse when rows outside the set would lose their parent (checked under the swap's lock)."""
     by_oid = {p.table.oid: p for p in plans}
     by_child: dict[int, list[ForeignKey]] = {}
@@ -36,7 +36,7 @@ def outside_dependants(conn: psycopg.Connection, plans: list[StagedTable], outsi
         raise RestoreError("the restore would delete or orphan " + "; ".join(problems) + "; nothing was changed")
 
 
-def _lost_parent(fk: ForeignKey, parent: StagedTable) -> sql.Composable:
+def _lost_parent(fk: ForeignKey, parent: ShadowTable) -> sql.Composable:
     """Condition on child row c: it references a parent row that will not survive the restore
     (the archive has no row with the same primary key and the same referenced values)."""
     not_null = sql.SQL(" AND ").join(sql.SQL("c.{} IS NOT NULL").format(sql.Identifier(c)) for c in fk.columns)

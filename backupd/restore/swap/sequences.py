@@ -12,10 +12,10 @@ from psycopg import sql
 
 from ...db.connection import one_row
 from ...errors import RestoreError
-from ..shadows import StagedTable
+from ..shadows import ShadowTable
 
 
-def raise_sequences(conn: psycopg.Connection, plan: StagedTable, floors: dict[str, int]) -> None:
+def raise_sequences(conn: psycopg.Connection, plan: ShadowTable, floors: dict[str, int]) -> None:
     """Move each serial/identity sequence past the restored ids, the archived value and `floors`
     (an identity column's old sequence); never down (setval is not transactional, so lowering one
     could collide after a rollback)."""
@@ -38,7 +38,7 @@ def raise_sequences(conn: psycopg.Connection, plan: StagedTable, floors: dict[st
         )
 
 
-def serial_sequence(conn: psycopg.Connection, plan: StagedTable, column: str) -> str | None:
+def serial_sequence(conn: psycopg.Connection, plan: ShadowTable, column: str) -> str | None:
     """The qualified name of the sequence behind a serial or identity column (None if it has none)."""
     name: str | None = one_row(
         conn.execute("SELECT pg_get_serial_sequence(%s, %s)", [plan.table.ident.as_string(conn), column])
@@ -46,7 +46,7 @@ def serial_sequence(conn: psycopg.Connection, plan: StagedTable, column: str) ->
     return name
 
 
-def identity_sequence(conn: psycopg.Connection, plan: StagedTable, column: str) -> str:
+def identity_sequence(conn: psycopg.Connection, plan: ShadowTable, column: str) -> str:
     """The qualified name of the sequence of an identity column (it always has one)."""
     name = serial_sequence(conn, plan, column)
     if name is None:
