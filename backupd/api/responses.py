@@ -128,6 +128,7 @@ def backup_job_response(row: dict[str, Any]) -> BackupJobResponse:
         pinned=bool(row.get("pinned")),
         encrypted=(row.get("file_path") or "").endswith(".age"),
         warnings=list((manifest or {}).get("warnings") or []) if completed else [],
+        reuse=(manifest or {}).get("reuse") if completed else None,
     )
 
 

@@ -129,7 +129,10 @@ def test_backup_download_restore_round_trip(
         "trigger": "manual",
         "pinned": False,
         "encrypted": False,
+        "reuse": job["reuse"],  # the first backup of the database reads every row
     }
+    rows = sum(t["count"] for t in job["manifest"]["contents"].values())
+    assert job["reuse"] == {"parts_reused": 0, "rows_reused": 0, "parts_read": 8, "rows_read": rows}
 
     download = client.get(f"/api/backup/{job_id}/download")
     assert download.status_code == 200
@@ -527,8 +530,8 @@ SEED_FIELDS = {
 }
 # Fields backupd adds to the API design's shapes (docs/rest-api.md: added, never changing an API design field's meaning).
 ADDED_FIELDS = {
-    "BackupJobResponse": {"trigger", "pinned", "encrypted", "warnings"},
-    "BackupListItem": {"trigger", "pinned", "encrypted"},
+    "BackupJobResponse": {"trigger", "pinned", "encrypted", "warnings", "reuse"},
+    "BackupListItem": {"trigger", "pinned", "encrypted", "reuse"},
     "RestoreJobResponse": {"dry_run", "tables", "safety_backup_id", "changes"},
 }
 SEED_ENDPOINTS = {

@@ -417,13 +417,13 @@ def test_api_backups_say_what_they_reused_and_full_reads_everything(make_server,
 
         first = backup()
         total = sum(t["count"] for t in first["manifest"]["contents"].values())
-        assert first["manifest"]["reuse"] == {"parts_reused": 0, "rows_reused": 0, "parts_read": 8, "rows_read": total}
+        assert first["reuse"] == {"parts_reused": 0, "rows_reused": 0, "parts_read": 8, "rows_read": total}
         for _ in range(3):  # the first snapshot may still have seen an older transaction of the cluster
             again = backup()
-            if again["manifest"]["reuse"]["parts_read"] == 0:
+            if again["reuse"]["parts_read"] == 0:
                 break
-        assert again["manifest"]["reuse"] == {"parts_reused": 8, "rows_reused": total, "parts_read": 0, "rows_read": 0}
+        assert again["reuse"] == {"parts_reused": 8, "rows_reused": total, "parts_read": 0, "rows_read": 0}
         listed = {b["id"]: b for b in c.get("/api/backup").json()["backups"]}
-        assert listed[again["id"]]["reuse"] == again["manifest"]["reuse"]
+        assert listed[again["id"]]["reuse"] == again["reuse"]
         full = backup({"full": True})
-        assert full["manifest"]["reuse"] == {"parts_reused": 0, "rows_reused": 0, "parts_read": 8, "rows_read": total}
+        assert full["reuse"] == {"parts_reused": 0, "rows_reused": 0, "parts_read": 8, "rows_read": total}

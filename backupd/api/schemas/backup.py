@@ -81,7 +81,6 @@ class BackupManifest(ApiModel):
         default_factory=dict,
         description="Map of content type to info (events, alerts, cameras, etc.)",
     )
-    reuse: BackupReuse | None = Field(None, description="Parts and rows reused and read (format 1.1; null before)")
 
 
 # =============================================================================
@@ -154,6 +153,10 @@ class BackupJobResponse(ApiModel):
     warnings: list[str] = Field(
         default_factory=list,
         description="What the backup noticed but did not fail on, e.g. a table referencing one outside the set",
+    )
+    reuse: BackupReuse | None = Field(
+        None,
+        description="Parts and rows reused from the previous backup and read (null until completed, or not recorded)",
     )
 
 

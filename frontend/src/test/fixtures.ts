@@ -26,7 +26,6 @@ export function backupJob(status: BackupJobStatus, overrides: Partial<BackupJob>
           created_at: '2026-11-26T10:00:01Z',
           app_version: '0.1.0',
           contents: { events: { count: 200, checksum: 'ab'.repeat(32) } },
-          reuse: null,
         }
       : null,
     error_message: status === 'failed' ? 'disk full' : null,
@@ -34,6 +33,7 @@ export function backupJob(status: BackupJobStatus, overrides: Partial<BackupJob>
     pinned: false,
     encrypted: false,
     warnings: [],
+    reuse: null,
     ...overrides,
   };
 }

@@ -25,7 +25,6 @@ export interface BackupManifest {
   created_at: string; // ISO datetime
   app_version: string | null;
   contents: Record<string, BackupContentInfo>;
-  reuse: BackupReuse | null;
 }
 
 // Backup job
@@ -54,6 +53,8 @@ export interface BackupJob {
   encrypted: boolean;
   /** What the backup noticed but did not fail on, e.g. a table referencing one outside the set. */
   warnings: string[];
+  /** What it copied from the previous backup and what it read (null until completed, or not recorded). */
+  reuse: BackupReuse | null;
 }
 
 export interface BackupListItem {

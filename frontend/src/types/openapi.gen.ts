@@ -607,6 +607,8 @@ export interface components {
              */
             pinned: boolean;
             progress: components["schemas"]["BackupJobProgress"];
+            /** @description Parts and rows reused from the previous backup and read (null until completed, or not recorded) */
+            reuse: components["schemas"]["BackupReuse"] | null;
             /**
              * Started At
              * @description Job start timestamp
@@ -747,8 +749,6 @@ export interface components {
              * @description Backup creation timestamp
              */
             created_at: string;
-            /** @description Parts and rows reused and read (format 1.1; null before) */
-            reuse: components["schemas"]["BackupReuse"] | null;
             /**
              * Version
              * @description Backup format version (e.g., '1.0')
