@@ -425,5 +425,7 @@ def test_api_backups_say_what_they_reused_and_full_reads_everything(make_server,
         assert again["reuse"] == {"parts_reused": 8, "rows_reused": total, "parts_read": 0, "rows_read": 0}
         listed = {b["id"]: b for b in c.get("/api/backup").json()["backups"]}
         assert listed[again["id"]]["reuse"] == again["reuse"]
+        for wrong in (0, "yes", None):  # only a JSON boolean chooses a full backup
+            assert c.post("/api/backup", json={"full": wrong}).status_code == 422
         full = backup({"full": True})
         assert full["reuse"] == {"parts_reused": 0, "rows_reused": 0, "parts_read": 8, "rows_read": total}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum, auto
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool
 
 from .base import ApiModel
 
@@ -92,7 +92,7 @@ class BackupJobCreate(ApiModel):
     """Schema for creating a backup job (every field optional: `{}` or no body is a normal backup)."""
 
     model_config = ConfigDict(json_schema_extra={"example": {}})
-    full: bool = Field(
+    full: StrictBool = Field(  # strict: `{"full": 0}` or `"yes"` is a 400, not a silent full backup
         False,
         description="Read every row, reusing no part of the previous backup (docs/change-proportional-backups.md)",
     )
