@@ -27,14 +27,11 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
-from measure import timed  # bench/ siblings: bench/ is sys.path[0] when this runs as a script
+from measure import measure, timed  # bench/ siblings: bench/ is sys.path[0] when this runs as a script
 from psycopg import sql
 from run import BACKUPD, ROOT, drop, pg_bin_dir, recreate
 
@@ -117,6 +114,7 @@ class Run:
         self.times: dict[str, list[float]] = {}
         self.cpu: dict[str, list[float]] = {}
         self.reuse: dict[str, dict[str, int]] = {}
+        self.rss: dict[str, list[int]] = {}  # peak RSS of each backupd backup, KiB
 
     def record(self, label: str, seconds: float, cpu: float | None) -> None:
         self.times.setdefault(label, []).append(seconds)
@@ -125,16 +123,12 @@ class Run:
 
     def backup(self, label: str, *extra: str) -> None:
         before = server_cpu_seconds()
-        started = time.perf_counter()
-        proc = subprocess.run(
-            [*BACKUPD, "--database-url", self.src, "backup", *extra], capture_output=True, text=True, env=self.env
-        )
-        seconds = time.perf_counter() - started
-        if proc.returncode != 0:
-            sys.exit(f"bench: backup failed: {proc.stderr.strip()}")
+        run = measure([*BACKUPD, "--database-url", self.src, "backup", *extra], self.env)
+        seconds = run.seconds
         after = server_cpu_seconds()
         self.record(label, seconds, None if before is None or after is None else after - before)
-        for line in proc.stdout.splitlines():
+        self.rss.setdefault(label, []).append(run.peak_rss_kib)
+        for line in run.stdout.splitlines():
             if line.strip().startswith("reused "):
                 words = line.replace(",", "").replace("(", "").split()
                 self.reuse[label] = {
@@ -143,7 +137,8 @@ class Run:
                     "parts_read": int(words[6]),
                     "rows_read": int(words[8]),
                 }
-        print(f"  {label:<12} {seconds:6.2f} s  {proc.stdout.splitlines()[-1].strip()}", flush=True)
+        last = run.stdout.splitlines()[-1].strip()
+        print(f"  {label:<12} {seconds:6.2f} s  {run.peak_rss_kib / 1024:5.0f} MiB  {last}", flush=True)
 
     def pg_dump(self) -> None:
         target = self.work / "dump"
@@ -192,7 +187,8 @@ class Run:
         print(f"\nmedians of {self.args.repeat}, {self.args.events:,} events (seconds; server CPU seconds)")
         for label in ("pg_dump_dir", "full", "unchanged", "day", "worst"):
             extra = f"  server CPU {cpu[label]:.2f} s" if label in cpu else ""
-            print(f"  {label:<12} {med[label]:7.2f} s{extra}  {self.reuse.get(label, '')}")
+            rss = f"  peak RSS {max(self.rss[label]) / 1024:.0f} MiB" if label in self.rss else ""
+            print(f"  {label:<12} {med[label]:7.2f} s{extra}{rss}  {self.reuse.get(label, '')}")
         for name, (value, goal) in ratios.items():
             print(f"  {name:<36} {value:5.2f}x  (goal <= {goal}x) {'ok' if value <= goal else 'MISSED'}")
         results = {
@@ -200,6 +196,7 @@ class Run:
             "repeat": self.args.repeat,
             "runs": self.times,
             "server_cpu_seconds": self.cpu,
+            "peak_rss_kib": self.rss,
             "medians": med,
             "reuse": self.reuse,
             "ratios": {k: round(v, 3) for k, (v, _) in ratios.items()},

@@ -37,7 +37,16 @@ from ..errors import BackupdError
 from ..ids import uuid7
 from ..progress import MonotonicProgress, ProgressCallback
 from .members import ArchiveMembers, manifest_columns
-from .parts import Part, cancel_workers, estimated_bytes, name_parts, open_worker, plan_parts, produce_part
+from .parts import (
+    Part,
+    cancel_workers,
+    estimated_bytes,
+    name_parts,
+    open_worker,
+    plan_parts,
+    produce_part,
+    set_backup_transaction,
+)
 from .pipeline import OrderedParts
 from .reuse import (
     Previous,
@@ -79,9 +88,7 @@ def begin_snapshot(conn: psycopg.Connection, tables_sql: sql.Composable) -> None
     """
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-    conn.execute("SET LOCAL statement_timeout = 0")
-    conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-    conn.execute("SET LOCAL enable_sort = off")  # prefer primary-key index order over sorting big tables
+    set_backup_transaction(conn)
     try:
         conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(tables_sql))
     except psycopg.errors.LockNotAvailable as exc:

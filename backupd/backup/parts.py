@@ -119,10 +119,23 @@ def open_worker(database_url: str, snapshot_id: str) -> psycopg.Connection:
     conn = connect(database_url, application_name="backupd-backup-worker")
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
+    set_backup_transaction(conn)
+    return conn
+
+
+def set_backup_transaction(conn: psycopg.Connection) -> None:
+    """The settings of every backup transaction (the exporting one and the workers').
+
+    No timeout: a backup of a large table is one long statement. enable_sort off: read big tables
+    in primary-key index order rather than sorting them. JIT off: with sorting disabled, even the
+    small catalog and proof queries look costly enough to be JIT-compiled, and compiling costs
+    100-200 ms a query (measured on PostgreSQL 15: an unchanged 200k-event backup took 3.8 s with
+    JIT, 1.9 s without; a full one 11.0 s and 8.4 s); the row_to_json COPY gains nothing from it.
+    """
     conn.execute("SET LOCAL statement_timeout = 0")
     conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
     conn.execute("SET LOCAL enable_sort = off")
-    return conn
+    conn.execute("SET LOCAL jit = off")
 
 
 def produce_part(conn: psycopg.Connection, part: Part, spool: PartSpool, cancelled: threading.Event) -> None:
