@@ -13,18 +13,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .db.connection import connect, resolve_database_url
 from .db.migrations import apply_migrations, ensure_schema
 from .db.pool import ConnectionPool
-from .drill.service import DrillService
 from .jobs import JobRecords, JobRunner, recover_interrupted_jobs
-from .notify import Notifier, build_notifier
-from .schedule.scheduler import Scheduler, build_automation
-from .schedule.settings import ScheduleRecords
 from .store import Store
+
+if TYPE_CHECKING:  # imported by open_services: a command (open_local) never loads them
+    from .drill.service import DrillService
+    from .notify import Notifier
+    from .schedule.scheduler import Scheduler
+    from .schedule.settings import ScheduleRecords
 
 
 @dataclass
@@ -75,6 +77,9 @@ def open_services(settings: Settings) -> Services:
 
     Blocking (the app's lifespan runs it on a worker thread). The caller closes `services.pool`.
     """
+    from .notify import build_notifier
+    from .schedule.scheduler import build_automation
+
     url = resolve_database_url(settings)
     with connect(url, application_name="backupd-migrate") as conn:
         apply_migrations(conn)

@@ -85,7 +85,8 @@ class ManifestTable(BaseModel):
     # "rows" (or absent): `checksum` is the SHA-256 of all the table's rows as one stream;
     # "parts": some parts were reused, and `checksum` is the SHA-256 of the parts' checksums (hex, in order)
     checksum_of: Literal["rows", "parts"] | None = None
-    part_bounds: list[int] | None = None  # first key of parts 2..n (integer keys): what part i read
+    # first key of parts 2..n (integer keys; uuid keys as text): what part i read
+    part_bounds: list[int] | list[str] | None = None
     oid: int | None = None  # the table's pg_class oid and relfilenode when it was read
     relfilenode: int | None = None
 

@@ -101,7 +101,8 @@ def zip_stream(
     stream-zip's ZIP_64 lays them out (same headers, extras and central directory), so archives read
     the same with zipfile, stream-unzip and unzip. stream-zip cannot take a member's deflate data
     as it is (it computes the CRC-32 from the uncompressed bytes), which a reused part needs.
-    Output comes in pieces of about `chunk_size` bytes."""
+    Output comes in pieces of about `chunk_size` bytes, except that a RawMember's pieces are passed
+    on as they were read (after the bytes before them), never copied into another buffer."""
     dos_time = _dos_time(modified_at)
     unix_time = _UNIX_TIME_EXTRA.pack(b"UT", 5, b"\x01", int(modified_at.timestamp()))
     central: list[bytes] = []
@@ -116,12 +117,12 @@ def zip_stream(
         if isinstance(data, RawMember):
             crc, usize = data.crc32, data.uncompressed_size
             csize = 0
+            if out:  # the local header: the copied pieces follow as they are, not copied again
+                yield bytes(out)
+                out.clear()
             for piece in data.chunks:
                 csize += len(piece)
-                out += piece
-                if len(out) >= chunk_size:
-                    yield bytes(out)
-                    out.clear()
+                yield piece
             if csize != data.compressed_size:
                 raise ValueError(
                     f"member {name}: copied {csize} bytes of deflate data, expected {data.compressed_size}"

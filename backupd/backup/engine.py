@@ -9,7 +9,7 @@ import that snapshot and run COPY (SELECT row_to_json …) TO STDOUT over primar
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -23,6 +23,7 @@ from .. import DEFAULT_TABLES
 from ..archive.manifest import (
     Manifest,
     ManifestOrigin,
+    ManifestTable,
 )
 from ..archive.reader import ArchiveSource
 from ..archive.writer import (
@@ -52,6 +53,7 @@ from .reuse import (
     Previous,
     horizon_for,
     open_previous,
+    prove_tables,
     read_origin,
     relfilenodes,
     reusable_entry,
@@ -150,14 +152,21 @@ class Snapshot:
         return [p for p in self.all_parts if p.reuse is None]
 
 
-def _take_snapshot(conn: psycopg.Connection, tables: Sequence[str], previous: Previous | None) -> Snapshot:
+def _take_snapshot(
+    conn: psycopg.Connection,
+    tables: Sequence[str],
+    previous: Previous | None,
+    open_workers: Callable[[str], list[psycopg.Connection]],
+) -> tuple[Snapshot, list[psycopg.Connection]]:
     """Lock the set, fix and export the snapshot, and read the catalog under it (the first query
-    after the LOCK is describe_tables: it takes the snapshot). With a previous backup, prove which
-    of its parts are unchanged (backup.reuse) and plan the rest."""
+    after the LOCK is describe_tables: it takes the snapshot); then open the workers on it
+    (`open_workers(snapshot id)`). With a previous backup, prove which of its parts are unchanged
+    (backup.reuse, on every connection at once) and plan the rest."""
     names = [resolve_table(conn, name) for name in tables]  # autocommit: takes no snapshot
     begin_snapshot(conn, sql.SQL(", ").join(sql.Identifier(schema, rel) for _, schema, rel in names))
     described = describe_tables(conn, list(tables))  # first query: fixes the snapshot
     snapshot_id = _row(conn.execute("SELECT pg_export_snapshot()"))[0]
+    workers = open_workers(snapshot_id)
     types, definitions = capture_definitions(conn, described)
     warnings = outside_parents(conn, described)
     server_version = _row(conn.execute("SHOW server_version"))[0]
@@ -166,6 +175,7 @@ def _take_snapshot(conn: psycopg.Connection, tables: Sequence[str], previous: Pr
     origin, xmax = read_origin(conn)
     nodes = relfilenodes(conn, described)
     horizon, note = None, None
+    befores: dict[int, ManifestTable] = {}
     if previous is not None:
         horizon, note = horizon_for(
             previous.manifest,
@@ -175,15 +185,16 @@ def _take_snapshot(conn: psycopg.Connection, tables: Sequence[str], previous: Pr
             settings=dict(OUTPUT_SETTINGS),
             types=types,
         )
-    parts = {}
-    for t in described:
-        before = None
-        if previous is not None and horizon is not None:
-            before = reusable_entry(
-                previous.manifest.contents.get(t.key), t, definitions.get(t.key), manifest_columns(t), nodes.get(t.oid)
-            )
-        parts[t.oid] = plan_parts(conn, t, estimates[t.oid], before, horizon)
-    return Snapshot(
+    if previous is not None and horizon is not None:
+        for t in described:
+            entry = previous.manifest.contents.get(t.key)
+            before = reusable_entry(entry, t, definitions.get(t.key), manifest_columns(t), nodes.get(t.oid))
+            if before is not None:
+                befores[t.oid] = before
+    entries = [(t, befores[t.oid]) for t in described if t.oid in befores]
+    proofs = prove_tables([conn, *workers], entries, horizon) if horizon is not None else {}
+    parts = {t.oid: plan_parts(conn, t, estimates[t.oid], befores.get(t.oid), proofs.get(t.oid)) for t in described}
+    snapshot = Snapshot(
         snapshot_id,
         described,
         types,
@@ -197,6 +208,7 @@ def _take_snapshot(conn: psycopg.Connection, tables: Sequence[str], previous: Pr
         nodes,
         note,
     )
+    return snapshot, workers
 
 
 def create_backup(
@@ -237,12 +249,15 @@ def create_backup(
         if before is not None:
             stack.callback(before.close)
         conn = stack.enter_context(connect(database_url, application_name="backupd-backup"))
-        snapshot = _take_snapshot(conn, tables, before)
+
+        def open_workers(snapshot_id: str) -> list[psycopg.Connection]:
+            return [stack.enter_context(open_worker(database_url, snapshot_id)) for _ in range(max(1, workers))]
+
+        snapshot, opened = _take_snapshot(conn, tables, before, open_workers)
         if note is not None:
             snapshot = replace(snapshot, reuse_note=note)
         all_parts = snapshot.read_parts
-        worker_count = min(max(1, workers), len(all_parts))
-        worker_conns = [stack.enter_context(open_worker(database_url, snapshot.id)) for _ in range(worker_count)]
+        worker_conns = opened[: len(all_parts)]
         pool: OrderedParts[Part, psycopg.Connection] = OrderedParts(
             all_parts, worker_conns, produce_part, spool_dir=spool_dir, spool_limit=SPOOL_LIMIT
         )

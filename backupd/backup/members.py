@@ -27,6 +27,7 @@ from ..db.catalog import Table
 from ..db.connection import OUTPUT_SETTINGS
 from ..errors import BackupdError
 from ..progress import MonotonicProgress
+from .keys import split_key
 from .parts import Part
 from .pipeline import PartSpool
 from .query import CHUNK_BYTES
@@ -137,7 +138,7 @@ class ArchiveMembers:
             definition=self._snapshot.definitions.get(table.key),
             parts=parts,
             checksum_of="parts" if reused else "rows",
-            part_bounds=[p.lower for p in self._snapshot.parts[table.oid][1:] if p.lower is not None] or None,
+            part_bounds=part_bounds(table, self._snapshot.parts[table.oid]),
             oid=table.oid,
             relfilenode=self._snapshot.relfilenodes.get(table.oid),
         )
@@ -194,3 +195,14 @@ class _Edges:
             return None
         row = json.loads(line)
         return [row[column] for column in table.primary_key]
+
+
+def part_bounds(table: Table, parts: list[Part]) -> list[int] | list[str] | None:
+    """The manifest's part_bounds: the first key of parts 2..n (uuid keys as text, backup.keys)."""
+    key = split_key(table)
+    lowers = [p.lower for p in parts[1:] if p.lower is not None]
+    if key is None or not lowers:
+        return None
+    if key.is_uuid:
+        return [str(key.to_manifest(b)) for b in lowers]
+    return lowers

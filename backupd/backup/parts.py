@@ -18,9 +18,10 @@ from psycopg import sql
 from ..archive.manifest import MEMBER_SUFFIX, ManifestPart, ManifestTable, part_names
 from ..db.catalog import Table
 from ..db.connection import connect, one_row
+from .keys import split_key
 from .pipeline import Cancelled, OrderedParts, PartSpool
 from .query import CHUNK_BYTES, export_query
-from .reuse import Horizon, integer_key, prove
+from .reuse import RangeProof
 
 PART_BYTES = 16 * 1024 * 1024  # split big tables into primary-key ranges of about this much JSON
 MAX_PARTS = 4096
@@ -39,24 +40,26 @@ class Part:
     def where(self) -> sql.Composable | None:
         if self.lower is None and self.upper is None:
             return None
-        key = sql.Identifier(self.table.primary_key[0])
+        key = split_key(self.table)
+        assert key is not None  # only a table with a split key has ranges
         conditions = []
         if self.lower is not None:
-            conditions.append(sql.SQL("t.{} >= {}").format(key, sql.Literal(self.lower)))
+            conditions.append(sql.SQL("{} >= {}").format(key.ident, key.literal(self.lower)))
         if self.upper is not None:
-            conditions.append(sql.SQL("t.{} < {}").format(key, sql.Literal(self.upper)))
+            conditions.append(sql.SQL("{} < {}").format(key.ident, key.literal(self.upper)))
         return sql.SQL(" AND ").join(conditions)
 
 
 def split_into_parts(conn: psycopg.Connection, table: Table, estimated_bytes: int) -> list[Part]:
-    """Key ranges of about PART_BYTES each, for tables with a single integer primary key."""
-    if estimated_bytes <= PART_BYTES or len(table.primary_key) != 1:
+    """Key ranges of about PART_BYTES each, for tables with a split key (backup.keys)."""
+    key = split_key(table)
+    if estimated_bytes <= PART_BYTES or key is None:
         return [Part(table)]
-    if table.column(table.primary_key[0]).type_sql not in ("integer", "bigint", "smallint"):
-        return [Part(table)]
-    key = sql.Identifier(table.primary_key[0])
-    low, high = one_row(conn.execute(sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(k=key, t=table.ident)))
-    if low is None or high <= low:
+    ends = sql.SQL(  # the primary key's index, both ends (uuid has no min/max aggregate)
+        "SELECT (SELECT {k} FROM {t} ORDER BY {k} LIMIT 1), (SELECT {k} FROM {t} ORDER BY {k} DESC LIMIT 1)"
+    ).format(k=sql.Identifier(key.column), t=table.own_rows)
+    low, high = (key.number(v) for v in one_row(conn.execute(ends)))
+    if low is None or high is None or high <= low:
         return [Part(table)]
     count = min(MAX_PARTS, -(-estimated_bytes // PART_BYTES), high - low + 1)
     step = -(-(high - low + 1) // count)
@@ -72,7 +75,7 @@ def subdivide(
     """A key range to read again, cut into pieces of about PART_BYTES between its lowest and highest
     key (so a range that grew, the last one most often, does not grow without bound)."""
     pieces = min(MAX_PARTS, max(1, -(-int(rows * row_bytes) // PART_BYTES)))
-    if pieces <= 1 or low is None or high is None or high <= low or not integer_key(table):
+    if pieces <= 1 or low is None or high is None or high <= low or split_key(table) is None:
         return [Part(table, lower, upper)]
     step = -(-(high - low + 1) // pieces)
     bounds = [low + i * step for i in range(1, pieces) if low + i * step <= high]
@@ -84,15 +87,15 @@ def plan_parts(
     table: Table,
     estimate: int,
     before: ManifestTable | None,
-    horizon: Horizon | None,
+    proofs: list[RangeProof] | None,
 ) -> list[Part]:
     """The table's parts: the previous backup's key ranges where it has usable ones (each proved
     unchanged is reused, each other one read again, cut smaller when it grew), else new ranges."""
-    if before is None or horizon is None:
+    if before is None or proofs is None:
         return split_into_parts(conn, table, estimate)
     row_bytes = (before.bytes or 0) / before.count if before.count else 256.0
     parts: list[Part] = []
-    for proof in prove(conn, table, before, horizon):
+    for proof in proofs:
         if proof.proved:
             parts.append(Part(table, proof.lower, proof.upper, reuse=proof.part))
         else:

@@ -15,6 +15,7 @@ check is here, in one place, in the order the document gives them.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from ..archive.reader import ArchiveReader, ArchiveSource
 from ..db.catalog import Table
 from ..db.definitions import TableDefinition, TypeDefinition
 from ..errors import BackupdError, one_line
+from .keys import split_key
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,7 +43,6 @@ XID_SPACE = 1 << 32
 # The previous snapshot must be less than 2^31 transactions old: then every xid created since it
 # is within 2^31 of this snapshot, which is what lets a 32-bit tuple xmin be placed exactly (below).
 MAX_XID_DISTANCE = 1 << 31
-INTEGER_KEYS = ("integer", "bigint", "smallint")
 
 
 @dataclass(frozen=True)
@@ -211,18 +212,21 @@ def reusable_entry(
         return None
     if [c.model_dump() for c in before.columns or []] != [c.model_dump() for c in columns]:
         return None
-    if before.part_bounds:
-        if not integer_key(table) or len(before.part_bounds) != len(before.parts) - 1:
-            return None
-        if any(b >= a for a, b in zip(before.part_bounds[1:], before.part_bounds, strict=False)):
-            return None
-    elif len(before.parts) != 1:
+    bounds = previous_bounds(table, before)
+    if bounds is None or len(bounds) != len(before.parts) - 1:
+        return None
+    if any(b >= a for a, b in zip(bounds[1:], bounds, strict=False)):
         return None
     return before
 
 
-def integer_key(table: Table) -> bool:
-    return len(table.primary_key) == 1 and table.column(table.primary_key[0]).type_sql in INTEGER_KEYS
+def previous_bounds(table: Table, before: ManifestTable) -> list[int] | None:
+    """The previous backup's part bounds of `table` as numbers (backup.keys), [] for one part, or
+    None when they are not bounds of this table's key."""
+    if not before.part_bounds:
+        return []
+    key = split_key(table)
+    return None if key is None else key.from_manifest(before.part_bounds)
 
 
 @dataclass(frozen=True)
@@ -242,21 +246,136 @@ class RangeProof:
         return self.created_since == 0 and self.count == self.part.count
 
 
-def prove(conn: psycopg.Connection, table: Table, before: ManifestTable, horizon: Horizon) -> list[RangeProof]:
-    """One scan of the table in this snapshot: per previous part, rows and unproved row versions."""
-    assert before.parts is not None
-    bounds = before.part_bounds or []
-    keyed = integer_key(table)
-    key = sql.SQL("t.{}").format(sql.Identifier(table.primary_key[0])) if keyed else sql.SQL("NULL::bigint")
-    bucket = (
-        sql.SQL("width_bucket({}::bigint, {}::bigint[])").format(key, sql.Literal(bounds)) if bounds else sql.SQL("0")
-    )
-    only = sql.SQL("ONLY ")
+# One bucket's figures: rows, row versions created since the previous snapshot, lowest and highest key.
+Figures = tuple[int, int, int | None, int | None]
+
+# A table is proved in slices of its heap (TID ranges) on several connections at once when it has
+# at least this many blocks per slice (64 MiB): the proof is a scan of the whole table, and a
+# server has cores to spare while a backup waits for it.
+MIN_SLICE_BLOCKS = 8192
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """One proof query: a table's rows in the heap blocks [first, stop) (None: from the start, to the end)."""
+
+    table: Table
+    before: ManifestTable
+    horizon: Horizon
+    first: int | None
+    stop: int | None
+
+
+def prove_tables(
+    conns: Sequence[psycopg.Connection], entries: Sequence[tuple[Table, ManifestTable]], horizon: Horizon
+) -> dict[int, list[RangeProof]]:
+    """Each table's RangeProofs (table oid → one per previous part), its heap scanned in slices on
+    `conns` in parallel. Every connection must hold the same snapshot (the exporting one and the
+    workers that imported it), so the slices add up to one scan of the table in that snapshot."""
+    if not entries:
+        return {}
+    blocks = table_blocks(conns[0], [t for t, _ in entries])
+    slices = [
+        piece
+        for table, before in entries
+        for piece in _slices(table, before, horizon, blocks.get(table.oid, 0), len(conns))
+    ]
+    stats = _run_slices(conns, slices)
+    proofs = {}
+    for table, before in entries:
+        merged: dict[int, Figures] = {}
+        for part in (stats[i] for i, s in enumerate(slices) if s.table.oid == table.oid):
+            for bucket, figures in part.items():
+                merged[bucket] = _merge(merged.get(bucket), figures)
+        proofs[table.oid] = _range_proofs(table, before, merged)
+    return proofs
+
+
+def table_blocks(conn: psycopg.Connection, tables: Sequence[Table]) -> dict[int, int]:
+    """Each table's heap size in blocks, now (only where its slices are cut: the last slice is open-ended)."""
+    rows = conn.execute(
+        "SELECT oid::bigint, pg_relation_size(oid) / current_setting('block_size')::bigint"
+        " FROM pg_class WHERE oid = ANY(%s)",
+        [[t.oid for t in tables]],
+    ).fetchall()
+    return {int(oid): int(size) for oid, size in rows}
+
+
+def _slices(table: Table, before: ManifestTable, horizon: Horizon, blocks: int, connections: int) -> list[_Slice]:
+    """The table's heap cut into up to `connections` block ranges, together the whole heap."""
+    count = max(1, min(connections, blocks // MIN_SLICE_BLOCKS))
+    bounds = [blocks * i // count for i in range(1, count)]
+    return [
+        _Slice(table, before, horizon, first, stop)
+        for first, stop in zip([None, *bounds], [*bounds, None], strict=True)
+    ]
+
+
+def _run_slices(conns: Sequence[psycopg.Connection], slices: list[_Slice]) -> list[dict[int, Figures]]:
+    """Run the slices' queries, each connection taking the next one when it is free; the first
+    failure is raised once every connection is idle again."""
+    results: list[dict[int, Figures]] = [{} for _ in slices]
+    pending = iter(range(len(slices)))
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work(conn: psycopg.Connection) -> None:
+        while not failures:
+            with lock:
+                index = next(pending, None)
+            if index is None:
+                return
+            try:
+                results[index] = _slice_stats(conn, slices[index])
+            except BaseException as exc:  # raised below, in the caller's thread
+                failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(c,), name="backupd-prove") for c in conns[1:]]
+    for thread in threads:
+        thread.start()
+    try:
+        work(conns[0])
+    finally:
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+    return results
+
+
+def _slice_stats(conn: psycopg.Connection, piece: _Slice) -> dict[int, Figures]:
+    """Per previous part (bucket), in one slice of the heap: rows, unproved row versions, lowest and highest key."""
+    table, key = piece.table, split_key(piece.table)
+    bounds = previous_bounds(table, piece.before) or []
+    bucket = key.bucket(bounds) if key is not None and bounds else sql.SQL("0")
+    lowest, highest = key.lowest_and_highest() if key is not None else (sql.SQL("NULL"), sql.SQL("NULL"))
+    blocks = []
+    if piece.first is not None:
+        blocks.append(sql.SQL("t.ctid >= {}::tid").format(sql.Literal(f"({piece.first},0)")))
+    if piece.stop is not None:
+        blocks.append(sql.SQL("t.ctid < {}::tid").format(sql.Literal(f"({piece.stop},0)")))
+    where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(blocks) if blocks else sql.SQL("")
     query = sql.SQL(
-        "SELECT {b} AS bucket, count(*), count(*) FILTER (WHERE {since}), min({k}), max({k})"
-        " FROM {only}{t} AS t GROUP BY 1"
-    ).format(b=bucket, since=horizon.created_since(), k=key, only=only, t=table.ident)
-    stats = {int(b): (int(c), int(u), lo, hi) for b, c, u, lo, hi in conn.execute(query).fetchall()}
+        "SELECT {b} AS bucket, count(*), count(*) FILTER (WHERE {since}), {lo}, {hi}"
+        " FROM ONLY {t} AS t{where} GROUP BY 1"
+    ).format(b=bucket, since=piece.horizon.created_since(), lo=lowest, hi=highest, t=table.ident, where=where)
+    number = key.number if key is not None else (lambda _value: None)
+    return {int(b): (int(c), int(u), number(lo), number(hi)) for b, c, u, lo, hi in conn.execute(query).fetchall()}
+
+
+def _merge(a: Figures | None, b: Figures) -> Figures:
+    """Two slices' figures for one bucket, added up."""
+    if a is None:
+        return b
+    lows = [k for k in (a[2], b[2]) if k is not None]
+    highs = [k for k in (a[3], b[3]) if k is not None]
+    return (a[0] + b[0], a[1] + b[1], min(lows) if lows else None, max(highs) if highs else None)
+
+
+def _range_proofs(table: Table, before: ManifestTable, stats: dict[int, Figures]) -> list[RangeProof]:
+    """One RangeProof per previous part, from the per-bucket figures of the whole table."""
+    assert before.parts is not None
+    bounds = previous_bounds(table, before) or []
     proofs = []
     for index, part in enumerate(before.parts):
         count, since, lo, hi = stats.get(index, (0, 0, None, None))

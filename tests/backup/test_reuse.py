@@ -9,10 +9,12 @@ also checks which parts were read. docs/change-proportional-backups.md is the pr
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,9 +24,11 @@ import pytest
 from psycopg import sql
 
 import backupd.backup.parts as parts_module
+import backupd.backup.reuse as reuse_module
 from backupd.archive import ArchiveReader, verify_archive
 from backupd.backup.engine import BackupResult, create_backup
 from backupd.backup.reuse import XID_SPACE, Horizon, horizon_for
+from backupd.db.catalog import describe_tables
 from backupd.db.connection import connect
 from backupd.drill.run import run_drill
 from backupd.restore.engine import restore_from_backup
@@ -110,8 +114,21 @@ def read_index(result: BackupResult, key: int) -> int:
     return sum(1 for b in bounds if b <= key)
 
 
-@pytest.fixture
-def first(source: psycopg.Connection, database_url: str, tmp_path: Path) -> BackupResult:
+@pytest.fixture(params=["whole heap", "heap in slices"])
+def first(
+    request: pytest.FixtureRequest,
+    source: psycopg.Connection,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> BackupResult:
+    """The first backup; every test using it runs twice: with the proof scanning each table whole,
+    and with `items` proved in three slices of its heap on three connections at once (as a table of
+    more than 2 x MIN_SLICE_BLOCKS is), whose figures must add up to the same proof."""
+    if request.param == "heap in slices":
+        blocks = reuse_module.table_blocks(source, [describe_tables(source, ["items"])[0]])
+        assert min(blocks.values()) >= 3, blocks  # three slices, none of them empty of blocks
+        monkeypatch.setattr(reuse_module, "MIN_SLICE_BLOCKS", 1)
     result = settled_backup(database_url, tmp_path / "first.zip")
     assert len(result.manifest.contents["items"].parts or []) > 5
     return result
@@ -429,3 +446,63 @@ def test_api_backups_say_what_they_reused_and_full_reads_everything(make_server,
             assert c.post("/api/backup", json={"full": wrong}).status_code == 422
         full = backup({"full": True})
         assert full["reuse"] == {"parts_reused": 0, "rows_reused": 0, "parts_read": 8, "rows_read": total}
+
+
+# -- uuid keys: cut into ranges of the 128-bit number, bounds in the manifest as text -------------------
+
+
+def test_a_uuid_keyed_table_is_read_in_parts_and_its_unchanged_ranges_reused(
+    db: psycopg.Connection,
+    database_url: str,
+    empty_database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parts_module, "PART_BYTES", 8 * 1024)
+    db.execute("CREATE TABLE tokens (id uuid PRIMARY KEY, v text NOT NULL)")
+    db.execute("INSERT INTO tokens SELECT gen_random_uuid(), md5(g::text) FROM generate_series(1, %s) g", [ROWS])
+    db.execute("ANALYZE tokens")
+
+    def take(name: str, previous: Path | None = None) -> BackupResult:
+        return create_backup(database_url, tmp_path / name, tables=["tokens"], previous=previous, workers=2)
+
+    first = take("first.zip")
+    for _ in range(50):  # settled, as settled_backup: no row newer than the snapshot's xmin
+        assert first.manifest.origin is not None
+        horizon = first.manifest.origin.snapshot_xmin % XID_SPACE
+        newer = db.execute("SELECT count(*) FROM tokens WHERE xmin::text::bigint >= %s", [horizon]).fetchone()
+        if newer is not None and newer[0] == 0:
+            break
+        time.sleep(0.1)
+        first = take("first.zip")
+    entry = first.manifest.contents["tokens"]
+    parts, bounds = entry.parts or [], entry.part_bounds or []
+    assert len(parts) > 5 and len(bounds) == len(parts) - 1
+    assert all(isinstance(b, str) for b in bounds) and bounds == sorted(bounds, key=lambda b: uuid.UUID(str(b)))
+    with zipfile.ZipFile(first.path) as archive:  # each part holds exactly its range, in key order
+        for index, part in enumerate(parts):
+            keys = [uuid.UUID(json.loads(line)["id"]) for line in archive.read(part.name).splitlines()]
+            assert keys == sorted(keys) and len(keys) == part.count
+            if index > 0:
+                assert keys[0] >= uuid.UUID(str(bounds[index - 1]))
+            if index < len(bounds):
+                assert keys[-1] < uuid.UUID(str(bounds[index]))
+    assert sum(p.count for p in parts) == ROWS
+
+    changed = db.execute("SELECT id FROM tokens ORDER BY id OFFSET %s LIMIT 1", [ROWS // 2]).fetchone()
+    assert changed is not None
+    db.execute("UPDATE tokens SET v = 'changed' WHERE id = %s", [changed[0]])
+    assert isinstance(first.path, Path)
+    result = take("second.zip", previous=first.path)
+    flags = [p.reused for p in result.manifest.contents["tokens"].parts or []]
+    position = sum(1 for b in bounds if uuid.UUID(str(b)) <= changed[0])
+    assert not flags[position] and sum(flags) == len(flags) - 1, flags
+
+    full = take("full.zip")
+    with ArchiveReader(result.path) as reader:
+        assert reader.rows_checksum("tokens") == full.manifest.contents["tokens"].checksum
+    verify_archive(result.path)
+    restore_from_backup(empty_database_url, result.path, tables=["tokens"])
+    with connect(empty_database_url) as target:
+        query = "SELECT id, v FROM tokens ORDER BY id"
+        assert target.execute(query).fetchall() == db.execute(query).fetchall()
