@@ -138,12 +138,8 @@ def get_backup_job(job_id: str, services: Services = Depends(get_services)) -> B
             " application/octet-stream",
         },
         206: {
-            "content": {
-                "application/zip": {"schema": BINARY},
-                "application/octet-stream": {"schema": BINARY},
-                "multipart/byteranges": {"schema": BINARY},
-            },
-            "description": "Partial content (Range request; several ranges as multipart/byteranges)",
+            "content": {"application/zip": {"schema": BINARY}, "application/octet-stream": {"schema": BINARY}},
+            "description": "Partial content (a single-range Range request; several ranges get the whole archive, 200)",
         },
         400: DOWNLOAD_BAD_REQUEST,
         **error_responses({404: NOT_FOUND_DOC + " / Backup file not found in the store: {job_id}"}),
@@ -164,10 +160,10 @@ def download_backup(job_id: str, request: Request, services: Services = Depends(
         if name is None:
             raise NotFound(name)
         size = services.archives.info(name).size
-    except NotFound:
+        media_type = "application/octet-stream" if name.endswith(".age") else "application/zip"  # stored bytes
+        return archive_response(request, services.archives, name, size, media_type)
+    except NotFound:  # also when it was deleted a moment ago (DELETE, retention): never a 500
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Backup file not found in the store: {job_id}") from None
-    media_type = "application/octet-stream" if name.endswith(".age") else "application/zip"  # §10: stored bytes
-    return archive_response(request, services.archives, name, size, media_type)
 
 
 @router.delete(

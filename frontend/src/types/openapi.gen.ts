@@ -2246,7 +2246,7 @@ export interface operations {
                     "application/zip": string;
                 };
             };
-            /** @description Partial content (Range request; several ranges as multipart/byteranges) */
+            /** @description Partial content (a single-range Range request; several ranges get the whole archive, 200) */
             206: {
                 headers: {
                     [name: string]: unknown;
@@ -2254,7 +2254,6 @@ export interface operations {
                 content: {
                     "application/octet-stream": string;
                     "application/zip": string;
-                    "multipart/byteranges": string;
                 };
             };
             /** @description Backup job is not complete (status: {status}) */
