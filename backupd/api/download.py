@@ -1,23 +1,19 @@
 """Serving a stored archive over HTTP with Range support, whatever the store (docs/operations.md).
 
-A file on this machine is opened before the response starts and streamed from that open file, so a
-delete meanwhile (DELETE, retention after a backup) cannot cut a download short: the open file keeps
-its bytes, and a file already gone is a 404, never a 500 or a broken body. An object elsewhere is
-streamed with ranged GETs. Neither memory nor local disk holds an archive whole.
+The bytes come from the store's `iter_range`, called before the response starts: a directory store
+opens its file there, so a delete meanwhile (DELETE, retention after a backup) cannot cut a download
+short and a file already gone is a 404, never a 500 or a broken body; an object elsewhere is streamed
+with ranged GETs. Neither memory nor local disk holds an archive whole.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Iterator
-from typing import BinaryIO
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
 
-from ..store import NotFound, Store
+from ..store import Store
 
 READ_BYTES = 1024 * 1024
 
@@ -46,27 +42,11 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
 
 def archive_response(request: Request, store: Store, name: str, size: int, media_type: str) -> Response:
     """The archive `name` (or the range the request asks for). Raises NotFound when it is gone."""
-    path = store.local_path(name)
-    file: BinaryIO | None = None
-    chunks: Callable[[int, int], Iterator[bytes]]
-    if path is not None:
-        try:
-            file = open(path, "rb")  # noqa: SIM115 - closed by the response's background task (or below)
-        except FileNotFoundError:
-            raise NotFound(f"not found: {store.location(name)}") from None
-        size = os.fstat(file.fileno()).st_size
-        chunks = _file_chunks(file)
-    else:
-
-        def chunks(start: int, end: int) -> Iterator[bytes]:
-            yield from store.iter_range(name, start, end)
-
     wanted = parse_range(request.headers.get("range"), size)
     if wanted == "unsatisfiable":
-        if file is not None:
-            file.close()
         return Response(status_code=416, headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
     start, end = wanted if isinstance(wanted, tuple) else (0, size)
+    body = store.iter_range(name, start, end)  # a directory store's file is opened here (Store.iter_range)
     headers = {
         "Content-Disposition": f'attachment; filename="{name}"',
         "Accept-Ranges": "bytes",
@@ -75,23 +55,5 @@ def archive_response(request: Request, store: Store, name: str, size: int, media
     if isinstance(wanted, tuple):
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     return StreamingResponse(
-        chunks(start, end),
-        status_code=206 if isinstance(wanted, tuple) else 200,
-        media_type=media_type,
-        headers=headers,
-        background=None if file is None else BackgroundTask(file.close),
+        body, status_code=206 if isinstance(wanted, tuple) else 200, media_type=media_type, headers=headers
     )
-
-
-def _file_chunks(file: BinaryIO) -> Callable[[int, int], Iterator[bytes]]:
-    def chunks(start: int, end: int) -> Iterator[bytes]:
-        file.seek(start)
-        remaining = end - start
-        while remaining > 0:
-            data = file.read(min(READ_BYTES, remaining))
-            if not data:
-                return
-            remaining -= len(data)
-            yield data
-
-    return chunks

@@ -86,10 +86,6 @@ class Store(ABC):
         Only call it while holding the operation lock: then no write is in progress anywhere.
         """
 
-    def local_path(self, name: str) -> Path | None:
-        """The file behind the object when it is one on this machine (else None)."""
-        return None
-
     def name_of(self, location: str) -> str | None:
         """The object name behind a `location()` of this store, else None."""
         prefix = self.location("")

@@ -34,6 +34,19 @@ def write_file(path: Path, chunks: Iterable[bytes]) -> int:
     return path.stat().st_size
 
 
+def _read_range(f: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    """Bytes [start, end) of an open file in chunks of RANGE_CHUNK_BYTES; closes the file."""
+    with f:
+        f.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            data = f.read(min(RANGE_CHUNK_BYTES, remaining))
+            if not data:
+                return
+            remaining -= len(data)
+            yield data
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -102,15 +115,14 @@ class DirectoryStore(Store):
         return ObjectInfo(name, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
 
     def iter_range(self, name: str, start: int, end: int) -> Iterator[bytes]:
-        with self.open(name) as f:
-            f.seek(start)
-            remaining = end - start
-            while remaining > 0:
-                data = f.read(min(RANGE_CHUNK_BYTES, remaining))
-                if not data:
-                    return
-                remaining -= len(data)
-                yield data
+        """The file is opened now, not at the first chunk: one already gone raises NotFound here
+        (a download answers 404 before any header is sent), and one deleted while it is read (DELETE,
+        retention after a newer backup) is read to the end from the open file."""
+        try:
+            f = self._path(name).open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"not found: {self.location(name)}") from None
+        return _read_range(f, start, end)
 
     def list(self) -> list[ObjectInfo]:
         if not self.root.is_dir():
@@ -127,9 +139,6 @@ class DirectoryStore(Store):
 
     def location(self, name: str) -> str:
         return str(self.root / name) if name else str(self.root) + os.sep
-
-    def local_path(self, name: str) -> Path | None:
-        return self._path(name)
 
     def abort_unfinished(self) -> int:
         removed = 0
